@@ -1,0 +1,269 @@
+// The CustomResourceDefinition of rayclusters.cluster.ray.io: one structural schema for every field
+// of the contract, defaults, CEL rules for what OpenAPI cannot say, and printer columns. This object is
+// the single source of the API's validation: the Pulumi component installs it, `npm run render` writes
+// it for kubectl users, and config validation (validate.ts) evaluates the very same schema and rules.
+import { API_VERSION, CRD_NAME, GROUP, KIND, PLURAL, SHORT_NAMES, SINGULAR, VERSION } from "./types";
+import { DEFAULTS } from "./defaults";
+
+export type JSONSchemaProps = Record<string, any>;
+
+/** A Kubernetes label value: what node type names become on pods. */
+const LABEL_VALUE = "^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$";
+/** Pods, the Service and events are named after the cluster: `<cluster>-ray-head` must be a DNS-1035 label. */
+export const MAX_CLUSTER_NAME = 54;
+export const MAX_POD_TYPES = 16;
+const MAX_COMMANDS = 64;
+const MAX_COMMAND_LENGTH = 4096;
+
+const commandList = (description: string, dflt?: readonly string[]): JSONSchemaProps => ({
+  type: "array",
+  description,
+  maxItems: MAX_COMMANDS,
+  items: { type: "string", maxLength: MAX_COMMAND_LENGTH },
+  ...(dflt ? { default: [...dflt] } : {}),
+});
+
+const nonNegativeInt = (description: string, dflt?: number): JSONSchemaProps => ({
+  type: "integer",
+  format: "int32",
+  minimum: 0,
+  description,
+  ...(dflt !== undefined ? { default: dflt } : {}),
+});
+
+const port = (description: string): JSONSchemaProps => ({ type: "integer", format: "int32", minimum: 1, maximum: 65535, description });
+
+/** `podConfig`: a Pod manifest embedded in the RayCluster. Only what the operator relies on is constrained. */
+const podConfigSchema: JSONSchemaProps = {
+  type: "object",
+  description: "The Pod manifest (metadata + spec) that pods of this type are built from.",
+  "x-kubernetes-embedded-resource": true,
+  "x-kubernetes-preserve-unknown-fields": true,
+  required: ["spec"],
+  properties: {
+    apiVersion: { type: "string", enum: ["v1"], default: "v1" },
+    kind: { type: "string", enum: ["Pod"], default: "Pod" },
+    metadata: { type: "object" },
+    spec: {
+      type: "object",
+      "x-kubernetes-preserve-unknown-fields": true,
+      required: ["containers"],
+      properties: {
+        containers: {
+          type: "array",
+          minItems: 1,
+          description: "The first container runs Ray.",
+          items: {
+            type: "object",
+            "x-kubernetes-preserve-unknown-fields": true,
+            required: ["name", "image"],
+            properties: {
+              name: { type: "string", minLength: 1, maxLength: 63 },
+              image: { type: "string", minLength: 1 },
+            },
+          },
+        },
+      },
+    },
+  },
+};
+
+const podTypeSchema: JSONSchemaProps = {
+  type: "object",
+  required: ["name", "podConfig"],
+  properties: {
+    name: { type: "string", minLength: 1, maxLength: 63, pattern: LABEL_VALUE, description: "Unique name of the type; becomes the ray-user-node-type label." },
+    minWorkers: nonNegativeInt("Workers of this type kept at all times.", DEFAULTS.minWorkers),
+    maxWorkers: nonNegativeInt("Cap on workers of this type (default: the global maxWorkers; 0 for the head type)."),
+    rayResources: {
+      type: "object",
+      description: "Resources Ray sees on a node of this type (CPU, GPU, memory, or custom ones such as Custom1); override what is read from the pod's requests and limits.",
+      additionalProperties: { type: "number", minimum: 0 },
+      maxProperties: 64,
+    },
+    setupCommands: commandList("Shell commands run in the pod before Ray starts."),
+    podConfig: podConfigSchema,
+  },
+  "x-kubernetes-validations": [
+    {
+      rule: "!has(self.maxWorkers) || self.minWorkers <= self.maxWorkers",
+      message: "minWorkers must be less than or equal to maxWorkers",
+      fieldPath: ".minWorkers",
+      reason: "FieldValueInvalid",
+    },
+  ],
+};
+
+const specSchema: JSONSchemaProps = {
+  type: "object",
+  required: ["headPodType", "podTypes"],
+  properties: {
+    maxWorkers: nonNegativeInt("Cluster-wide cap on worker pods, head excluded.", DEFAULTS.maxWorkers),
+    upscalingSpeed: {
+      type: "number",
+      minimum: 0,
+      default: DEFAULTS.upscalingSpeed,
+      description: "How fast to grow: at most max(5, upscalingSpeed x running workers of a type) pending launches per type.",
+    },
+    idleTimeoutMinutes: {
+      type: "number",
+      minimum: 0,
+      default: DEFAULTS.idleTimeoutMinutes,
+      description: "A worker idle this long is removed, down to minWorkers.",
+    },
+    headPodType: { type: "string", minLength: 1, maxLength: 63, description: "The podTypes entry the head pod is built from." },
+    podTypes: {
+      type: "array",
+      minItems: 1,
+      maxItems: MAX_POD_TYPES,
+      "x-kubernetes-list-type": "map",
+      "x-kubernetes-list-map-keys": ["name"],
+      items: podTypeSchema,
+    },
+    headStartRayCommands: commandList("Commands that start Ray on the head pod.", DEFAULTS.headStartRayCommands),
+    workerStartRayCommands: commandList("Commands that start Ray on a worker pod; $RAY_HEAD_IP is the head Service.", DEFAULTS.workerStartRayCommands),
+    headServicePorts: {
+      type: "array",
+      description: "Ports added to, or overriding by name, the head Service's defaults (gcs 6379, client 10001, dashboard 8265).",
+      maxItems: 32,
+      "x-kubernetes-list-type": "map",
+      "x-kubernetes-list-map-keys": ["name"],
+      items: {
+        type: "object",
+        required: ["name", "port"],
+        properties: {
+          name: { type: "string", minLength: 1, maxLength: 15, pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" },
+          port: port("Port of the Service."),
+          targetPort: port("Port on the head pod (default: port)."),
+        },
+      },
+    },
+  },
+  "x-kubernetes-validations": [
+    {
+      rule: "self.podTypes.exists(t, t.name == self.headPodType)",
+      message: "headPodType must name one of podTypes",
+      fieldPath: ".headPodType",
+      reason: "FieldValueInvalid",
+    },
+    {
+      rule: "self.podTypes.all(t, has(t.maxWorkers) || t.name == self.headPodType || t.minWorkers <= self.maxWorkers)",
+      message: "a type's minWorkers must not exceed the global maxWorkers when the type sets no maxWorkers of its own",
+      fieldPath: ".podTypes",
+      reason: "FieldValueInvalid",
+    },
+    {
+      rule: "self.podTypes.map(t, t.minWorkers).sum() <= self.maxWorkers",
+      message: "the minWorkers of all types add up to more than maxWorkers",
+      fieldPath: ".maxWorkers",
+      reason: "FieldValueInvalid",
+    },
+  ],
+};
+
+const conditionSchema: JSONSchemaProps = {
+  type: "object",
+  required: ["type", "status", "reason", "message", "lastTransitionTime"],
+  properties: {
+    type: { type: "string" },
+    status: { type: "string", enum: ["True", "False", "Unknown"] },
+    reason: { type: "string" },
+    message: { type: "string" },
+    observedGeneration: { type: "integer", format: "int64" },
+    lastTransitionTime: { type: "string", format: "date-time" },
+  },
+};
+
+const countsSchema = (extra: Record<string, JSONSchemaProps> = {}): JSONSchemaProps => ({
+  type: "object",
+  properties: { ...extra, desired: { type: "integer" }, current: { type: "integer" }, running: { type: "integer" }, ready: { type: "integer" }, outdated: { type: "integer" } },
+});
+
+const statusSchema: JSONSchemaProps = {
+  type: "object",
+  properties: {
+    phase: { type: "string", enum: ["Pending", "Running", "Updating", "Restarting", "Error", "AutoscalingExceptionRecovery"] },
+    observedGeneration: { type: "integer", format: "int64" },
+    conditions: {
+      type: "array",
+      "x-kubernetes-list-type": "map",
+      "x-kubernetes-list-map-keys": ["type"],
+      items: conditionSchema,
+    },
+    launchConfig: { type: "string" },
+    head: {
+      type: "object",
+      properties: { podName: { type: "string" }, podIP: { type: "string" }, serviceName: { type: "string" }, serviceIP: { type: "string" } },
+    },
+    workers: countsSchema(),
+    podTypes: { type: "array", items: countsSchema({ name: { type: "string" } }) },
+    headRestarts: { type: "integer" },
+    autoscaler: {
+      type: "object",
+      properties: {
+        lastUpdateTime: { type: "string", format: "date-time" },
+        targetWorkers: { type: "object", additionalProperties: { type: "integer" } },
+        infeasible: { type: "array", items: { type: "string" } },
+        nodeRequests: { type: "object", additionalProperties: { type: "integer" } },
+        removed: { type: "array", items: { type: "string" } },
+        message: { type: "string" },
+      },
+    },
+  },
+};
+
+export const openAPIV3Schema: JSONSchemaProps = {
+  type: "object",
+  description: "A Ray cluster: one head pod and autoscaled worker pods per type, run by the Ray operator.",
+  required: ["spec"],
+  properties: {
+    apiVersion: { type: "string" },
+    kind: { type: "string" },
+    metadata: { type: "object" },
+    spec: specSchema,
+    status: statusSchema,
+  },
+  "x-kubernetes-validations": [
+    {
+      rule: `self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$') && self.metadata.name.size() <= ${MAX_CLUSTER_NAME}`,
+      message: `metadata.name must be a DNS-1035 label of at most ${MAX_CLUSTER_NAME} characters (the head Service is named <name>-ray-head)`,
+      reason: "FieldValueInvalid",
+    },
+  ],
+};
+
+export const printerColumns = [
+  { name: "Status", type: "string", jsonPath: ".status.phase", description: "Phase of the cluster" },
+  { name: "Ready", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].status', description: "Head and every desired worker running and ready" },
+  { name: "Workers", type: "integer", jsonPath: ".status.workers.ready", description: "Ready worker pods" },
+  { name: "Desired", type: "integer", jsonPath: ".status.workers.desired", description: "Worker pods wanted now" },
+  { name: "Max", type: "integer", jsonPath: ".spec.maxWorkers", priority: 1, description: "Cluster-wide cap on workers" },
+  { name: "Head IP", type: "string", jsonPath: ".status.head.podIP", priority: 1, description: "IP of the head pod" },
+  { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
+];
+
+/** The CRD as a plain Kubernetes object (apiextensions.k8s.io/v1). */
+export function rayClusterCrd(labels: Record<string, string> = {}) {
+  return {
+    apiVersion: "apiextensions.k8s.io/v1",
+    kind: "CustomResourceDefinition",
+    metadata: { name: CRD_NAME, labels: { ...labels } },
+    spec: {
+      group: GROUP,
+      scope: "Namespaced",
+      names: { plural: PLURAL, singular: SINGULAR, kind: KIND, listKind: `${KIND}List`, shortNames: [...SHORT_NAMES], categories: ["ray"] },
+      versions: [
+        {
+          name: VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: printerColumns,
+          schema: { openAPIV3Schema },
+        },
+      ],
+    },
+  };
+}
+
+export { API_VERSION };

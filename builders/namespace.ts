@@ -1,0 +1,22 @@
+// The namespace Ray clusters and the operator live in, with Pod Security admission labels.
+export type PodSecurityLevel = "privileged" | "baseline" | "restricted";
+
+export function namespaceObject(name: string, enforce: PodSecurityLevel): any {
+  return {
+    apiVersion: "v1",
+    kind: "Namespace",
+    metadata: {
+      name,
+      labels: {
+        "app.kubernetes.io/part-of": "ray",
+        "pod-security.kubernetes.io/enforce": enforce,
+        "pod-security.kubernetes.io/enforce-version": "latest",
+        // Always warn and audit against the strictest level, so drift shows up before it is enforced.
+        "pod-security.kubernetes.io/warn": "restricted",
+        "pod-security.kubernetes.io/warn-version": "latest",
+        "pod-security.kubernetes.io/audit": "restricted",
+        "pod-security.kubernetes.io/audit-version": "latest",
+      },
+    },
+  };
+}

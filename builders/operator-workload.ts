@@ -1,0 +1,91 @@
+// The operator's Deployment: restricted security context, probes on its health endpoints, the
+// metrics port, and the environment that tells it what to watch.
+import { OPERATOR_NAME, SERVICE_ACCOUNT, WatchMode } from "./rbac";
+
+export const HEALTH_PORT = 8081;
+export const METRICS_PORT = 8080;
+/** The image runs as this user (see operator/Dockerfile). */
+export const OPERATOR_UID = 65532;
+
+export interface OperatorWorkloadOptions {
+  namespace: string;
+  image: string;
+  imagePullPolicy?: "Always" | "IfNotPresent" | "Never";
+  replicas: number;
+  watch: WatchMode;
+  logLevel?: "debug" | "info" | "warn" | "error";
+  resources: { requests: { cpu: string; memory: string }; limits: { cpu?: string; memory: string } };
+  /** Concurrent reconciles; one slow cluster must not stall the others. */
+  workers?: number;
+  autoscalerIntervalSeconds?: number;
+}
+
+export const operatorLabels = { "app.kubernetes.io/name": OPERATOR_NAME, "app.kubernetes.io/component": "operator" };
+
+export function operatorDeployment(o: OperatorWorkloadOptions): any {
+  const env: any[] = [
+    { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+    { name: "OPERATOR_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+    // Leader election is on whenever more than one replica may run at once.
+    { name: "LEADER_ELECT", value: o.replicas > 1 ? "true" : "false" },
+    { name: "LOG_LEVEL", value: o.logLevel ?? "info" },
+    { name: "RECONCILE_WORKERS", value: String(o.workers ?? 4) },
+    { name: "AUTOSCALER_INTERVAL_SECONDS", value: String(o.autoscalerIntervalSeconds ?? 5) },
+    { name: "HEALTH_PORT", value: String(HEALTH_PORT) },
+    { name: "METRICS_PORT", value: String(METRICS_PORT) },
+  ];
+  // As in the seed: the operator watches its own namespace when this is set, else the whole cluster.
+  if (o.watch === "namespace") env.push({ name: "RAY_OPERATOR_POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } });
+
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name: OPERATOR_NAME, namespace: o.namespace, labels: { ...operatorLabels } },
+    spec: {
+      replicas: o.replicas,
+      selector: { matchLabels: { ...operatorLabels } },
+      // Never two leaders' worth of surge: the new pod waits for the Lease anyway.
+      strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+      template: {
+        metadata: {
+          labels: { ...operatorLabels },
+          annotations: { "prometheus.io/scrape": "true", "prometheus.io/port": String(METRICS_PORT), "prometheus.io/path": "/metrics" },
+        },
+        spec: {
+          serviceAccountName: SERVICE_ACCOUNT,
+          automountServiceAccountToken: true,
+          terminationGracePeriodSeconds: 30,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: OPERATOR_UID,
+            runAsGroup: OPERATOR_UID,
+            fsGroup: OPERATOR_UID,
+            seccompProfile: { type: "RuntimeDefault" },
+          },
+          containers: [
+            {
+              name: "operator",
+              image: o.image,
+              imagePullPolicy: o.imagePullPolicy ?? "IfNotPresent",
+              env,
+              ports: [
+                { name: "metrics", containerPort: METRICS_PORT, protocol: "TCP" },
+                { name: "health", containerPort: HEALTH_PORT, protocol: "TCP" },
+              ],
+              livenessProbe: { httpGet: { path: "/healthz", port: "health" }, initialDelaySeconds: 5, periodSeconds: 10, failureThreshold: 3 },
+              readinessProbe: { httpGet: { path: "/readyz", port: "health" }, initialDelaySeconds: 2, periodSeconds: 5, failureThreshold: 3 },
+              resources: o.resources,
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                runAsNonRoot: true,
+                capabilities: { drop: ["ALL"] },
+                seccompProfile: { type: "RuntimeDefault" },
+              },
+            },
+          ],
+        },
+      },
+    },
+  };
+}

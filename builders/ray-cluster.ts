@@ -1,0 +1,247 @@
+// The objects a RayCluster turns into: its head pod, its worker pods and its head Service. Pure
+// functions of the RayCluster, shared by the operator (which creates them), `npm run render` and the
+// tests, so that what is tested is what runs.
+import {
+  API_VERSION,
+  DEFAULT_HEAD_PORTS,
+  HeadServicePort,
+  KIND,
+  LABELS,
+  MANAGED_BY,
+  NodeKind,
+  OwnerReference,
+  RayCluster,
+} from "../api/v1/types";
+import { ResolvedPodType, ResolvedSpec, headType, withDefaults } from "../api/v1/defaults";
+import { FieldError } from "../api/v1/validate";
+import { parseQuantity } from "./quantity";
+import { shortHash } from "./hash";
+
+/** Annotation on worker pods: the UID of the head pod they were started against. */
+export const HEAD_UID_ANNOTATION = "cluster.ray.io/head-pod-uid";
+/** Pods mount shared memory here, as Ray's object store expects. */
+const SHM_VOLUME = "dshm";
+
+export const headServiceName = (cluster: string) => `${cluster}-ray-head`;
+
+/** How workers (and clients in the cluster) reach the head: the head Service's DNS name. */
+export const headAddress = (cluster: string, namespace: string) => `${headServiceName(cluster)}.${namespace}.svc`;
+
+export function ownerReference(rc: RayCluster): OwnerReference {
+  return { apiVersion: API_VERSION, kind: KIND, name: rc.metadata.name!, uid: rc.metadata.uid!, controller: true, blockOwnerDeletion: true };
+}
+
+/** Selects every pod of one cluster (and, optionally, one kind). */
+export function podSelector(cluster: string, kind?: NodeKind): Record<string, string> {
+  return kind ? { [LABELS.clusterName]: cluster, [LABELS.nodeType]: kind } : { [LABELS.clusterName]: cluster };
+}
+
+const typePath = (spec: ResolvedSpec, type: ResolvedPodType) => `spec.podTypes[${spec.podTypes.indexOf(type)}]`;
+
+/**
+ * The resources Ray sees on one node of a type: CPU, GPU and memory read from the Ray container's
+ * limits (else requests), then `rayResources` on top. Errors name the offending field.
+ */
+export function nodeTypeResources(type: ResolvedPodType, path = "podType"): { resources: Record<string, number>; errors: FieldError[] } {
+  const errors: FieldError[] = [];
+  const resources: Record<string, number> = {};
+  const container = type.podConfig?.spec?.containers?.[0] ?? {};
+  const read = (name: string): number | undefined => {
+    for (const kind of ["limits", "requests"] as const) {
+      const q = container.resources?.[kind]?.[name];
+      if (q === undefined) continue;
+      try {
+        return parseQuantity(q);
+      } catch (e) {
+        errors.push({ field: `${path}.podConfig.spec.containers[0].resources.${kind}.${name}`, message: `Invalid value: ${JSON.stringify(q)}: ${(e as Error).message}` });
+        return undefined;
+      }
+    }
+    return undefined;
+  };
+  const cpu = read("cpu");
+  if (cpu !== undefined) resources.CPU = Math.ceil(cpu - 1e-9);
+  const gpu = read("nvidia.com/gpu") ?? read("amd.com/gpu");
+  if (gpu !== undefined && gpu > 0) resources.GPU = gpu;
+  const memory = read("memory");
+  if (memory !== undefined) resources.memory = Math.floor(memory);
+  return { resources: { ...resources, ...type.rayResources }, errors };
+}
+
+/** Every quantity of every container, so a typo anywhere is reported before any pod is created. */
+function quantityErrors(type: ResolvedPodType, path: string): FieldError[] {
+  const errors: FieldError[] = [];
+  const check = (containers: any[] | undefined, field: string) =>
+    (containers ?? []).forEach((c, i) => {
+      for (const kind of ["limits", "requests"]) {
+        for (const [name, q] of Object.entries<any>(c?.resources?.[kind] ?? {})) {
+          try {
+            parseQuantity(q);
+          } catch (e) {
+            errors.push({ field: `${path}.podConfig.spec.${field}[${i}].resources.${kind}.${name}`, message: `Invalid value: ${JSON.stringify(q)}: ${(e as Error).message}` });
+          }
+        }
+      }
+    });
+  check(type.podConfig?.spec?.containers, "containers");
+  check(type.podConfig?.spec?.initContainers, "initContainers");
+  return errors;
+}
+
+/** The head Service's ports: the defaults, with `headServicePorts` added or overriding by name. */
+export function headServicePorts(spec: ResolvedSpec): HeadServicePort[] {
+  const byName = new Map<string, HeadServicePort>(DEFAULT_HEAD_PORTS.map((p) => [p.name, { ...p }]));
+  for (const p of spec.headServicePorts) byName.set(p.name, { name: p.name, port: p.port, targetPort: p.targetPort ?? p.port });
+  return [...byName.values()];
+}
+
+/**
+ * What the schema cannot reject but would make the cluster fail: bad quantities in a podConfig,
+ * head Service ports that collide. The operator marks such a cluster Stalled and touches nothing.
+ */
+export function checkWorkable(rc: RayCluster): FieldError[] {
+  const spec = withDefaults(rc.spec);
+  const errors: FieldError[] = [];
+  if (!spec.podTypes.some((t) => t.name === spec.headPodType)) {
+    errors.push({ field: "spec.headPodType", message: `Invalid value: ${JSON.stringify(spec.headPodType)}: must name one of spec.podTypes` });
+  }
+  for (const type of spec.podTypes) {
+    const path = typePath(spec, type);
+    if (!type.podConfig?.spec?.containers?.length) errors.push({ field: `${path}.podConfig.spec.containers`, message: "Required value: the first container runs Ray" });
+    errors.push(...quantityErrors(type, path));
+  }
+  const ports = headServicePorts(spec);
+  const seen = new Map<number, string>();
+  for (const p of ports) {
+    if (seen.has(p.port)) {
+      const i = spec.headServicePorts.findIndex((q) => q.name === p.name);
+      errors.push({ field: i >= 0 ? `spec.headServicePorts[${i}].port` : "spec.headServicePorts", message: `Duplicate value: ${p.port} (already used by port "${seen.get(p.port)}")` });
+    }
+    seen.set(p.port, p.name);
+  }
+  return errors;
+}
+
+/**
+ * The launch config of a node: everything a pod is built from, except the scaling fields, so that
+ * rescaling restarts nothing while any other change (including the RayCluster's labels, the seed's
+ * way to force a restart) yields a new hash and outdated pods get replaced.
+ */
+export function launchConfigHash(rc: RayCluster, type: ResolvedPodType, kind: NodeKind, spec: ResolvedSpec = withDefaults(rc.spec)): string {
+  return shortHash({
+    kind,
+    type: type.name,
+    podConfig: type.podConfig,
+    setupCommands: type.setupCommands,
+    rayResources: type.rayResources,
+    startCommands: kind === "head" ? spec.headStartRayCommands : spec.workerStartRayCommands,
+    clusterLabels: rc.metadata.labels ?? {},
+  });
+}
+
+/** A bash script that sets up and starts Ray, then keeps the container alive and stops Ray on SIGTERM. */
+export function rayLauncherScript(setupCommands: string[], startCommands: string[]): string {
+  // Each command must succeed, judged like a shell line: `ulimit -n 65536; ray start ...` succeeds
+  // when `ray start` does. A failure ends the container, so the pod fails visibly and is replaced.
+  const step = (cmd: string) => `{\n${cmd}\n} || { echo "ray-operator: command failed: ${cmd.replace(/["\\$`]/g, "\\$&").split("\n")[0]}" >&2; exit 1; }`;
+  return [
+    "trap 'ray stop >/dev/null 2>&1 || true; exit 0' TERM INT",
+    ...setupCommands.map(step),
+    ...startCommands.map(step),
+    "sleep infinity & wait $!",
+  ].join("\n");
+}
+
+function generateNameFor(cluster: string, type: ResolvedPodType, kind: NodeKind): string {
+  const fromConfig = type.podConfig?.metadata?.generateName;
+  if (fromConfig) return fromConfig.startsWith(`${cluster}-`) ? fromConfig : `${cluster}-${fromConfig}`;
+  return `${cluster}-ray-${kind}-`;
+}
+
+export interface PodBuildOptions {
+  /** For workers: the head pod they join. */
+  headPodUid?: string;
+}
+
+/** Builds the pod for one node of a cluster. */
+export function buildPod(rc: RayCluster, typeName: string, kind: NodeKind, opts: PodBuildOptions = {}): any {
+  const spec = withDefaults(rc.spec);
+  const type = kind === "head" ? headType(spec) : spec.podTypes.find((t) => t.name === typeName);
+  if (!type) throw new Error(`${rc.metadata.name}: no pod type named "${typeName}"`);
+  const cluster = rc.metadata.name!;
+  const namespace = rc.metadata.namespace!;
+  const podConfig = structuredClone(type.podConfig);
+  const podSpec = podConfig.spec;
+  const { resources } = nodeTypeResources(type);
+  const hash = launchConfigHash(rc, type, kind, spec);
+
+  const [ray, ...sidecars] = podSpec.containers;
+  const ourEnv = [
+    { name: "RAY_CLUSTER_NAME", value: cluster },
+    { name: "RAY_HEAD_IP", value: headAddress(cluster, namespace) },
+    { name: "RAY_CLOUD_INSTANCE_ID", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+    { name: "RAY_NODE_TYPE_NAME", value: type.name },
+    { name: "RAY_OVERRIDE_RESOURCES", value: JSON.stringify(resources) },
+  ];
+  const ours = new Set(ourEnv.map((e) => e.name));
+  const startCommands = kind === "head" ? spec.headStartRayCommands : spec.workerStartRayCommands;
+  const rayContainer = {
+    ...ray,
+    command: ["/bin/bash", "-c", "--"],
+    args: [rayLauncherScript(type.setupCommands, startCommands)],
+    env: [...(ray.env ?? []).filter((e: any) => !ours.has(e.name)), ...ourEnv],
+    volumeMounts: [...(ray.volumeMounts ?? []).filter((m: any) => m.mountPath !== "/dev/shm"), { name: SHM_VOLUME, mountPath: "/dev/shm" }],
+    ...(kind === "head" && !ray.readinessProbe ? { readinessProbe: { tcpSocket: { port: 6379 }, periodSeconds: 5, failureThreshold: 3 } } : {}),
+  };
+
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: {
+      generateName: generateNameFor(cluster, type, kind),
+      namespace,
+      labels: {
+        ...(podConfig.metadata?.labels ?? {}),
+        [LABELS.clusterName]: cluster,
+        [LABELS.nodeType]: kind,
+        [LABELS.userNodeType]: type.name,
+        [LABELS.launchConfig]: hash,
+        [LABELS.managedBy]: MANAGED_BY,
+      },
+      annotations: {
+        ...(podConfig.metadata?.annotations ?? {}),
+        ...(kind === "worker" && opts.headPodUid ? { [HEAD_UID_ANNOTATION]: opts.headPodUid } : {}),
+      },
+      ownerReferences: [ownerReference(rc)],
+    },
+    spec: {
+      ...podSpec,
+      containers: [rayContainer, ...sidecars],
+      volumes: [
+        ...(podSpec.volumes ?? []).filter((v: any) => v.name !== SHM_VOLUME),
+        { name: SHM_VOLUME, emptyDir: { medium: "Memory" } },
+      ],
+    },
+  };
+}
+
+/** The head Service `<cluster>-ray-head`, selecting the head pod. */
+export function buildHeadService(rc: RayCluster): any {
+  const spec = withDefaults(rc.spec);
+  const cluster = rc.metadata.name!;
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: {
+      name: headServiceName(cluster),
+      namespace: rc.metadata.namespace,
+      labels: { [LABELS.clusterName]: cluster, [LABELS.managedBy]: MANAGED_BY },
+      ownerReferences: [ownerReference(rc)],
+    },
+    spec: {
+      type: "ClusterIP",
+      selector: podSelector(cluster, "head"),
+      ports: headServicePorts(spec).map((p) => ({ name: p.name, port: p.port, targetPort: p.targetPort ?? p.port, protocol: "TCP" })),
+    },
+  };
+}

@@ -1,0 +1,172 @@
+// The stack's configuration: its shape, its defaults, and validation that runs before a single
+// resource is registered. A wrong key or value fails `pulumi preview` with the key named and what is
+// expected; a RayCluster in config is checked against the CRD's own schema and CEL rules, so it
+// fails here exactly where `kubectl apply` would fail later.
+import Ajv, { ErrorObject } from "ajv";
+import { API_VERSION, KIND, RayClusterSpec } from "../api/v1/types";
+import { validateRayCluster } from "../api/v1/validate";
+import { checkWorkable } from "../builders/ray-cluster";
+import { PodSecurityLevel } from "../builders/namespace";
+import { WatchMode } from "../builders/rbac";
+import { OperatorWorkloadOptions } from "../builders/operator-workload";
+
+export const PROJECT = "ray-operator";
+
+export interface ClusterConfig {
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  spec: RayClusterSpec;
+}
+
+export interface StackConfig {
+  namespace: { name: string; create: boolean; podSecurity: PodSecurityLevel };
+  operator: Omit<OperatorWorkloadOptions, "namespace">;
+  clusters: Record<string, ClusterConfig>;
+}
+
+export const DEFAULT_OPERATOR_IMAGE = "ray-operator:0.1.0";
+
+const quantity = { type: ["string", "number"] };
+const stringMap = { type: "object", additionalProperties: { type: "string" } };
+
+/** JSON Schema of every key under `ray-operator:` (clusters' specs are checked by the CRD schema). */
+const sections: Record<string, any> = {
+  namespace: {
+    type: "object",
+    additionalProperties: false,
+    properties: {
+      name: { type: "string", pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", maxLength: 63 },
+      create: { type: "boolean" },
+      podSecurity: { enum: ["privileged", "baseline", "restricted"] },
+    },
+  },
+  operator: {
+    type: "object",
+    additionalProperties: false,
+    properties: {
+      image: { type: "string", minLength: 1 },
+      imagePullPolicy: { enum: ["Always", "IfNotPresent", "Never"] },
+      replicas: { type: "integer", minimum: 1, maximum: 10 },
+      watch: { enum: ["namespace", "cluster"] },
+      logLevel: { enum: ["debug", "info", "warn", "error"] },
+      workers: { type: "integer", minimum: 1, maximum: 64 },
+      autoscalerIntervalSeconds: { type: "number", minimum: 1, maximum: 300 },
+      resources: {
+        type: "object",
+        additionalProperties: false,
+        properties: {
+          requests: { type: "object", additionalProperties: false, properties: { cpu: quantity, memory: quantity } },
+          limits: { type: "object", additionalProperties: false, properties: { cpu: quantity, memory: quantity } },
+        },
+      },
+    },
+  },
+  clusters: {
+    type: "object",
+    propertyNames: { pattern: "^[a-z]([-a-z0-9]*[a-z0-9])?$", maxLength: 54 },
+    additionalProperties: {
+      type: "object",
+      additionalProperties: false,
+      required: ["spec"],
+      properties: { labels: stringMap, annotations: stringMap, spec: { type: "object" } },
+    },
+  },
+};
+
+const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
+const validators = Object.fromEntries(Object.entries(sections).map(([k, s]) => [k, ajv.compile(s)]));
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid stack configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+function describe(section: string, e: ErrorObject): string {
+  const path = e.instancePath.split("/").slice(1).map((p) => p.replace(/~1/g, "/")).join(".");
+  const at = `${PROJECT}:${section}${path ? `.${path}` : ""}`;
+  const p = e.params as Record<string, any>;
+  switch (e.keyword) {
+    case "additionalProperties":
+      return `${at}.${p.additionalProperty}: unknown key; expected one of: ${Object.keys(subSchema(section, e.schemaPath)?.properties ?? {}).join(", ")}`;
+    case "enum":
+      return `${at}: expected one of ${(p.allowedValues as string[]).map((v) => JSON.stringify(v)).join(", ")}, got ${JSON.stringify(e.data)}`;
+    case "propertyNames":
+      return `${at}: cluster name ${JSON.stringify(p.propertyName)} must be a DNS-1035 label of at most 54 characters`;
+    default:
+      return `${at}: ${e.message}, got ${JSON.stringify(e.data)}`;
+  }
+}
+
+function subSchema(section: string, schemaPath: string): any {
+  // "#/properties/resources/additionalProperties" → the schema object holding that keyword.
+  const parts = schemaPath.replace(/^#\//, "").split("/").slice(0, -1);
+  return parts.reduce((s, k) => s?.[k], sections[section]);
+}
+
+/** Structured config arrives as JSON text; plain values as strings. */
+function decode(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}
+
+/**
+ * Reads and validates the whole `ray-operator:` config namespace (as `pulumi.runtime.allConfig()`
+ * returns it). Throws a ConfigError listing every problem; returns the config with defaults.
+ */
+export function loadStackConfig(all: Record<string, string>): StackConfig {
+  const problems: string[] = [];
+  const values: Record<string, any> = {};
+  for (const [fullKey, raw] of Object.entries(all)) {
+    const [ns, key] = fullKey.includes(":") ? fullKey.split(/:(.*)/s, 2) : ["", fullKey];
+    if (ns !== PROJECT) continue;
+    if (!(key in sections)) {
+      problems.push(`${PROJECT}:${key}: unknown key; expected one of: ${Object.keys(sections).map((k) => `${PROJECT}:${k}`).join(", ")}`);
+      continue;
+    }
+    const value = decode(raw);
+    if (key !== "namespace" || typeof value === "object") values[key] = value;
+    else values[key] = { name: value }; // `pulumi config set namespace ray-prod` is allowed too
+    const validate = validators[key];
+    if (!validate(values[key])) for (const e of validate.errors ?? []) problems.push(describe(key, e));
+  }
+
+  const ns = values.namespace ?? {};
+  const op = values.operator ?? {};
+  const namespace = ns.name ?? "ray";
+  const clusters: Record<string, ClusterConfig> = values.clusters ?? {};
+  if (problems.length === 0) {
+    for (const [name, c] of Object.entries(clusters)) {
+      const object = { apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace, labels: c.labels }, spec: c.spec };
+      const { object: defaulted, errors } = validateRayCluster(object);
+      const workable = errors.length ? [] : checkWorkable(defaulted);
+      for (const e of [...errors, ...workable]) problems.push(`${PROJECT}:clusters.${name}.${e.field.replace(/^metadata\.labels/, "labels")}: ${e.message}`);
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  return {
+    namespace: { name: namespace, create: ns.create ?? true, podSecurity: ns.podSecurity ?? "baseline" },
+    operator: {
+      image: op.image ?? DEFAULT_OPERATOR_IMAGE,
+      imagePullPolicy: op.imagePullPolicy ?? "IfNotPresent",
+      replicas: op.replicas ?? 1,
+      watch: (op.watch as WatchMode) ?? "namespace",
+      logLevel: op.logLevel ?? "info",
+      workers: op.workers ?? 4,
+      autoscalerIntervalSeconds: op.autoscalerIntervalSeconds ?? 5,
+      resources: {
+        requests: { cpu: String(op.resources?.requests?.cpu ?? "100m"), memory: String(op.resources?.requests?.memory ?? "128Mi") },
+        limits: {
+          ...(op.resources?.limits?.cpu !== undefined ? { cpu: String(op.resources.limits.cpu) } : {}),
+          memory: String(op.resources?.limits?.memory ?? "512Mi"),
+        },
+      },
+    },
+    clusters,
+  };
+}

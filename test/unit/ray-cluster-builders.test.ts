@@ -1,0 +1,108 @@
+import { strict as assert } from "assert";
+import {
+  buildHeadService,
+  buildPod,
+  checkWorkable,
+  HEAD_UID_ANNOTATION,
+  launchConfigHash,
+  nodeTypeResources,
+} from "../../builders/ray-cluster";
+import { withDefaults } from "../../api/v1/defaults";
+import { LABELS } from "../../api/v1/types";
+import { parseQuantity } from "../../builders/quantity";
+import { exampleCluster, edited } from "../helpers/examples";
+
+const withUid = (rc: any) => ({ ...rc, metadata: { ...rc.metadata, uid: "uid-1" } });
+
+describe("ray cluster builders", () => {
+  const rc = withUid(exampleCluster("example-cluster"));
+
+  it("names pods and the Service in the seed's shape", () => {
+    assert.equal(buildPod(rc, "head-node", "head").metadata.generateName, "example-cluster-ray-head-");
+    assert.equal(buildPod(rc, "worker-nodes", "worker").metadata.generateName, "example-cluster-ray-worker-");
+    assert.equal(buildHeadService(rc).metadata.name, "example-cluster-ray-head");
+    const noGenerateName = edited(rc, (r) => delete r.spec.podTypes[1].podConfig.metadata.generateName);
+    assert.equal(buildPod(noGenerateName, "worker-nodes", "worker").metadata.generateName, "example-cluster-ray-worker-");
+    const shortPrefix = edited(rc, (r) => (r.spec.podTypes[1].podConfig.metadata.generateName = "gpu-"));
+    assert.equal(buildPod(shortPrefix, "worker-nodes", "worker").metadata.generateName, "example-cluster-gpu-");
+  });
+
+  it("labels pods as the original did and owns them through a controller reference", () => {
+    const pod = buildPod(rc, "worker-nodes", "worker", { headPodUid: "head-uid" });
+    assert.equal(pod.metadata.labels[LABELS.clusterName], "example-cluster");
+    assert.equal(pod.metadata.labels[LABELS.nodeType], "worker");
+    assert.equal(pod.metadata.labels[LABELS.userNodeType], "worker-nodes");
+    assert.match(pod.metadata.labels[LABELS.launchConfig], /^[0-9a-f]{10}$/);
+    assert.equal(pod.metadata.annotations[HEAD_UID_ANNOTATION], "head-uid");
+    assert.deepEqual(pod.metadata.ownerReferences, [
+      { apiVersion: "cluster.ray.io/v1", kind: "RayCluster", name: "example-cluster", uid: "uid-1", controller: true, blockOwnerDeletion: true },
+    ]);
+  });
+
+  it("starts Ray from the pod's own command with the contract's environment", () => {
+    const pod = buildPod(rc, "worker-nodes", "worker");
+    const c = pod.spec.containers[0];
+    assert.deepEqual(c.command, ["/bin/bash", "-c", "--"]);
+    assert.match(c.args[0], /ray start --address=\$RAY_HEAD_IP:6379/);
+    assert.match(c.args[0], /sleep infinity/);
+    const env = Object.fromEntries(c.env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
+    assert.equal(env.RAY_HEAD_IP, "example-cluster-ray-head.ray.svc");
+    assert.deepEqual(env.RAY_CLOUD_INSTANCE_ID, { fieldRef: { fieldPath: "metadata.name" } });
+    assert.equal(env.RAY_NODE_TYPE_NAME, "worker-nodes");
+    assert.deepEqual(JSON.parse(env.RAY_OVERRIDE_RESOURCES), { CPU: 1, memory: 512 * 2 ** 20, Custom1: 1, is_spot: 1 });
+    assert.ok(pod.spec.volumes.some((v: any) => v.emptyDir?.medium === "Memory"));
+    assert.equal(pod.spec.restartPolicy, "Never");
+    const head = buildPod(rc, "head-node", "head").spec.containers[0];
+    assert.match(head.args[0], /ray start --head --no-monitor --dashboard-host 0.0.0.0/);
+  });
+
+  it("changes the launch hash for pod changes and labels, not for scaling fields", () => {
+    const spec = withDefaults(rc.spec);
+    const hash = (r: any) => launchConfigHash(r, withDefaults(r.spec).podTypes[1], "worker");
+    const base = hash(rc);
+    assert.equal(base, launchConfigHash(rc, spec.podTypes[1], "worker"));
+    assert.equal(hash(edited(rc, (r) => (r.spec.podTypes[1].minWorkers = 3))), base);
+    assert.equal(hash(edited(rc, (r) => (r.spec.podTypes[1].maxWorkers = 2))), base);
+    assert.equal(hash(edited(rc, (r) => (r.spec.upscalingSpeed = 2))), base);
+    assert.equal(hash(edited(rc, (r) => (r.spec.idleTimeoutMinutes = 1))), base);
+    assert.equal(hash(edited(rc, (r) => (r.spec.maxWorkers = 3))), base);
+    assert.notEqual(hash(edited(rc, (r) => (r.spec.podTypes[1].podConfig.spec.containers[0].image = "rayproject/ray:other"))), base);
+    assert.notEqual(hash(edited(rc, (r) => (r.metadata.labels = { try: "again" }))), base);
+    assert.notEqual(hash(edited(rc, (r) => (r.spec.workerStartRayCommands = ["ray start --address=$RAY_HEAD_IP:6379 --block"]))), base);
+    assert.notEqual(hash(edited(rc, (r) => (r.spec.podTypes[1].setupCommands = ["pip install x"]))), base);
+  });
+
+  it("builds the head Service with the default ports plus headServicePorts, overriding by name", () => {
+    const svc = buildHeadService(edited(rc, (r) => (r.spec.headServicePorts = [{ name: "serve", port: 8000 }, { name: "dashboard", port: 8266, targetPort: 8265 }])));
+    assert.deepEqual(
+      svc.spec.ports.map((p: any) => [p.name, p.port, p.targetPort]),
+      [["gcs", 6379, 6379], ["client", 10001, 10001], ["dashboard", 8266, 8265], ["serve", 8000, 8000]],
+    );
+    assert.deepEqual(svc.spec.selector, { [LABELS.clusterName]: "example-cluster", [LABELS.nodeType]: "head" });
+  });
+
+  it("reads a node type's Ray resources from the pod, rayResources winning", () => {
+    const t = withDefaults(edited(rc, (r) => {
+      r.spec.podTypes[1].podConfig.spec.containers[0].resources = { requests: { cpu: "1500m", memory: "1Gi" }, limits: { "nvidia.com/gpu": 2 } };
+      r.spec.podTypes[1].rayResources = { CPU: 4, Custom1: 1 };
+    }).spec).podTypes[1];
+    assert.deepEqual(nodeTypeResources(t).resources, { CPU: 4, GPU: 2, memory: 2 ** 30, Custom1: 1 });
+  });
+
+  it("parses Kubernetes quantities", () => {
+    assert.equal(parseQuantity("500m"), 0.5);
+    assert.equal(parseQuantity("512Mi"), 512 * 2 ** 20);
+    assert.equal(parseQuantity("1G"), 1e9);
+    assert.equal(parseQuantity("2e3"), 2000);
+    assert.equal(parseQuantity(3), 3);
+    assert.throws(() => parseQuantity("one"));
+  });
+
+  it("finds what the schema cannot reject and names the field", () => {
+    assert.deepEqual(checkWorkable(rc), []);
+    const badQuantity = edited(rc, (r) => (r.spec.podTypes[1].podConfig.spec.containers[0].resources.requests.cpu = "one"));
+    assert.deepEqual(checkWorkable(badQuantity).map((e) => e.field), ["spec.podTypes[1].podConfig.spec.containers[0].resources.requests.cpu"]);
+    const clash = edited(rc, (r) => (r.spec.headServicePorts = [{ name: "serve", port: 6379 }]));
+    assert.deepEqual(checkWorkable(clash).map((e) => e.field), ["spec.headServicePorts[0].port"]);
+  });
+});
