@@ -1,0 +1,153 @@
+// What to do for one RayCluster, as a pure function of the RayCluster, the pods and Service it owns
+// (as the cache sees them) and the autoscaler's intent. The reconciler executes the plan; tests
+// exercise it directly.
+//
+// The rules of the contract (section 2):
+// - one head; a head that failed or was deleted is replaced, and since workers cannot join a new
+//   head, every worker started against the old head is replaced too (a cluster restart);
+// - a pod built from an outdated launch config is replaced (head: the whole cluster restarts);
+// - workers per type between minWorkers and maxWorkers, never above the global maxWorkers;
+// - scaling changes restart nothing: the launch hash ignores them;
+// - an operator restart changes nothing: the desired counts are read back from status, and
+//   workers are only ever removed for a reason written above or by the autoscaler's decision.
+import { RayCluster } from "../../api/v1/types";
+import { ResolvedSpec, headType, withDefaults, workerTypes } from "../../api/v1/defaults";
+import { buildHeadService, headServicePorts, HEAD_UID_ANNOTATION, launchConfigHash } from "../../builders/ray-cluster";
+import { Pod, created, isFinished, isReady, isRunning, isTerminating, launchHashOf, nodeKind, podType } from "./pods";
+
+export type DeleteReason = "HeadFailed" | "HeadOutdated" | "DuplicateHead" | "WorkerFailed" | "Outdated" | "HeadReplaced" | "TypeRemoved" | "ScaleDown" | "Idle";
+
+export interface PodDeletion {
+  pod: Pod;
+  reason: DeleteReason;
+}
+
+export interface PodCreation {
+  kind: "head" | "worker";
+  type: string;
+  count: number;
+}
+
+/** Why the autoscaler wants a change; consumed by the next reconcile. */
+export interface ScaleIntent {
+  /** Worker count per type the autoscaler asks for (clamped to the type's min/max here). */
+  targets?: Record<string, number>;
+  /** Idle worker pods the autoscaler drained and wants removed. */
+  remove?: string[];
+}
+
+export interface Plan {
+  spec: ResolvedSpec;
+  head?: Pod;
+  /** The head was lost or replaced: the cluster restarts. */
+  restart?: "HeadLost" | "HeadFailed" | "HeadOutdated";
+  service?: { create: any } | { patch: any };
+  deletions: PodDeletion[];
+  creations: PodCreation[];
+  /** Desired workers per worker type after this pass (persisted in status). */
+  desired: Record<string, number>;
+  /** Live, up-to-date workers per type (before this plan's actions). */
+  current: Record<string, Pod[]>;
+  /** Pods that will be replaced because they are outdated. */
+  outdated: number;
+}
+
+/** Previous desired worker counts, from status: this is what makes an operator restart a no-op. */
+export function previousDesired(rc: RayCluster): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const t of rc.status?.podTypes ?? []) if (t.name !== rc.spec.headPodType || (t.desired ?? 0) > 1) out[t.name] = t.name === rc.spec.headPodType ? t.desired - 1 : t.desired;
+  return out;
+}
+
+/** Order in which surplus workers go: not ready first, then pending, then the newest. */
+function removalOrder(a: Pod, b: Pod): number {
+  const rank = (p: Pod) => (isReady(p) ? 2 : isRunning(p) ? 1 : 0);
+  return rank(a) - rank(b) || created(b) - created(a);
+}
+
+export function planCluster(rc: RayCluster, pods: Pod[], service: any | undefined, intent: ScaleIntent = {}): Plan {
+  const spec = withDefaults(rc.spec);
+  const plan: Plan = { spec, deletions: [], creations: [], desired: {}, current: {}, outdated: 0 };
+  const del = (pod: Pod, reason: DeleteReason) => plan.deletions.push({ pod, reason });
+
+  // The head Service.
+  const wantService = buildHeadService(rc);
+  if (!service) plan.service = { create: wantService };
+  else {
+    const have = (service.spec?.ports ?? []).map((p: any) => `${p.name}:${p.port}:${p.targetPort}`).sort().join(",");
+    const want = headServicePorts(spec).map((p) => `${p.name}:${p.port}:${p.targetPort ?? p.port}`).sort().join(",");
+    if (have !== want) plan.service = { patch: { spec: { ports: wantService.spec.ports } } };
+  }
+
+  const live = pods.filter((p) => !isTerminating(p));
+  const headHash = launchConfigHash(rc, headType(spec), "head", spec);
+  const heads = live.filter((p) => nodeKind(p) === "head").sort((a, b) => created(a) - created(b));
+  let head: Pod | undefined;
+  for (const h of heads) {
+    if (isFinished(h)) {
+      del(h, "HeadFailed");
+      plan.restart = "HeadFailed";
+    } else if (launchHashOf(h) !== headHash) {
+      del(h, "HeadOutdated");
+      plan.restart ??= "HeadOutdated";
+      plan.outdated++;
+    } else if (!head) head = h;
+    else del(h, "DuplicateHead");
+  }
+  const headTerminating = pods.some((p) => isTerminating(p) && nodeKind(p) === "head");
+  if (!head && !plan.restart && rc.status?.head?.podName && !headTerminating) plan.restart = "HeadLost";
+  plan.head = head;
+  if (!head && !headTerminating) plan.creations.push({ kind: "head", type: spec.headPodType, count: 1 });
+
+  const types = workerTypes(spec);
+  const prev = previousDesired(rc);
+  for (const t of types) plan.current[t.name] = [];
+  const hashes = new Map(types.map((t) => [t.name, launchConfigHash(rc, t, "worker", spec)]));
+  for (const w of live.filter((p) => nodeKind(p) === "worker")) {
+    const type = podType(w) ?? "";
+    if (!hashes.has(type)) del(w, "TypeRemoved");
+    else if (!head || w.metadata.annotations?.[HEAD_UID_ANNOTATION] !== head.metadata.uid) del(w, "HeadReplaced");
+    else if (isFinished(w)) del(w, "WorkerFailed");
+    else if (launchHashOf(w) !== hashes.get(type)) {
+      del(w, "Outdated");
+      plan.outdated++;
+    } else plan.current[type].push(w);
+  }
+
+  // Desired counts: the autoscaler's target, else what status remembers, else minWorkers; clamped.
+  let total = 0;
+  for (const t of types) {
+    const want = intent.targets?.[t.name] ?? prev[t.name] ?? t.minWorkers;
+    plan.desired[t.name] = Math.max(t.minWorkers, Math.min(t.maxWorkers, want));
+    total += plan.desired[t.name];
+  }
+  // The global cap: take the excess from the last types first, never below a type's minimum.
+  for (const t of [...types].reverse()) {
+    if (total <= spec.maxWorkers) break;
+    const cut = Math.min(total - spec.maxWorkers, plan.desired[t.name] - t.minWorkers);
+    plan.desired[t.name] -= cut;
+    total -= cut;
+  }
+
+  const idle = new Set(intent.remove ?? []);
+  for (const t of types) {
+    const have = plan.current[t.name];
+    const desired = plan.desired[t.name];
+    let surplus = have.length - desired;
+    // Idle workers named by the autoscaler go first, but only down to the desired count.
+    for (const w of have.filter((p) => idle.has(p.metadata.name))) {
+      if (surplus <= 0) break;
+      del(w, "Idle");
+      surplus--;
+    }
+    const deleting = new Set(plan.deletions.map((d) => d.pod.metadata.name));
+    for (const w of have.filter((p) => !deleting.has(p.metadata.name)).sort(removalOrder)) {
+      if (surplus <= 0) break;
+      del(w, "ScaleDown");
+      surplus--;
+    }
+    // Workers are created once the head they join exists.
+    if (head && have.length < desired) plan.creations.push({ kind: "worker", type: t.name, count: desired - have.length });
+  }
+  return plan;
+}

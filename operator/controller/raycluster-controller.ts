@@ -1,0 +1,323 @@
+// The RayCluster controller: informers on RayClusters and on the pods and Services they own
+// (label-filtered), handlers that only enqueue `namespace/name`, a de-duplicating work queue with
+// per-key backoff and several workers, and a level-triggered reconcile that compares the RayCluster
+// with what the cache holds, acts, and writes status only when it changed.
+import { API_VERSION, GROUP, KIND, LABELS, PLURAL, RayCluster, VERSION } from "../../api/v1/types";
+import { buildPod, checkWorkable } from "../../builders/ray-cluster";
+import { Informer, keyOf } from "../kube/informer";
+import { ApiError, KubeRest, isNotFound, isAlreadyExists } from "../kube/rest";
+import { EventRecorder } from "../kube/events";
+import { OperatorMetrics } from "../server/metrics";
+import type { Logger } from "../util/log";
+import { Expectations } from "./expectations";
+import { mergePatch } from "./merge-patch";
+import { Plan, PodDeletion, ScaleIntent, planCluster } from "./plan";
+import { Pod, controllerKey, isTerminating, nodeKind, ownedBy, podKey } from "./pods";
+import { computeStatus, sameStatus, StatusInputs } from "./status";
+import { WorkQueue, ReconcileResult } from "./workqueue";
+import { RayClusterStatus } from "../../api/v1/types";
+
+export interface ControllerOptions {
+  rest: KubeRest;
+  log: Logger;
+  metrics: OperatorMetrics;
+  events: EventRecorder;
+  /** Watch only this namespace (the seed's namespaced mode); all namespaces when undefined. */
+  namespace?: string;
+  workers: number;
+  resyncSeconds?: number;
+  /** Pod creations in flight at once for one cluster (slow-start batches grow up to this). */
+  maxBatch?: number;
+}
+
+/** What the autoscaler tells the controller about one cluster. */
+export interface AutoscalerReport {
+  intent: ScaleIntent;
+  status?: RayClusterStatus["autoscaler"];
+  unreachable?: string;
+}
+
+const clusterPath = (ns?: string) => (ns ? `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}` : `/apis/${GROUP}/${VERSION}/${PLURAL}`);
+const podsPath = (ns?: string) => (ns ? `/api/v1/namespaces/${ns}/pods` : "/api/v1/pods");
+const servicesPath = (ns?: string) => (ns ? `/api/v1/namespaces/${ns}/services` : "/api/v1/services");
+
+/** Calls `fn` `count` times in batches of 1, 2, 4, … (ReplicaSet's slow start): a failing create fails once, not count times. */
+async function slowStartBatch(count: number, max: number, fn: () => Promise<void>): Promise<{ done: number; error?: unknown }> {
+  let done = 0;
+  for (let batch = 1; done < count; batch = Math.min(batch * 2, max)) {
+    const n = Math.min(batch, count - done);
+    const results = await Promise.allSettled(Array.from({ length: n }, fn));
+    const failed = results.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
+    done += results.filter((r) => r.status === "fulfilled").length;
+    if (failed) return { done, error: failed.reason };
+  }
+  return { done };
+}
+
+export class RayClusterController {
+  readonly clusters: Informer<RayCluster & { metadata: any }>;
+  readonly pods: Informer<Pod>;
+  readonly services: Informer<any>;
+  readonly queue = new WorkQueue();
+  readonly expectations = new Expectations();
+  private readonly reports = new Map<string, AutoscalerReport>();
+  private resyncTimer?: NodeJS.Timeout;
+  private gaugeTimer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+
+  constructor(private readonly o: ControllerOptions) {
+    const byCluster = (obj: any) => controllerKey(obj);
+    this.clusters = new Informer(o.rest, { name: "rayclusters", path: clusterPath(o.namespace), log: o.log });
+    // Only pods and Services carrying the cluster label: the operator never caches the rest.
+    this.pods = new Informer<Pod>(o.rest, { name: "pods", path: podsPath(o.namespace), labelSelector: LABELS.clusterName, indexBy: byCluster, log: o.log });
+    this.services = new Informer(o.rest, { name: "services", path: servicesPath(o.namespace), labelSelector: LABELS.clusterName, indexBy: byCluster, log: o.log });
+
+    this.clusters.on({
+      add: (rc) => this.queue.add(keyOf(rc)),
+      // Our own status writes come back as updates; only spec, labels or deletion matter.
+      update: (a, b) => {
+        if (a.metadata.generation !== b.metadata.generation || JSON.stringify(a.metadata.labels) !== JSON.stringify(b.metadata.labels) || a.metadata.deletionTimestamp !== b.metadata.deletionTimestamp || a.metadata.uid !== b.metadata.uid)
+          this.queue.add(keyOf(b));
+      },
+      delete: (rc) => {
+        this.expectations.forget(keyOf(rc));
+        this.reports.delete(keyOf(rc));
+        this.queue.add(keyOf(rc));
+      },
+    });
+    this.pods.on({
+      add: (p) => {
+        const key = controllerKey(p);
+        if (!key) return;
+        this.expectations.creationObserved(key);
+        if (isTerminating(p)) this.expectations.deletionObserved(key, podKey(p));
+        this.queue.add(key);
+      },
+      update: (a, b) => {
+        const key = controllerKey(b);
+        if (!key) return;
+        if (isTerminating(b) && !isTerminating(a)) this.expectations.deletionObserved(key, podKey(b));
+        this.queue.add(key);
+      },
+      delete: (p) => {
+        const key = controllerKey(p);
+        if (!key) return;
+        this.expectations.deletionObserved(key, podKey(p));
+        this.queue.add(key);
+      },
+    });
+    const enqueueOwner = (s: any) => {
+      const key = controllerKey(s);
+      if (key) this.queue.add(key);
+    };
+    this.services.on({ add: enqueueOwner, update: (_, b) => enqueueOwner(b), delete: enqueueOwner });
+  }
+
+  /** Starts the informers; resolves when their caches are synced. */
+  async startInformers(): Promise<void> {
+    for (const inf of [this.clusters, this.pods, this.services]) inf.start();
+    await Promise.all([this.clusters.waitForSync(), this.pods.waitForSync(), this.services.waitForSync()]);
+  }
+
+  synced(): boolean {
+    return this.clusters.hasSynced() && this.pods.hasSynced() && this.services.hasSynced();
+  }
+
+  healthy(): { ok: boolean; detail: string } {
+    const bad = [this.clusters, this.pods, this.services].filter((i) => !i.healthy());
+    return bad.length ? { ok: false, detail: `informers not watching: ${bad.map((i) => i.lastError).join("; ")}` } : { ok: true, detail: "informers watching" };
+  }
+
+  /** Runs the workers (after startInformers). */
+  start(): void {
+    for (const rc of this.clusters.list()) this.queue.add(keyOf(rc));
+    const resync = (this.o.resyncSeconds ?? 300) * 1000;
+    // Level-triggered safety net: every cluster is looked at again periodically.
+    this.resyncTimer = setInterval(() => this.clusters.list().forEach((rc) => this.queue.add(keyOf(rc))), resync);
+    this.gaugeTimer = setInterval(() => this.updateGauges(), 10_000);
+    this.running = this.queue.run(this.o.workers, (key) => this.timedReconcile(key), (key, e, retry) => {
+      this.o.metrics.reconcileErrors.inc();
+      this.o.metrics.reconciles.inc({ result: "error" });
+      this.o.log.forCluster(key.split("/")[1]).warn(`reconcile failed: ${(e as Error).message}; retrying in ${(retry / 1000).toFixed(1)}s`);
+    });
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.resyncTimer);
+    clearInterval(this.gaugeTimer);
+    this.queue.shutdown();
+    for (const inf of [this.clusters, this.pods, this.services]) inf.stop();
+    await this.running;
+  }
+
+  /** The autoscaler's decision for a cluster; the next reconcile acts on it. */
+  report(key: string, report: AutoscalerReport): void {
+    this.reports.set(key, report);
+    this.queue.add(key);
+  }
+
+  /** The pods a RayCluster owns, from the cache. */
+  podsOf(rc: RayCluster): Pod[] {
+    return this.pods.byIndex(`${rc.metadata.namespace}/${rc.metadata.name}`).filter((p) => ownedBy(p, rc));
+  }
+
+  private updateGauges() {
+    this.o.metrics.queueDepth.set(this.queue.depth());
+    this.o.metrics.clusters.reset();
+    for (const rc of this.clusters.list()) this.o.metrics.clusters.inc({ phase: rc.status?.phase ?? "Unknown" });
+    this.o.metrics.pods.reset();
+    for (const p of this.pods.list()) this.o.metrics.pods.inc({ kind: nodeKind(p) ?? "unknown", phase: isTerminating(p) ? "Terminating" : (p.status?.phase ?? "Unknown") });
+    for (const inf of [this.clusters, this.pods, this.services]) this.o.metrics.informerRestarts.set({ informer: (inf as any).opts.name }, inf.restarts);
+  }
+
+  private async timedReconcile(key: string): Promise<ReconcileResult> {
+    const end = this.o.metrics.reconcileDuration.startTimer();
+    try {
+      const r = await this.reconcile(key);
+      this.o.metrics.reconciles.inc({ result: r && r.requeueAfterMs !== undefined ? "requeue" : "success" });
+      return r;
+    } finally {
+      end();
+      this.o.metrics.queueDepth.set(this.queue.depth());
+    }
+  }
+
+  async reconcile(key: string): Promise<ReconcileResult> {
+    const rc = this.clusters.get(key) as RayCluster | undefined;
+    if (!rc || rc.metadata.deletionTimestamp) {
+      // Children go through garbage collection (owner references); nothing to do, nothing to block.
+      this.expectations.forget(key);
+      return;
+    }
+    const name = rc.metadata.name!;
+    const ns = rc.metadata.namespace!;
+    const log = this.o.log.forCluster(name);
+    const pods = this.podsOf(rc);
+    const service = this.services.byIndex(key).find((s) => ownedBy(s, rc));
+
+    const invalid = checkWorkable(rc);
+    if (invalid.length) {
+      const changed = await this.writeStatus(rc, { rc, pods, service, invalid });
+      if (changed) {
+        log.warn(`cannot run this RayCluster: ${invalid.map((e) => `${e.field}: ${e.message}`).join("; ")}`);
+        void this.o.events.record(this.target(rc), "Warning", "InvalidSpec", invalid.map((e) => `${e.field}: ${e.message}`).join("; "));
+      }
+      return;
+    }
+
+    const report = this.reports.get(key);
+    const plan = planCluster(rc, pods, service, report?.intent);
+    const inputs: StatusInputs = { rc, pods, service, plan, autoscaler: report?.status, autoscalerUnreachable: report?.unreachable };
+
+    if (!this.expectations.satisfied(key)) {
+      // The cache has not caught up with our own creates/deletes: act on nothing, look again soon.
+      await this.writeStatus(rc, inputs);
+      return { requeueAfterMs: 5000 };
+    }
+
+    if (plan.restart && rc.status?.head?.podName) {
+      log.warn(`head pod ${rc.status.head.podName} ${plan.restart === "HeadOutdated" ? "is outdated" : "was lost"}; restarting the cluster`);
+      void this.o.events.record(this.target(rc), "Warning", "ClusterRestart", `head pod ${rc.status.head.podName} ${plan.restart === "HeadOutdated" ? "outdated" : plan.restart === "HeadFailed" ? "failed" : "was lost"}: restarting the cluster`);
+    }
+    await this.syncService(rc, plan, log);
+    await this.deletePods(rc, key, plan.deletions, log);
+    if (report?.intent.remove?.length) this.reports.set(key, { ...report, intent: { ...report.intent, remove: [] } });
+    const createError = await this.createPods(rc, key, plan, log);
+    inputs.createError = createError;
+    await this.writeStatus(rc, inputs);
+    return createError ? { requeueAfterMs: 30_000 } : undefined;
+  }
+
+  private target(rc: RayCluster) {
+    return { apiVersion: API_VERSION, kind: KIND, metadata: rc.metadata };
+  }
+
+  private async syncService(rc: RayCluster, plan: Plan, log: Logger) {
+    if (!plan.service) return;
+    const ns = rc.metadata.namespace!;
+    if ("create" in plan.service) {
+      try {
+        await this.o.rest.create(`/api/v1/namespaces/${ns}/services`, plan.service.create);
+        log.info(`Created head Service ${plan.service.create.metadata.name}`);
+        void this.o.events.record(this.target(rc), "Normal", "CreatedService", `Created head Service ${plan.service.create.metadata.name}`);
+      } catch (e) {
+        if (!isAlreadyExists(e)) throw e;
+      }
+    } else {
+      const svcName = `${rc.metadata.name}-ray-head`;
+      await this.o.rest.mergePatch(`/api/v1/namespaces/${ns}/services/${svcName}`, plan.service.patch);
+      log.info(`Updated the ports of head Service ${svcName}`);
+      void this.o.events.record(this.target(rc), "Normal", "UpdatedService", `Updated the ports of head Service ${svcName}`);
+    }
+  }
+
+  private async deletePods(rc: RayCluster, key: string, deletions: PodDeletion[], log: Logger) {
+    await Promise.all(
+      deletions.map(async ({ pod, reason }) => {
+        const kind = nodeKind(pod) ?? "pod";
+        this.expectations.expectDeletion(key, podKey(pod));
+        try {
+          // Preconditions: delete exactly the pod we looked at, never a newer one of the same name.
+          await this.o.rest.delete(`/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}`, { apiVersion: "v1", kind: "DeleteOptions", preconditions: { uid: pod.metadata.uid } });
+          this.o.metrics.podActions.inc({ action: "delete", kind, reason });
+          log.info(`Deleted ${kind} pod ${pod.metadata.name} (${reason})`);
+          void this.o.events.record(this.target(rc), reason === "WorkerFailed" || reason === "HeadFailed" ? "Warning" : "Normal", "DeletedPod", `Deleted ${kind} pod ${pod.metadata.name}: ${reason}`);
+        } catch (e) {
+          this.expectations.deletionObserved(key, podKey(pod));
+          if (isNotFound(e) || (e instanceof ApiError && e.code === 409)) return;
+          throw e;
+        }
+      }),
+    );
+  }
+
+  /** Creates what the plan asks; returns a message when the API server refuses for good (403, 422). */
+  private async createPods(rc: RayCluster, key: string, plan: Plan, log: Logger): Promise<string | undefined> {
+    const ns = rc.metadata.namespace!;
+    let fatal: string | undefined;
+    await Promise.all(
+      plan.creations.map(async (c) => {
+        this.expectations.expectCreations(key, c.count);
+        const { done, error } = await slowStartBatch(c.count, this.o.maxBatch ?? 32, async () => {
+          const pod = buildPod(rc, c.type, c.kind, { headPodUid: plan.head?.metadata.uid });
+          try {
+            const created = await this.o.rest.create(`/api/v1/namespaces/${ns}/pods`, pod);
+            this.o.metrics.podActions.inc({ action: "create", kind: c.kind, reason: "" });
+            log.info(`Created ${c.kind} pod ${created.metadata.name} (type ${c.type})`);
+            void this.o.events.record(this.target(rc), "Normal", "CreatedPod", `Created ${c.kind} pod ${created.metadata.name}`);
+          } catch (e) {
+            this.expectations.creationObserved(key);
+            throw e;
+          }
+        });
+        // Creates never attempted will never be observed either.
+        const skipped = c.count - done - (error ? 1 : 0);
+        for (let i = 0; i < skipped; i++) this.expectations.creationObserved(key);
+        if (error) {
+          const msg = error instanceof ApiError ? error.message : String(error);
+          log.error(`Failed to create ${c.kind} pod (type ${c.type}): ${msg}`);
+          void this.o.events.record(this.target(rc), "Warning", "FailedCreate", `Failed to create ${c.kind} pod of type ${c.type}: ${msg}`);
+          if (error instanceof ApiError && (error.code === 403 || error.code === 422 || error.code === 400)) fatal = `creating ${c.kind} pods of type ${c.type}: ${msg}`;
+          else throw error;
+        }
+      }),
+    );
+    return fatal;
+  }
+
+  /** Writes status through the status subresource, only when it changed. Returns whether it did. */
+  private async writeStatus(rc: RayCluster, inputs: StatusInputs): Promise<boolean> {
+    const status = computeStatus(inputs);
+    if (sameStatus(rc.status, status)) return false;
+    const patch = mergePatch(rc.status ?? {}, status);
+    try {
+      const updated = await this.o.rest.mergePatch(`/apis/${GROUP}/${VERSION}/namespaces/${rc.metadata.namespace}/${PLURAL}/${rc.metadata.name}/status`, { status: patch });
+      this.clusters.remember(updated);
+    } catch (e) {
+      if (isNotFound(e)) return false;
+      throw e;
+    }
+    if (rc.status?.phase !== status.phase) this.o.log.forCluster(rc.metadata.name!).info(`phase ${rc.status?.phase ?? "(none)"} -> ${status.phase}`);
+    return true;
+  }
+}

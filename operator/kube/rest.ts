@@ -1,0 +1,236 @@
+// A small JSON client for the Kubernetes API on top of client-node's KubeConfig (which handles
+// kubeconfig files, in-cluster credentials and auth plugins). Why not client-node's generated APIs:
+// they build a new TLS agent per request (no connection reuse), re-serialize objects through typed
+// models that rename some wire fields, and their informer stops on errors. Here: one keep-alive
+// agent, plain JSON in and out, a client-side rate limit, streaming watches, and a request counter
+// for metrics and benchmarks.
+import * as http from "http";
+import * as https from "https";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { TokenBucket } from "../util/token-bucket";
+
+export class ApiError extends Error {
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+    message: string,
+    readonly status?: any,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+export const isNotFound = (e: unknown) => e instanceof ApiError && e.code === 404;
+export const isConflict = (e: unknown) => e instanceof ApiError && e.code === 409;
+export const isAlreadyExists = (e: unknown) => e instanceof ApiError && e.code === 409 && e.reason === "AlreadyExists";
+
+export interface RequestOptions {
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+  contentType?: string;
+  timeoutMs?: number;
+}
+
+export type WatchEvent = { type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR"; object: any };
+
+export interface RestStats {
+  /** Requests by verb (get, list, watch, create, update, patch, delete). */
+  byVerb: Record<string, number>;
+}
+
+export type RequestObserver = (verb: string, resource: string, code: number, seconds: number) => void;
+
+export interface KubeRestOptions {
+  qps?: number;
+  burst?: number;
+  userAgent?: string;
+  onRequest?: RequestObserver;
+}
+
+const verbOf = (method: string, query?: RequestOptions["query"], named = true) => {
+  switch (method) {
+    case "GET":
+      return query?.watch ? "watch" : named ? "get" : "list";
+    case "POST":
+      return "create";
+    case "PUT":
+      return "update";
+    case "PATCH":
+      return "patch";
+    case "DELETE":
+      return "delete";
+    default:
+      return method.toLowerCase();
+  }
+};
+
+/** `/api/v1/namespaces/ray/pods/x/status` → `pods/status`. */
+export function resourceOf(path: string): string {
+  const parts = path.split("?")[0].split("/").filter(Boolean);
+  const i = parts[0] === "api" ? 2 : 3; // skip api/v1 or apis/group/version
+  const rest = parts.slice(i);
+  if (rest[0] === "namespaces" && rest.length > 2) rest.splice(0, 2);
+  const [resource, , sub] = rest;
+  return sub ? `${resource}/${sub}` : resource ?? "";
+}
+
+export class KubeRest {
+  readonly server: URL;
+  readonly stats: RestStats = { byVerb: {} };
+  private readonly agent: https.Agent | http.Agent;
+  private readonly limiter: TokenBucket;
+  private authHeaders: Record<string, string> = {};
+  private authFetchedAt = 0;
+
+  private constructor(
+    private readonly kc: KubeConfig,
+    tls: https.AgentOptions,
+    private readonly opts: KubeRestOptions,
+  ) {
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new Error("kubeconfig has no current cluster");
+    this.server = new URL(cluster.server);
+    this.agent = this.server.protocol === "https:" ? new https.Agent({ ...tls, keepAlive: true, maxSockets: 64 }) : new http.Agent({ keepAlive: true, maxSockets: 64 });
+    this.limiter = new TokenBucket(opts.qps ?? 50, opts.burst ?? 100);
+  }
+
+  static async create(kc: KubeConfig, opts: KubeRestOptions = {}): Promise<KubeRest> {
+    const o: https.RequestOptions = {};
+    await kc.applyToHTTPSOptions(o);
+    const tls: https.AgentOptions = { ca: o.ca, cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase, servername: o.servername };
+    if (o.rejectUnauthorized !== undefined) tls.rejectUnauthorized = o.rejectUnauthorized;
+    return new KubeRest(kc, tls, opts);
+  }
+
+  /** Authorization headers, refreshed every 30 s so rotated ServiceAccount tokens are picked up. */
+  private async headers(): Promise<Record<string, string>> {
+    if (Date.now() - this.authFetchedAt > 30000) {
+      const o: https.RequestOptions = { headers: {} };
+      await this.kc.applyToHTTPSOptions(o);
+      const h: Record<string, string> = {};
+      for (const [k, v] of Object.entries(o.headers ?? {})) if (typeof v === "string") h[k] = v;
+      if (o.auth) h.Authorization = `Basic ${Buffer.from(o.auth).toString("base64")}`;
+      this.authHeaders = h;
+      this.authFetchedAt = Date.now();
+    }
+    return this.authHeaders;
+  }
+
+  private url(path: string, query?: RequestOptions["query"]): URL {
+    const u = new URL(path, this.server);
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) u.searchParams.set(k, String(v));
+    return u;
+  }
+
+  private count(verb: string, resource: string, code: number, started: number) {
+    this.stats.byVerb[verb] = (this.stats.byVerb[verb] ?? 0) + 1;
+    this.opts.onRequest?.(verb, resource, code, (Date.now() - started) / 1000);
+  }
+
+  async request<T = any>(method: string, path: string, o: RequestOptions = {}): Promise<T> {
+    await this.limiter.take();
+    const u = this.url(path, o.query);
+    const body = o.body === undefined ? undefined : typeof o.body === "string" ? o.body : JSON.stringify(o.body);
+    const headers: Record<string, string> = {
+      ...(await this.headers()),
+      Accept: "application/json",
+      "User-Agent": this.opts.userAgent ?? "ray-operator",
+    };
+    if (body !== undefined) {
+      headers["Content-Type"] = o.contentType ?? "application/json";
+      headers["Content-Length"] = String(Buffer.byteLength(body));
+    }
+    const started = Date.now();
+    const verb = verbOf(method, o.query, isNamedPath(path));
+    const transport = this.server.protocol === "https:" ? https : http;
+    return new Promise<T>((resolve, reject) => {
+      const req = transport.request(u, { method, headers, agent: this.agent, timeout: o.timeoutMs ?? 30000 }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c) => chunks.push(c));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          const code = res.statusCode ?? 0;
+          this.count(verb, resourceOf(path), code, started);
+          let parsed: any;
+          try {
+            parsed = text ? JSON.parse(text) : undefined;
+          } catch {
+            parsed = undefined;
+          }
+          if (code >= 200 && code < 300) resolve(parsed as T);
+          else reject(new ApiError(code, parsed?.reason ?? "", parsed?.message ?? `HTTP ${code} ${text.slice(0, 200)}`, parsed));
+        });
+        res.on("error", reject);
+      });
+      req.on("timeout", () => req.destroy(new Error(`${method} ${path}: timed out`)));
+      req.on("error", (e) => {
+        this.count(verb, resourceOf(path), 0, started);
+        reject(e);
+      });
+      req.end(body);
+    });
+  }
+
+  get = <T = any>(path: string, query?: RequestOptions["query"]) => this.request<T>("GET", path, { query });
+  create = <T = any>(path: string, body: unknown, query?: RequestOptions["query"]) => this.request<T>("POST", path, { body, query });
+  delete = <T = any>(path: string, body?: unknown, query?: RequestOptions["query"]) => this.request<T>("DELETE", path, { body, query });
+  mergePatch = <T = any>(path: string, body: unknown) => this.request<T>("PATCH", path, { body, contentType: "application/merge-patch+json" });
+
+  /**
+   * Streams a watch. Calls `onEvent` for each event and resolves when the server closes the stream
+   * (normal: watches time out); rejects on transport errors or a non-200 answer. `abort` stops it.
+   */
+  async watch(path: string, query: RequestOptions["query"], onEvent: (e: WatchEvent) => void, signal: AbortSignal): Promise<void> {
+    await this.limiter.take();
+    const u = this.url(path, { ...query, watch: 1 });
+    const headers = { ...(await this.headers()), Accept: "application/json", "User-Agent": this.opts.userAgent ?? "ray-operator" };
+    const transport = this.server.protocol === "https:" ? https : http;
+    const started = Date.now();
+    return new Promise<void>((resolve, reject) => {
+      const req = transport.request(u, { method: "GET", headers, agent: this.agent, signal }, (res) => {
+        this.count("watch", resourceOf(path), res.statusCode ?? 0, started);
+        if (res.statusCode !== 200) {
+          let text = "";
+          res.on("data", (c) => (text += c));
+          res.on("end", () => reject(new ApiError(res.statusCode ?? 0, "", `watch ${path}: HTTP ${res.statusCode} ${text.slice(0, 200)}`)));
+          return;
+        }
+        let buffer = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          buffer += chunk;
+          let nl: number;
+          while ((nl = buffer.indexOf("\n")) >= 0) {
+            const line = buffer.slice(0, nl).trim();
+            buffer = buffer.slice(nl + 1);
+            if (!line) continue;
+            try {
+              onEvent(JSON.parse(line));
+            } catch (e) {
+              req.destroy(e as Error);
+              return;
+            }
+          }
+        });
+        res.on("end", () => resolve());
+        res.on("error", reject);
+        res.on("aborted", () => resolve());
+      });
+      req.on("error", (e: any) => (e?.name === "AbortError" || signal.aborted ? resolve() : reject(e)));
+      req.end();
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+/** A path names one object (get) rather than a collection (list). */
+function isNamedPath(path: string): boolean {
+  const parts = path.split("?")[0].split("/").filter(Boolean);
+  const rest = parts[0] === "api" ? parts.slice(2) : parts.slice(3);
+  if (rest[0] === "namespaces" && rest.length > 2) rest.splice(0, 2);
+  return rest.length >= 2;
+}

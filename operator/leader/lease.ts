@@ -1,0 +1,153 @@
+// Leader election on a coordination.k8s.io Lease, as client-go's leaderelection does it: the holder
+// renews every retry period; another candidate takes over once the lease has not been renewed for
+// its duration, judged by the candidate's own clock from when it last saw the record change (so
+// clock skew between replicas does not matter). Updates carry resourceVersion: two candidates can
+// never both win. On shutdown the leader releases the lease so a standby takes over at once.
+import { ApiError, KubeRest, isNotFound } from "../kube/rest";
+import type { Logger } from "../util/log";
+
+export interface LeaderElectionOptions {
+  namespace: string;
+  name: string;
+  identity: string;
+  leaseDurationSeconds?: number;
+  renewDeadlineSeconds?: number;
+  retryPeriodSeconds?: number;
+  log: Logger;
+}
+
+const micro = (d = new Date()) => d.toISOString().replace("Z", "000Z"); // MicroTime: microseconds
+
+export class LeaderElector {
+  private observedRecord = "";
+  private observedAt = 0;
+  private leading = false;
+  private stopped = false;
+  private readonly duration: number;
+  private readonly renewDeadline: number;
+  private readonly retry: number;
+
+  constructor(
+    private readonly rest: KubeRest,
+    private readonly o: LeaderElectionOptions,
+  ) {
+    this.duration = o.leaseDurationSeconds ?? 15;
+    this.renewDeadline = o.renewDeadlineSeconds ?? 10;
+    this.retry = o.retryPeriodSeconds ?? 2;
+  }
+
+  private get path() {
+    return `/apis/coordination.k8s.io/v1/namespaces/${this.o.namespace}/leases/${this.o.name}`;
+  }
+
+  isLeader(): boolean {
+    return this.leading;
+  }
+
+  /** One attempt to acquire or renew; true when we hold the lease afterwards. */
+  async tryAcquireOrRenew(): Promise<boolean> {
+    const now = new Date();
+    let lease: any;
+    try {
+      lease = await this.rest.get(this.path);
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+      try {
+        await this.rest.create(`/apis/coordination.k8s.io/v1/namespaces/${this.o.namespace}/leases`, {
+          metadata: { name: this.o.name, namespace: this.o.namespace },
+          spec: { holderIdentity: this.o.identity, leaseDurationSeconds: this.duration, acquireTime: micro(now), renewTime: micro(now), leaseTransitions: 0 },
+        });
+        this.observedAt = Date.now();
+        return true;
+      } catch (err) {
+        if (err instanceof ApiError && err.code === 409) return false;
+        throw err;
+      }
+    }
+    const spec = lease.spec ?? {};
+    const record = `${spec.holderIdentity}|${spec.renewTime}|${spec.leaseDurationSeconds}`;
+    if (record !== this.observedRecord) {
+      this.observedRecord = record;
+      this.observedAt = Date.now();
+    }
+    const holder: string = spec.holderIdentity ?? "";
+    const mine = holder === this.o.identity;
+    const expired = Date.now() > this.observedAt + (spec.leaseDurationSeconds ?? this.duration) * 1000;
+    if (!mine && holder && !expired) return false;
+    const body = {
+      ...lease,
+      spec: {
+        ...spec,
+        holderIdentity: this.o.identity,
+        leaseDurationSeconds: this.duration,
+        renewTime: micro(now),
+        acquireTime: mine ? spec.acquireTime : micro(now),
+        leaseTransitions: (spec.leaseTransitions ?? 0) + (mine ? 0 : 1),
+      },
+    };
+    try {
+      const updated = await this.rest.request("PUT", this.path, { body });
+      const s = updated.spec;
+      this.observedRecord = `${s.holderIdentity}|${s.renewTime}|${s.leaseDurationSeconds}`;
+      this.observedAt = Date.now();
+      return true;
+    } catch (e) {
+      if (e instanceof ApiError && e.code === 409) return false;
+      throw e;
+    }
+  }
+
+  /**
+   * Blocks until this replica leads, calls `onLead`, then keeps renewing; calls `onLost` (and
+   * returns) if a renewal cannot succeed within the renew deadline.
+   */
+  async run(onLead: () => void, onLost: () => void): Promise<void> {
+    const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
+    while (!this.stopped) {
+      try {
+        if (await this.tryAcquireOrRenew()) break;
+      } catch (e) {
+        this.o.log.warn(`leader election: ${(e as Error).message}`);
+      }
+      await sleep(this.retry * (0.8 + Math.random() * 0.4));
+    }
+    if (this.stopped) return;
+    this.leading = true;
+    this.o.log.info(`leader election: ${this.o.identity} acquired lease ${this.o.namespace}/${this.o.name}`);
+    onLead();
+    let lastRenew = Date.now();
+    while (!this.stopped) {
+      await sleep(this.retry);
+      if (this.stopped) break;
+      try {
+        if (await this.tryAcquireOrRenew()) {
+          lastRenew = Date.now();
+          continue;
+        }
+      } catch (e) {
+        this.o.log.warn(`leader election: renew failed: ${(e as Error).message}`);
+      }
+      if (Date.now() - lastRenew > this.renewDeadline * 1000) {
+        this.leading = false;
+        this.o.log.error(`leader election: lost lease ${this.o.namespace}/${this.o.name}`);
+        onLost();
+        return;
+      }
+    }
+  }
+
+  /** Gives the lease up (if held), so a standby replica takes over without waiting for expiry. */
+  async release(): Promise<void> {
+    this.stopped = true;
+    if (!this.leading) return;
+    this.leading = false;
+    try {
+      const lease = await this.rest.get(this.path);
+      if (lease.spec?.holderIdentity !== this.o.identity) return;
+      await this.rest.request("PUT", this.path, { body: { ...lease, spec: { ...lease.spec, holderIdentity: "", leaseDurationSeconds: 1, renewTime: micro() } } });
+      this.o.log.info(`leader election: released lease ${this.o.namespace}/${this.o.name}`);
+    } catch (e) {
+      this.o.log.warn(`leader election: release failed: ${(e as Error).message}`);
+    }
+  }
+}

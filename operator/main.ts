@@ -1,0 +1,72 @@
+// The operator process: `npm run operator` out of cluster (current kubeconfig), or the image's
+// entrypoint in cluster (its ServiceAccount). Namespaced when RAY_OPERATOR_POD_NAMESPACE is set.
+import * as k8s from "@kubernetes/client-node";
+import { loadConfig } from "./config";
+import { createLogger } from "./util/log";
+import { KubeRest } from "./kube/rest";
+import { EventRecorder } from "./kube/events";
+import { OperatorMetrics } from "./server/metrics";
+import { startHttp } from "./server/http";
+import { RayClusterController } from "./controller/raycluster-controller";
+import { LeaderElector } from "./leader/lease";
+import { LEADER_ELECTION_LEASE } from "../builders/rbac";
+
+async function main() {
+  const config = loadConfig();
+  const log = createLogger(config.logLevel);
+  const kc = new k8s.KubeConfig();
+  kc.loadFromDefault();
+  const metrics = new OperatorMetrics();
+  const rest = await KubeRest.create(kc, { qps: config.qps, burst: config.burst, userAgent: `ray-operator/${config.identity}`, onRequest: metrics.observeRequest });
+  const events = new EventRecorder(rest, "ray-operator", config.identity, log);
+  const controller = new RayClusterController({ rest, log: log.child("reconcile"), metrics, events, namespace: config.watchNamespace, workers: config.workers, resyncSeconds: config.resyncSeconds });
+
+  log.info(`ray-operator starting as ${config.identity}: watching ${config.watchNamespace ? `namespace ${config.watchNamespace}` : "all namespaces"} on ${rest.server.origin}, ${config.workers} workers, leader election ${config.leaderElect ? "on" : "off"}`);
+  for (const [k, v] of config.gcsAddressOverrides) log.warn(`GCS address override: ${k} -> ${v} (instead of its head Service)`);
+
+  let started = false;
+  const elector = config.leaderElect ? new LeaderElector(rest, { namespace: config.operatorNamespace, name: LEADER_ELECTION_LEASE, identity: config.identity, log }) : undefined;
+  const probes = {
+    healthy: () => controller.healthy(),
+    // A standby replica is ready: it is doing its job, which is to wait.
+    ready: () => (elector && !elector.isLeader() ? { ok: true, detail: "standby" } : controller.synced() ? { ok: true, detail: "caches synced" } : { ok: false, detail: "caches syncing" }),
+  };
+  const servers = [await startHttp(config.healthPort, probes, config.metricsPort === config.healthPort ? metrics.registry : undefined)];
+  if (config.metricsPort !== config.healthPort && config.metricsPort > 0) servers.push(await startHttp(config.metricsPort, probes, metrics.registry));
+
+  const lead = async () => {
+    started = true;
+    metrics.leader.set(1);
+    await controller.startInformers();
+    log.info(`caches synced: ${controller.clusters.size()} RayClusters, ${controller.pods.size()} pods`);
+    controller.start();
+  };
+
+  let stopping = false;
+  const shutdown = async (signal: string, code = 0) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${signal}: shutting down`);
+    const timer = setTimeout(() => process.exit(code), 20_000);
+    timer.unref();
+    if (started) await controller.stop();
+    await elector?.release();
+    for (const s of servers) s.close();
+    rest.close();
+    log.info("stopped");
+    process.exit(code);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+
+  if (elector) {
+    log.info(`waiting to lead (lease ${config.operatorNamespace}/${LEADER_ELECTION_LEASE})`);
+    // Losing the lease means another replica may already act: stop at once, as controller-runtime does.
+    void elector.run(() => void lead(), () => void shutdown("lost leadership", 1));
+  } else await lead();
+}
+
+main().catch((e) => {
+  console.error(`ray-operator: ${e instanceof Error ? e.stack : e}`);
+  process.exit(1);
+});
