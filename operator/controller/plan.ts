@@ -95,7 +95,8 @@ export function planCluster(rc: RayCluster, pods: Pod[], service: any | undefine
     else del(h, "DuplicateHead");
   }
   const headTerminating = pods.some((p) => isTerminating(p) && nodeKind(p) === "head");
-  if (!head && !plan.restart && rc.status?.head?.podName && !headTerminating) plan.restart = "HeadLost";
+  // The head we knew is gone (deleted, evicted, or on its way out): the cluster restarts.
+  if (!head && !plan.restart && rc.status?.head?.podName) plan.restart = "HeadLost";
   plan.head = head;
   if (!head && !headTerminating) plan.creations.push({ kind: "head", type: spec.headPodType, count: 1 });
 

@@ -29,6 +29,7 @@ export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined>;
   body?: unknown;
   contentType?: string;
+  accept?: string;
   timeoutMs?: number;
 }
 
@@ -134,7 +135,7 @@ export class KubeRest {
     const body = o.body === undefined ? undefined : typeof o.body === "string" ? o.body : JSON.stringify(o.body);
     const headers: Record<string, string> = {
       ...(await this.headers()),
-      Accept: "application/json",
+      Accept: o.accept ?? "application/json",
       "User-Agent": this.opts.userAgent ?? "ray-operator",
     };
     if (body !== undefined) {

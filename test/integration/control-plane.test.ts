@@ -3,21 +3,12 @@
 import { strict as assert } from "assert";
 import { testCluster } from "../support/cluster";
 import { apply, Clients, clientsFor, clientsFromFile, deleteNamespace, ensureNamespace, eventually, rejectsWith, serviceAccountKubeConfig, uniqueName } from "../helpers/kube";
-import { rayClusterCrd } from "../../api/v1/crd";
 import { CRD_NAME, GROUP, PLURAL, VERSION } from "../../api/v1/types";
 import { rbacObjects } from "../../builders/rbac";
 import { namespaceObject } from "../../builders/namespace";
 import { exampleCluster, edited } from "../helpers/examples";
 import { BAD_CLUSTERS } from "../helpers/bad-clusters";
-
-/** Installs the project's CRD and waits until it is served. */
-export async function installCrd(c: Clients): Promise<void> {
-  await apply(c, rayClusterCrd());
-  await eventually("the RayCluster CRD to be established", async () => {
-    const crd = await c.ext.readCustomResourceDefinition({ name: CRD_NAME });
-    return crd.status?.conditions?.some((x) => x.type === "Established" && x.status === "True");
-  });
-}
+import { installCrd } from "../helpers/operator-env";
 
 const createCluster = (c: Clients, namespace: string, body: any) =>
   c.custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, body });

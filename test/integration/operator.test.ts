@@ -1,0 +1,277 @@
+// The operator walks the seed on a real API server: the compiled operator process, running under the
+// ServiceAccount and RBAC the project defines, turns RayClusters into pods on kwok nodes and keeps
+// them there through edits, failures, restarts and a second replica.
+import { strict as assert } from "assert";
+import { testCluster } from "../support/cluster";
+import { OperatorProcess } from "../support/operator-process";
+import { Clients, clientsFromFile, deleteNamespace, eventually, rejectsWith, sleep, uniqueName } from "../helpers/kube";
+import { operatorNamespace, rayClusters, rayClusterTable } from "../helpers/operator-env";
+import { exampleCluster, edited } from "../helpers/examples";
+import { LABELS } from "../../api/v1/types";
+
+type PodLite = { name: string; uid: string; kind: string; type: string; phase: string; ready: boolean; hash: string };
+
+async function podsOf(c: Clients, ns: string, cluster: string): Promise<PodLite[]> {
+  const list = await c.core.listNamespacedPod({ namespace: ns, labelSelector: `${LABELS.clusterName}=${cluster}` });
+  return list.items
+    .filter((p) => !p.metadata!.deletionTimestamp)
+    .map((p) => ({
+      name: p.metadata!.name!,
+      uid: p.metadata!.uid!,
+      kind: p.metadata!.labels![LABELS.nodeType],
+      type: p.metadata!.labels![LABELS.userNodeType],
+      phase: p.status?.phase ?? "",
+      ready: !!p.status?.conditions?.some((x) => x.type === "Ready" && x.status === "True"),
+      hash: p.metadata!.labels![LABELS.launchConfig],
+    }));
+}
+
+/** Waits until the cluster has exactly one ready head and `workers` ready workers, and reports Ready. */
+async function converged(c: Clients, ns: string, cluster: string, workers: number, timeoutMs = 90_000): Promise<PodLite[]> {
+  return eventually(
+    `${cluster}: 1 head and ${workers} workers ready`,
+    async () => {
+      const pods = await podsOf(c, ns, cluster);
+      const heads = pods.filter((p) => p.kind === "head");
+      const ws = pods.filter((p) => p.kind === "worker");
+      if (heads.length !== 1 || ws.length !== workers || !pods.every((p) => p.phase === "Running" && p.ready)) return undefined;
+      const rc = await rayClusters(c, ns).get(cluster);
+      const ready = rc.status?.conditions?.find((x: any) => x.type === "Ready");
+      return ready?.status === "True" && rc.status.observedGeneration === rc.metadata.generation ? pods : undefined;
+    },
+    timeoutMs,
+    300,
+  );
+}
+
+const uids = (pods: PodLite[]) => pods.map((p) => p.uid).sort();
+
+describe("the operator (integration: real API server, the operator process under its ServiceAccount)", function () {
+  this.timeout(300_000);
+  let c: Clients;
+  let ns: string;
+  let kubeconfig: string;
+  let op: OperatorProcess;
+  const rcs = () => rayClusters(c, ns);
+  const startOperator = async (env: Record<string, string> = {}) => {
+    const p = await new OperatorProcess(kubeconfig, { RAY_OPERATOR_POD_NAMESPACE: ns, OPERATOR_NAMESPACE: ns, POD_NAME: uniqueName("op"), ...env }).start();
+    await eventually("the operator to be ready", async () => p.running() && (await p.get("/readyz").catch(() => ({ status: 0 }))).status === 200, 60_000);
+    return p;
+  };
+
+  before(async function () {
+    this.timeout(1_800_000);
+    const cluster = await testCluster();
+    c = clientsFromFile(cluster.kubeconfig);
+    ns = uniqueName("ray");
+    kubeconfig = await operatorNamespace(c, ns);
+    op = await startOperator();
+  });
+  after(async () => {
+    await op?.stop();
+    if (c) await deleteNamespace(c, ns);
+  });
+  afterEach(function () {
+    if (this.currentTest?.state === "failed") {
+      require("fs").writeFileSync("/tmp/operator-test.log", op.logs());
+      console.error(`--- operator log (last 60 lines; all in /tmp/operator-test.log) ---\n${op.logs().split("\n").slice(-60).join("\n")}`);
+    }
+  });
+
+  it("launches example-cluster: a head and 2 workers, named as in the seed", async () => {
+    await rcs().create(exampleCluster("example-cluster", ns));
+    const pods = await converged(c, ns, "example-cluster", 2);
+    assert.match(pods.find((p) => p.kind === "head")!.name, /^example-cluster-ray-head-[a-z0-9]{5}$/);
+    for (const w of pods.filter((p) => p.kind === "worker")) {
+      assert.match(w.name, /^example-cluster-ray-worker-[a-z0-9]{5}$/);
+      assert.equal(w.type, "worker-nodes");
+    }
+    const svc = await c.core.readNamespacedService({ namespace: ns, name: "example-cluster-ray-head" });
+    assert.deepEqual(svc.spec!.ports!.map((p) => p.port), [6379, 10001, 8265]);
+  });
+
+  it("launches example-cluster2 beside it: a head and 1 worker", async () => {
+    await rcs().create(exampleCluster("example-cluster2", ns));
+    const pods = await converged(c, ns, "example-cluster2", 1);
+    assert.match(pods.find((p) => p.kind === "worker")!.name, /^example-cluster2-ray-worker-[a-z0-9]{5}$/);
+  });
+
+  it("lists both RayClusters with healthy columns", async () => {
+    const rows = await rayClusterTable(c.kc, ns);
+    const byName = Object.fromEntries(rows.map((r) => [r.Name, r]));
+    assert.deepEqual([byName["example-cluster"].Status, byName["example-cluster"].Ready, byName["example-cluster"].Workers, byName["example-cluster"].Desired], ["Running", "True", 2, 2]);
+    assert.deepEqual([byName["example-cluster2"].Status, byName["example-cluster2"].Ready, byName["example-cluster2"].Workers, byName["example-cluster2"].Desired], ["Running", "True", 1, 1]);
+    const rc = await rcs().get("example-cluster");
+    assert.equal(rc.status.head.serviceName, "example-cluster-ray-head");
+    assert.ok(rc.status.head.podIP, "head pod IP in status");
+    const reconciling = rc.status.conditions.find((x: any) => x.type === "Reconciling");
+    assert.equal(reconciling.status, "False");
+    assert.equal(rc.status.conditions.find((x: any) => x.type === "Stalled").status, "False");
+  });
+
+  it("writes per-cluster log lines that `grep ^example-cluster2:` selects", () => {
+    const lines = op.logs().split("\n").filter((l) => /^example-cluster2:/.test(l));
+    assert.ok(lines.some((l) => /Created head pod example-cluster2-ray-head-/.test(l)), lines.join("\n"));
+    assert.ok(lines.some((l) => /Created worker pod example-cluster2-ray-worker-/.test(l)));
+    assert.ok(lines.every((l) => !/example-cluster-ray-/.test(l)), "no line of example-cluster under example-cluster2:");
+    assert.match(lines[0], /^example-cluster2:\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (INFO|WARN|DEBUG|ERROR) /);
+  });
+
+  it("serves /healthz, /readyz and Prometheus /metrics", async () => {
+    assert.equal((await op.get("/healthz")).status, 200);
+    assert.equal((await op.get("/readyz")).status, 200);
+    const metrics = (await op.get("/metrics", op.metricsPort)).body;
+    assert.match(metrics, /ray_operator_reconcile_total\{result="success"\} \d+/);
+    assert.match(metrics, /ray_operator_pod_actions_total\{action="create",kind="worker",reason=""\} 3/);
+    assert.match(metrics, /ray_operator_api_requests_total\{verb="create",resource="pods",code="201"\} 5/);
+    assert.match(metrics, /ray_operator_workqueue_depth \d+/);
+  });
+
+  it("adds workers when minWorkers is raised, touching no other pod", async () => {
+    const before = await podsOf(c, ns, "example-cluster2");
+    const rc = await rcs().get("example-cluster2");
+    rc.spec.podTypes[1].minWorkers = 2;
+    await rcs().replace(rc);
+    const after = await converged(c, ns, "example-cluster2", 2);
+    for (const uid of uids(before)) assert.ok(uids(after).includes(uid), "an existing pod was replaced");
+  });
+
+  it("replaces a deleted worker pod", async () => {
+    const before = await podsOf(c, ns, "example-cluster2");
+    const victim = before.find((p) => p.kind === "worker")!;
+    await c.core.deleteNamespacedPod({ namespace: ns, name: victim.name });
+    const after = await eventually("a replacement worker", async () => {
+      const pods = await converged(c, ns, "example-cluster2", 2);
+      return pods.some((p) => !uids(before).includes(p.uid)) ? pods : undefined;
+    });
+    assert.ok(!uids(after).includes(victim.uid));
+    assert.equal(after.filter((p) => uids(before).includes(p.uid)).length, 2, "only the deleted pod was replaced");
+  });
+
+  it("replaces a failed worker pod", async () => {
+    const before = await podsOf(c, ns, "example-cluster2");
+    const victim = before.find((p) => p.kind === "worker")!;
+    await c.core.patchNamespacedPodStatus({ namespace: ns, name: victim.name, body: [{ op: "replace", path: "/status/phase", value: "Failed" }] });
+    const after = await eventually("the failed worker replaced", async () => {
+      const pods = await converged(c, ns, "example-cluster2", 2);
+      return pods.some((p) => p.uid === victim.uid) ? undefined : pods;
+    });
+    assert.equal(after.filter((p) => uids(before).includes(p.uid)).length, 2);
+  });
+
+  it("replaces the workers whose pod template changed, and keeps the head", async () => {
+    const before = await podsOf(c, ns, "example-cluster2");
+    const rc = await rcs().get("example-cluster2");
+    rc.spec.podTypes[1].podConfig.spec.containers[0].image = "rayproject/ray:2.60.0-py311";
+    await rcs().replace(rc);
+    const after = await eventually("new worker pods", async () => {
+      const pods = await converged(c, ns, "example-cluster2", 2);
+      return pods.filter((p) => p.kind === "worker").every((p) => !uids(before).includes(p.uid)) ? pods : undefined;
+    });
+    assert.equal(after.find((p) => p.kind === "head")!.uid, before.find((p) => p.kind === "head")!.uid, "the head was kept");
+    const pod = await c.core.readNamespacedPod({ namespace: ns, name: after.find((p) => p.kind === "worker")!.name });
+    assert.equal(pod.spec!.containers[0].image, "rayproject/ray:2.60.0-py311");
+  });
+
+  it("restarts the whole cluster when a label is added (the seed's `try: again`)", async () => {
+    const before = await podsOf(c, ns, "example-cluster2");
+    const rc = await rcs().get("example-cluster2");
+    rc.metadata.labels = { ...(rc.metadata.labels ?? {}), try: "again" };
+    await rcs().replace(rc);
+    const after = await eventually("every pod replaced", async () => {
+      const pods = await converged(c, ns, "example-cluster2", 2);
+      return pods.every((p) => !uids(before).includes(p.uid)) ? pods : undefined;
+    });
+    assert.equal(after.length, 3);
+  });
+
+  it("restarts the cluster when its head pod is deleted, and says so", async () => {
+    const before = await podsOf(c, ns, "example-cluster2");
+    const restarts = (await rcs().get("example-cluster2")).status.headRestarts ?? 0;
+    await c.core.deleteNamespacedPod({ namespace: ns, name: before.find((p) => p.kind === "head")!.name });
+    await eventually("a new head and new workers", async () => {
+      const pods = await converged(c, ns, "example-cluster2", 2);
+      return pods.every((p) => !uids(before).includes(p.uid)) ? pods : undefined;
+    });
+    const rc = await rcs().get("example-cluster2");
+    assert.equal(rc.status.headRestarts, restarts + 1);
+    const events = await c.core.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=example-cluster2` });
+    assert.ok(events.items.some((e) => e.reason === "ClusterRestart"), "a ClusterRestart event");
+    assert.ok(events.items.some((e) => e.reason === "CreatedPod"), "CreatedPod events");
+    assert.ok(events.items.some((e) => e.reason === "DeletedPod" && /HeadReplaced/.test(e.message ?? "")), "DeletedPod events for the workers");
+  });
+
+  it("marks an unworkable RayCluster Stalled, naming the field, and creates nothing", async () => {
+    const bad = edited(exampleCluster("example-cluster", ns), (r) => {
+      r.metadata.name = "unworkable";
+      r.spec.podTypes[1].podConfig.spec.containers[0].resources.requests.cpu = "one";
+    });
+    await rcs().create(bad);
+    const rc = await eventually("the Stalled condition", async () => {
+      const got = await rcs().get("unworkable");
+      return got.status?.conditions?.find((x: any) => x.type === "Stalled" && x.status === "True") ? got : undefined;
+    });
+    const stalled = rc.status.conditions.find((x: any) => x.type === "Stalled");
+    assert.equal(stalled.reason, "InvalidSpec");
+    assert.match(stalled.message, /spec\.podTypes\[1\]\.podConfig\.spec\.containers\[0\]\.resources\.requests\.cpu/);
+    assert.equal(rc.status.phase, "Error");
+    assert.equal(rc.status.conditions.find((x: any) => x.type === "Ready").status, "False");
+    await sleep(1500);
+    assert.deepEqual(await podsOf(c, ns, "unworkable"), []);
+    await rejectsWith(404, c.core.readNamespacedService({ namespace: ns, name: "unworkable-ray-head" }));
+    await rcs().delete("unworkable");
+  });
+
+  it("leaves running clusters untouched when the operator restarts", async () => {
+    const before = [...(await podsOf(c, ns, "example-cluster")), ...(await podsOf(c, ns, "example-cluster2"))];
+    await op.stop();
+    op = await startOperator();
+    await sleep(5000);
+    const after = [...(await converged(c, ns, "example-cluster", 2)), ...(await converged(c, ns, "example-cluster2", 2))];
+    assert.deepEqual(uids(after), uids(before));
+    assert.doesNotMatch(op.logs(), /Created|Deleted/);
+    assert.match((await op.get("/metrics", op.metricsPort)).body, /ray_operator_reconcile_total\{result="success"\} [1-9]/);
+  });
+
+  it("never duplicates or replaces pods when killed in the middle of creating many workers", async () => {
+    await op.stop();
+    // A slow client, so the kill lands in the middle of the creates.
+    op = await startOperator({ KUBE_API_QPS: "4", KUBE_API_BURST: "4" });
+    const big = edited(exampleCluster("example-cluster", ns), (r) => {
+      r.metadata.name = "big";
+      r.spec.maxWorkers = 40;
+      r.spec.podTypes[1].minWorkers = 40;
+      r.spec.podTypes[1].maxWorkers = 40;
+      delete r.spec.podTypes[0].podConfig.metadata.generateName;
+      delete r.spec.podTypes[1].podConfig.metadata.generateName;
+    });
+    await rcs().create(big);
+    const partial = await eventually("some workers created", async () => {
+      const pods = await podsOf(c, ns, "big");
+      return pods.filter((p) => p.kind === "worker").length >= 4 ? pods : undefined;
+    });
+    await op.stop("SIGKILL");
+    const atKill = await podsOf(c, ns, "big");
+    assert.ok(atKill.filter((p) => p.kind === "worker").length < 40, "the kill landed before all workers existed");
+    op = await startOperator();
+    const after = await converged(c, ns, "big", 40, 120_000);
+    await sleep(2000);
+    const final = await podsOf(c, ns, "big");
+    assert.equal(final.filter((p) => p.kind === "worker").length, 40, "no duplicate workers");
+    assert.equal(final.filter((p) => p.kind === "head").length, 1, "one head");
+    for (const p of atKill) assert.ok(uids(after).includes(p.uid), `pod ${p.name} created before the kill was replaced`);
+    assert.ok(partial.length > 0);
+    await rcs().delete("big");
+  });
+
+  it("removes every pod and the Service when the RayCluster is deleted", async () => {
+    await rcs().delete("example-cluster2");
+    await eventually("example-cluster2's pods and Service gone", async () => {
+      const pods = await c.core.listNamespacedPod({ namespace: ns, labelSelector: `${LABELS.clusterName}=example-cluster2` });
+      const svc = await c.core.readNamespacedService({ namespace: ns, name: "example-cluster2-ray-head" }).then(() => true, () => false);
+      return pods.items.length === 0 && !svc;
+    }, 120_000, 500);
+    // The other cluster is untouched.
+    await converged(c, ns, "example-cluster", 2);
+  });
+});
