@@ -1,0 +1,139 @@
+import { strict as assert } from "assert";
+import { planCluster } from "../../operator/controller/plan";
+import { computeStatus } from "../../operator/controller/status";
+import { mergePatch } from "../../operator/controller/merge-patch";
+import { buildPod, HEAD_UID_ANNOTATION } from "../../builders/ray-cluster";
+import { exampleCluster, edited } from "../helpers/examples";
+
+let n = 0;
+/** A pod as the cache would hold it after the operator created it. */
+function pod(rc: any, type: string, kind: "head" | "worker", opts: { phase?: string; ready?: boolean; headUid?: string; deleting?: boolean; created?: number } = {}) {
+  const p = buildPod(rc, type, kind, { headPodUid: opts.headUid });
+  n++;
+  p.metadata.name = `${p.metadata.generateName}${n}`;
+  p.metadata.uid = `uid-${n}`;
+  p.metadata.creationTimestamp = new Date(1_700_000_000_000 + (opts.created ?? n) * 1000).toISOString();
+  if (opts.deleting) p.metadata.deletionTimestamp = new Date().toISOString();
+  const phase = opts.phase ?? "Running";
+  p.status = { phase, conditions: [{ type: "Ready", status: opts.ready === false || phase !== "Running" ? "False" : "True" }], podIP: "10.0.0.9" };
+  return p;
+}
+
+describe("planning a RayCluster", () => {
+  const rc: any = { ...exampleCluster("example-cluster"), metadata: { name: "example-cluster", namespace: "ray", uid: "rc-uid", generation: 1 } };
+
+  it("creates the Service and the head first, workers only once the head exists", () => {
+    const plan = planCluster(rc, [], undefined);
+    assert.ok(plan.service && "create" in plan.service);
+    assert.deepEqual(plan.creations, [{ kind: "head", type: "head-node", count: 1 }]);
+    const head = pod(rc, "head-node", "head");
+    const next = planCluster(rc, [head], {});
+    assert.deepEqual(next.creations, [{ kind: "worker", type: "worker-nodes", count: 2 }]);
+  });
+
+  it("does nothing when everything matches", () => {
+    const head = pod(rc, "head-node", "head");
+    const ws = [pod(rc, "worker-nodes", "worker", { headUid: head.metadata.uid }), pod(rc, "worker-nodes", "worker", { headUid: head.metadata.uid })];
+    const plan = planCluster(rc, [head, ...ws], { spec: { ports: [{ name: "gcs", port: 6379, targetPort: 6379 }, { name: "client", port: 10001, targetPort: 10001 }, { name: "dashboard", port: 8265, targetPort: 8265 }] } });
+    assert.equal(plan.service, undefined);
+    assert.deepEqual(plan.creations, []);
+    assert.deepEqual(plan.deletions, []);
+  });
+
+  it("keeps the desired count from status across an operator restart, even above minWorkers", () => {
+    const withStatus = { ...rc, status: { podTypes: [{ name: "head-node", desired: 1 }, { name: "worker-nodes", desired: 3 }] } };
+    const head = pod(withStatus, "head-node", "head");
+    const ws = [1, 2, 3].map(() => pod(withStatus, "worker-nodes", "worker", { headUid: head.metadata.uid }));
+    const plan = planCluster(withStatus, [head, ...ws], {});
+    assert.deepEqual(plan.deletions, []);
+    assert.equal(plan.desired["worker-nodes"], 3);
+  });
+
+  it("replaces a lost worker, and removes surplus not-ready workers first", () => {
+    const head = pod(rc, "head-node", "head");
+    const ok = pod(rc, "worker-nodes", "worker", { headUid: head.metadata.uid });
+    assert.deepEqual(planCluster(rc, [head, ok], {}).creations, [{ kind: "worker", type: "worker-nodes", count: 1 }]);
+    const lowered = edited(rc, (r) => (r.spec.podTypes[1].maxWorkers = 1));
+    (lowered.spec.podTypes[1] as any).minWorkers = 1;
+    const pending = pod(rc, "worker-nodes", "worker", { headUid: head.metadata.uid, phase: "Pending" });
+    const plan = planCluster(lowered, [head, ok, pending], {});
+    assert.deepEqual(plan.deletions.map((d) => [d.pod.metadata.name, d.reason]), [[pending.metadata.name, "ScaleDown"]]);
+  });
+
+  it("restarts the cluster when the head failed: head and all its workers replaced", () => {
+    const head = pod(rc, "head-node", "head", { phase: "Failed" });
+    const w = pod(rc, "worker-nodes", "worker", { headUid: head.metadata.uid });
+    const plan = planCluster({ ...rc, status: { head: { podName: head.metadata.name } } }, [head, w], {});
+    assert.equal(plan.restart, "HeadFailed");
+    assert.deepEqual(plan.deletions.map((d) => d.reason).sort(), ["HeadFailed", "HeadReplaced"]);
+    assert.deepEqual(plan.creations, [{ kind: "head", type: "head-node", count: 1 }]);
+  });
+
+  it("replaces only the outdated type's pods when its template changes", () => {
+    const head = pod(rc, "head-node", "head");
+    const w = pod(rc, "worker-nodes", "worker", { headUid: head.metadata.uid });
+    const changed = edited(rc, (r) => (r.spec.podTypes[1].podConfig.spec.containers[0].image = "other"));
+    const plan = planCluster(changed, [head, w], {});
+    assert.deepEqual(plan.deletions.map((d) => [d.pod.metadata.name, d.reason]), [[w.metadata.name, "Outdated"]]);
+    assert.equal(plan.restart, undefined);
+  });
+
+  it("never exceeds the global maxWorkers, and honours the autoscaler's idle removals down to the desired count", () => {
+    const head = pod(rc, "head-node", "head");
+    const ws = [1, 2, 3].map(() => pod(rc, "worker-nodes", "worker", { headUid: head.metadata.uid }));
+    assert.equal(planCluster(rc, [head], {}, { targets: { "worker-nodes": 10 } }).desired["worker-nodes"], 3);
+    const plan = planCluster({ ...rc, status: { podTypes: [{ name: "worker-nodes", desired: 3 }] } }, [head, ...ws], {}, { targets: { "worker-nodes": 2 }, remove: [ws[1].metadata.name, ws[2].metadata.name] });
+    assert.deepEqual(plan.deletions.map((d) => [d.pod.metadata.name, d.reason]), [[ws[1].metadata.name, "Idle"]]);
+  });
+
+  it("replaces workers started against another head", () => {
+    const head = pod(rc, "head-node", "head");
+    const stray = pod(rc, "worker-nodes", "worker", { headUid: "old-head" });
+    assert.equal(stray.metadata.annotations[HEAD_UID_ANNOTATION], "old-head");
+    const plan = planCluster(rc, [head, stray], {});
+    assert.deepEqual(plan.deletions.map((d) => d.reason), ["HeadReplaced"]);
+  });
+});
+
+describe("RayCluster status", () => {
+  const rc: any = { ...exampleCluster("example-cluster"), metadata: { name: "example-cluster", namespace: "ray", uid: "rc-uid", generation: 4 } };
+
+  it("is Ready with observedGeneration when the head and every desired worker are ready", () => {
+    const head = pod(rc, "head-node", "head");
+    const ws = [pod(rc, "worker-nodes", "worker", { headUid: head.metadata.uid }), pod(rc, "worker-nodes", "worker", { headUid: head.metadata.uid })];
+    const pods = [head, ...ws];
+    const s = computeStatus({ rc, pods, plan: planCluster(rc, pods, undefined) });
+    assert.equal(s.phase, "Running");
+    assert.equal(s.observedGeneration, 4);
+    const ready = s.conditions!.find((c) => c.type === "Ready")!;
+    assert.deepEqual([ready.status, ready.reason, ready.observedGeneration], ["True", "AllPodsReady", 4]);
+    assert.deepEqual(s.workers, { desired: 2, current: 2, ready: 2 });
+    assert.equal(s.head!.podName, head.metadata.name);
+  });
+
+  it("goes back to not Ready as soon as a worker is not", () => {
+    const head = pod(rc, "head-node", "head");
+    const pods = [head, pod(rc, "worker-nodes", "worker", { headUid: head.metadata.uid }), pod(rc, "worker-nodes", "worker", { headUid: head.metadata.uid, ready: false })];
+    const s = computeStatus({ rc: { ...rc, status: { phase: "Running", conditions: [{ type: "Ready", status: "True", reason: "AllPodsReady", message: "", lastTransitionTime: "2026-01-01T00:00:00Z" }] } }, pods, plan: planCluster(rc, pods, undefined) });
+    const ready = s.conditions!.find((c) => c.type === "Ready")!;
+    assert.equal(ready.status, "False");
+    assert.equal(ready.reason, "WorkersNotReady");
+    assert.notEqual(ready.lastTransitionTime, "2026-01-01T00:00:00Z");
+    assert.equal(s.conditions!.find((c) => c.type === "Reconciling")!.status, "True");
+  });
+
+  it("is Stalled with the fields named when the spec cannot work", () => {
+    const s = computeStatus({ rc, pods: [], invalid: [{ field: "spec.podTypes[1].x", message: "bad" }] });
+    assert.equal(s.phase, "Error");
+    const stalled = s.conditions!.find((c) => c.type === "Stalled")!;
+    assert.equal(stalled.status, "True");
+    assert.match(stalled.message, /spec\.podTypes\[1\]\.x: bad/);
+  });
+});
+
+describe("merge patch", () => {
+  it("sets removed keys to null and replaces arrays", () => {
+    assert.deepEqual(mergePatch({ a: 1, b: { c: 2, d: 3 }, e: [1] }, { a: 1, b: { c: 2 }, e: [2] }), { b: { d: null }, e: [2] });
+    assert.deepEqual(mergePatch({ a: 1 }, { a: 1 }), {});
+  });
+});
