@@ -232,7 +232,10 @@ function shapeKey(resources: ResourceMap): string {
   return JSON.stringify(Object.entries(resources).sort(compareItems));
 }
 
-/** Merges identical shapes (summing counts), drops empty ones, and sorts in Ray's order. */
+/**
+ * Merges identical shapes (summing counts) and sorts them in Ray's order. Shapes that ask for nothing
+ * (no positive amount) are dropped: they fit anywhere, Ray places them on the first node it tries.
+ */
 function toShapes(index: ResourceIndex, demands: ResourceDemand[]): Shape[] {
   const merged = new Map<string, Shape>();
   for (const d of demands) {
@@ -240,9 +243,45 @@ function toShapes(index: ResourceIndex, demands: ResourceDemand[]): Shape[] {
     const key = shapeKey(d.resources);
     const s = merged.get(key);
     if (s) s.count += d.count;
-    else merged.set(key, makeShape(index, d.resources, d.count));
+    else {
+      const shape = makeShape(index, d.resources, d.count);
+      if (shape.pos.length > 0) merged.set(key, shape);
+    }
   }
   return [...merged.values()].sort(compareShapes);
+}
+
+/**
+ * A cheap test that a bin can take none of `shapes` (nor of any subset of them): some resource that
+ * every shape needs is below the smallest amount any of them asks for. Lets packing drop full nodes
+ * (typically: no CPU left) even though other resources, like memory, remain.
+ */
+class DeadBinTest {
+  private readonly idx: number[] = [];
+  private readonly min: number[] = [];
+
+  constructor(size: number, shapes: Shape[]) {
+    if (shapes.length === 0) return;
+    const needCount = new Int32Array(size);
+    const minNeed = new Float64Array(size).fill(Infinity);
+    for (const s of shapes) {
+      for (let j = 0; j < s.pos.length; j++) {
+        needCount[s.pos[j]]++;
+        if (s.need[j] < minNeed[s.pos[j]]) minNeed[s.pos[j]] = s.need[j];
+      }
+    }
+    for (let i = 0; i < size; i++) {
+      if (needCount[i] === shapes.length) {
+        this.idx.push(i);
+        this.min.push(minNeed[i]);
+      }
+    }
+  }
+
+  dead(bin: Float64Array): boolean {
+    for (let j = 0; j < this.idx.length; j++) if (Math.floor(bin[this.idx[j]] / this.min[j] + EPS) < 1) return true;
+    return isEmpty(bin);
+  }
 }
 
 function cloneShapes(shapes: Shape[]): Shape[] {
@@ -301,10 +340,12 @@ function packInto(bins: Float64Array[], shapes: Shape[], strictSpread = false): 
     }
     return;
   }
-  // Bins that are empty in every resource can be skipped for good: a list of live bins, compacted
-  // as they fill, keeps 10,000 shapes × 1,000 nodes from being a full cross product.
+  // Bins that can take nothing more are skipped for good: a list of live bins, compacted as they
+  // fill, keeps 10,000 shapes × 1,000 nodes from being a full cross product. (Skipping a bin that
+  // cannot fit a shape changes nothing: first fit would have passed over it.)
+  const deadTest = new DeadBinTest(bins[0].length, shapes);
   let live: number[] = [];
-  for (let b = 0; b < bins.length; b++) live.push(b);
+  for (let b = 0; b < bins.length; b++) if (!deadTest.dead(bins[b])) live.push(b);
   for (const s of shapes) {
     if (s.count === 0) continue;
     let filled = false;
@@ -314,9 +355,9 @@ function packInto(bins: Float64Array[], shapes: Shape[], strictSpread = false): 
       if (k === 0) continue;
       take(bin, s, k);
       s.count -= k;
-      if (isEmpty(bin)) filled = true;
+      if (deadTest.dead(bin)) filled = true;
     }
-    if (filled) live = live.filter((b) => !isEmpty(bins[b]));
+    if (filled) live = live.filter((b) => !deadTest.dead(bins[b]));
     if (live.length === 0) break;
   }
 }
@@ -394,7 +435,9 @@ function scoreType(
   keys: DemandKeys,
   work: Float64Array,
   apply: boolean,
+  deadTest: DeadBinTest,
   only?: Shape,
+  drained?: Shape[],
 ): Score | undefined {
   work.set(t.cap);
   let fitted = false;
@@ -402,7 +445,7 @@ function scoreType(
     if (fitCount(work, only, 1) === 1) {
       take(work, only, 1);
       fitted = true;
-      if (apply) only.count--;
+      if (apply && --only.count === 0) drained?.push(only);
     }
   } else {
     for (const s of shapes) {
@@ -411,8 +454,11 @@ function scoreType(
       if (k === 0) continue;
       take(work, s, k);
       fitted = true;
-      if (apply) s.count -= k;
-      if (isEmpty(work)) break;
+      if (apply) {
+        s.count -= k;
+        if (s.count === 0) drained?.push(s);
+      }
+      if (deadTest.dead(work)) break; // nothing more fits: the rest of the scan would change nothing
     }
   }
   if (!fitted || t.scored.length === 0) return undefined;
@@ -452,15 +498,17 @@ function nodesFor(
   const work = new Float64Array(size);
   let live = shapes.filter((s) => s.count > 0);
   const keys = new DemandKeys(size, live);
-  while (live.length > 0 && addedTotal < maxToAdd) {
-    const first = strictSpread ? live[0] : undefined;
+  // Built from all the shapes once: still valid as shapes are used up (a subset of them can only
+  // need more in common).
+  const deadTest = new DeadBinTest(size, live);
+  let drainedSinceCompaction = 0;
+  while (live.length > drainedSinceCompaction && addedTotal < maxToAdd) {
+    const first = strictSpread ? live.find((s) => s.count > 0) : undefined;
     let best: TypeInfo | undefined;
     let bestScore: Score | undefined;
     for (const t of types) {
       if ((counts.get(t.config.name) ?? 0) + (added.get(t.config.name) ?? 0) >= t.max) continue;
-      const score = strictSpread
-        ? scoreType(t, live, keys, work, false, first)
-        : scoreType(t, live, keys, work, false);
+      const score = scoreType(t, live, keys, work, false, deadTest, first);
       if (!score) continue;
       const c = bestScore ? compareScores(score, bestScore) : 1;
       if (c > 0 || (c === 0 && t.config.name > best!.config.name)) {
@@ -472,17 +520,15 @@ function nodesFor(
     added.set(best.config.name, (added.get(best.config.name) ?? 0) + 1);
     addedTotal++;
     // Place on the new node what fits there, exactly as it was scored.
-    const before = live.map((s) => s.count);
-    if (strictSpread) scoreType(best, live, keys, work, true, first);
-    else scoreType(best, live, keys, work, true);
-    let drained = false;
-    for (let i = 0; i < live.length; i++) {
-      if (before[i] > 0 && live[i].count === 0) {
-        keys.add(live[i], -1);
-        drained = true;
-      }
+    const drained: Shape[] = [];
+    scoreType(best, live, keys, work, true, deadTest, first, drained);
+    for (const s of drained) keys.add(s, -1);
+    // Used-up shapes are skipped by every scan; drop them from the list only now and then.
+    drainedSinceCompaction += drained.length;
+    if (drainedSinceCompaction > 32 && drainedSinceCompaction * 4 > live.length) {
+      live = live.filter((s) => s.count > 0);
+      drainedSinceCompaction = 0;
     }
-    if (drained) live = live.filter((s) => s.count > 0);
   }
   return added;
 }
@@ -657,7 +703,10 @@ function planLaunches(input: SchedulerInput, nodes: ClusterNode[], notes: string
   // One index over every resource name in play.
   const index = new ResourceIndex();
   for (const t of input.types) index.add(t.resources);
-  for (const n of nodes) index.add(n.available);
+  for (const n of nodes) {
+    index.add(n.available);
+    index.add(n.total);
+  }
   for (const d of input.demands) index.add(d.resources);
   for (const d of gangFlat) index.add(d.resources);
   for (const g of strictSpreads) for (const b of g) index.add(b);
@@ -677,6 +726,7 @@ function planLaunches(input: SchedulerInput, nodes: ClusterNode[], notes: string
     };
   });
   const typeInfo = new Map(types.map((t) => [t.config.name, t]));
+  const feasible = feasibilityTest(types, input.headType, nodes, index);
 
   // Step 1: what the cluster has: every live node's free resources, and a full node per pod still
   // starting. Worker counts per type, in first-seen order (Ray iterates types in that order).
@@ -739,7 +789,7 @@ function planLaunches(input: SchedulerInput, nodes: ClusterNode[], notes: string
       mapAdd(counts, name, k);
     }
     addNodes(forConstraints, bins);
-    for (const s of left) if (s.count > 0 && !feasibleAnywhere(s, types, input.headType, nodes, index)) infeasibleConstraints.push({ resources: s.resources, count: s.count });
+    for (const s of left) if (s.count > 0 && !feasible(s)) infeasibleConstraints.push({ resources: s.resources, count: s.count });
   }
 
   // Step 3: STRICT_SPREAD groups, one at a time: bundles on distinct existing nodes where they fit,
@@ -755,7 +805,7 @@ function planLaunches(input: SchedulerInput, nodes: ClusterNode[], notes: string
     addNodes(toLaunch, fresh);
     const onNew = residual(fresh, onExisting.left, true);
     if (onNew.left.length > 0) {
-      if (group.some((b) => !feasibleAnywhere(makeShape(index, b, 1), types, input.headType, nodes, index))) infeasibleGangs.push({ strategy: "STRICT_SPREAD", bundles: group });
+      if (group.some((b) => !feasible(makeShape(index, b, 1)))) infeasibleGangs.push({ strategy: "STRICT_SPREAD", bundles: group });
       continue;
     }
     for (const [name, k] of toLaunch) {
@@ -782,13 +832,13 @@ function planLaunches(input: SchedulerInput, nodes: ClusterNode[], notes: string
   const unfulfilled: ResourceDemand[] = [];
   for (const s of left) {
     if (s.count === 0) continue;
-    if (feasibleAnywhere(s, types, input.headType, nodes, index)) unfulfilled.push({ resources: s.resources, count: s.count });
+    if (feasible(s)) unfulfilled.push({ resources: s.resources, count: s.count });
     else infeasible.push({ resources: s.resources, count: s.count });
   }
   for (const g of input.gangs) {
     if (g.strategy === "STRICT_SPREAD") continue;
     const bundles = g.strategy === "STRICT_PACK" ? gangsToDemand([g]).flat.map((d) => d.resources) : g.bundles;
-    if (bundles.some((b) => !feasibleAnywhere(makeShape(index, b, 1), types, input.headType, nodes, index))) infeasibleGangs.push(g);
+    if (bundles.some((b) => !feasible(makeShape(index, b, 1)))) infeasibleGangs.push(g);
   }
 
   // Sum up, then throttle: at most max(5, ⌊speed × max(running workers, 1)⌋) launches pending per
@@ -818,11 +868,16 @@ function planLaunches(input: SchedulerInput, nodes: ClusterNode[], notes: string
 }
 
 /**
- * Could one request of this shape ever be placed: on an empty node of a type that may have workers
- * (or the head's type), or on some live node's total capacity?
+ * Could one request of a shape ever be placed: on an empty node of a type that may have workers (or
+ * the head's type), or on some live node's total capacity?
  */
-function feasibleAnywhere(s: Shape, types: TypeInfo[], headType: string, nodes: ClusterNode[], index: ResourceIndex): boolean {
-  for (const t of types) if ((t.max > 0 || t.config.name === headType) && fitCount(t.cap, s, 1) === 1) return true;
-  for (const n of nodes) if (fitCount(index.vec(n.total), s, 1) === 1) return true;
-  return false;
+function feasibilityTest(types: TypeInfo[], headType: string, nodes: ClusterNode[], index: ResourceIndex): (s: Shape) => boolean {
+  const caps = types.filter((t) => t.max > 0 || t.config.name === headType).map((t) => t.cap);
+  let totals: Float64Array[] | undefined;
+  return (s) => {
+    for (const c of caps) if (fitCount(c, s, 1) === 1) return true;
+    totals ??= nodes.map((n) => index.vec(n.total));
+    for (const c of totals) if (fitCount(c, s, 1) === 1) return true;
+    return false;
+  };
 }
