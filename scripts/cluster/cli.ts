@@ -1,5 +1,5 @@
 // npm run cluster:up / cluster:down — a local control plane for the demo and for `npm run operator`.
-import { existsSync, readFileSync } from "fs";
+import { existsSync, readFileSync, rmSync } from "fs";
 import { join, resolve } from "path";
 import { isRunning, startControlPlane, stopControlPlane, ControlPlaneState, adminGet } from "./control-plane";
 
@@ -32,6 +32,17 @@ async function up() {
 }
 
 function down() {
+  // The operator process `npm start` runs beside a local control plane goes with it.
+  const pidFile = join(STATE_DIR, "operator.pid");
+  if (existsSync(pidFile)) {
+    try {
+      process.kill(Number(readFileSync(pidFile, "utf8")), "SIGTERM");
+      log("stopped the operator process");
+    } catch {
+      /* already gone */
+    }
+    rmSync(pidFile);
+  }
   const existing = readState();
   if (!existing) {
     log("no control plane is running");

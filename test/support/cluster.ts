@@ -27,7 +27,18 @@ export function testCluster(): Promise<TestCluster> {
   return started;
 }
 
+/** A control plane of its own, for tests that install and remove cluster-scoped objects (the CRD). */
+export async function privateCluster(): Promise<{ kubeconfig: string; local: boolean; stop: () => void }> {
+  if (process.env.TEST_KUBECONFIG) return { kubeconfig: process.env.TEST_KUBECONFIG, local: false, stop: () => {} };
+  const stateDir = mkdtempSync(join(tmpdir(), "ray-operator-e2e-"));
+  const s = await startControlPlane({ stateDir, log: (l) => console.error(`      [control plane] ${l}`) });
+  privates.push(s);
+  return { kubeconfig: s.kubeconfig, local: true, stop: () => stopControlPlane(s) };
+}
+const privates: ControlPlaneState[] = [];
+
 export function stopTestCluster(): void {
+  for (const p of privates.splice(0)) stopControlPlane(p);
   if (state) stopControlPlane(state);
   state = undefined;
 }
