@@ -414,7 +414,8 @@ function readMessage(r: Reader, schema: MessageSchema): Decoded {
         else if (eno === 2) value = readScalar(er, vt);
         else er.skip(etag % 8);
       }
-      (out[f.name] as Record<string, unknown>)[String(key)] = value;
+      // defineProperty: a key named "__proto__" must stay data, not change the object's prototype.
+      Object.defineProperty(out[f.name], String(key), { value, enumerable: true, writable: true, configurable: true });
       continue;
     }
     if (typeof t === "object") {

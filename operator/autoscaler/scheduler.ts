@@ -652,7 +652,8 @@ function chooseRemovals(
   if (pending > 0 && workers.length - remove.length + pending > input.maxWorkers) {
     notes.push(`pending pods bring workers over maxWorkers ${input.maxWorkers}`);
   }
-  return remove;
+  // Least recently used first: the order to drain them in.
+  return remove.sort((a, b) => b.idleMs - a.idleMs || compareStrings(a.instanceId, b.instanceId));
 }
 
 /**
@@ -859,10 +860,12 @@ function planLaunches(input: SchedulerInput, nodes: ClusterNode[], notes: string
     if (n > 0) launch[name] = n;
     if (n < w) notes.push(`${name}: ${w - n} of ${w} launches held back by upscalingSpeed ${input.upscalingSpeed} (${pending} pending, ${running} running)`);
   }
-  for (const t of types) {
-    if ((counts.get(t.config.name) ?? 0) >= t.max && unfulfilled.length > 0 && t.max > 0) notes.push(`${t.config.name}: at maxWorkers ${t.max}`);
+  if (unfulfilled.length > 0) {
+    // Why demand is left: limits reached (counting the nodes this decision wants).
+    for (const [name, k] of forDemand) mapAdd(counts, name, k);
+    for (const t of types) if (t.max > 0 && (counts.get(t.config.name) ?? 0) >= t.max) notes.push(`${t.config.name}: at maxWorkers ${t.max}`);
+    if (workerTotal() >= input.maxWorkers) notes.push(`cluster at maxWorkers ${input.maxWorkers}`);
   }
-  if (unfulfilled.length > 0 && workerTotal() >= input.maxWorkers) notes.push(`cluster at maxWorkers ${input.maxWorkers}`);
 
   return { launch, wanted, infeasible, infeasibleGangs, infeasibleConstraints, unfulfilled };
 }
