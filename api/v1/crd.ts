@@ -247,7 +247,7 @@ export function rayClusterCrd(labels: Record<string, string> = {}) {
   return {
     apiVersion: "apiextensions.k8s.io/v1",
     kind: "CustomResourceDefinition",
-    metadata: { name: CRD_NAME, labels: { ...labels } },
+    metadata: { name: CRD_NAME, ...(Object.keys(labels).length ? { labels: { ...labels } } : {}) },
     spec: {
       group: GROUP,
       scope: "Namespaced",

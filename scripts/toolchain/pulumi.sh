@@ -5,12 +5,16 @@
 # releases or get.pulumi.com); the binaries are cached outside the repository, keyed by version,
 # so a second run returns at once.
 #
-#   scripts/toolchain/pulumi.sh       # prints the bin directory, building what is missing
+#   scripts/toolchain/pulumi.sh                   # prints the bin directory, building what is missing
+#   scripts/toolchain/pulumi.sh --install-plugin  # also puts the provider in $PULUMI_HOME's plugin cache
 #
-# Put that directory on PATH: the CLI then runs the language host from beside itself and the
-# provider as an "ambient" plugin from PATH, so no plugin is ever downloaded. The provider
-# reports version $PULUMI_K8S_PROVIDER_VERSION, which must equal the @pulumi/kubernetes npm
-# version in package.json (the SDK asks the engine for exactly that plugin version).
+# How the CLI finds its plugins without downloading anything: it always runs the language host from
+# beside its own binary. For the provider, either put the bin directory on PATH (the provider is
+# then used as an "ambient" plugin, with a "using pulumi-resource-kubernetes from $PATH" warning on
+# each run), or use --install-plugin (`pulumi plugin install --file` into ${PULUMI_HOME:-~/.pulumi})
+# and run with PULUMI_IGNORE_AMBIENT_PLUGINS=true or without the bin directory on PATH. The provider
+# reports version $PULUMI_K8S_PROVIDER_VERSION, which must equal the @pulumi/kubernetes npm version
+# in package.json: the SDK asks the engine for exactly that plugin version.
 #
 # Where each binary comes from:
 #  - pulumi: github.com/pulumi/pulumi/pkg/v3 (package cmd/pulumi) at $PULUMI_CLI_VERSION.
@@ -33,8 +37,27 @@ CACHE_ROOT="${RAYOP_CACHE:-$HOME/.cache/ray-k8s-operator}"
 BIN="$CACHE_ROOT/pulumi-$PULUMI_CLI_VERSION-nodejs-$PULUMI_NODEJS_HOST_VERSION-kubernetes-v$PULUMI_K8S_PROVIDER_VERSION/bin"
 WANT=(pulumi pulumi-language-nodejs pulumi-resource-kubernetes)
 
+INSTALL_PLUGIN=false
+for arg in "$@"; do
+  case "$arg" in
+    --install-plugin) INSTALL_PLUGIN=true ;;
+    *) echo "usage: $0 [--install-plugin]" >&2; exit 2 ;;
+  esac
+done
+
 have_all() { for b in "${WANT[@]}"; do [ -x "$BIN/$b" ] || return 1; done; }
-if have_all; then echo "$BIN"; exit 0; fi
+# The provider in the CLI's plugin cache, copied there once (and again only if it differs).
+install_plugin() {
+  local dest="${PULUMI_HOME:-$HOME/.pulumi}/plugins/resource-kubernetes-v$PULUMI_K8S_PROVIDER_VERSION/pulumi-resource-kubernetes"
+  [ -x "$dest" ] && cmp -s "$dest" "$BIN/pulumi-resource-kubernetes" && return 0
+  echo "[toolchain/pulumi] installing the kubernetes plugin v$PULUMI_K8S_PROVIDER_VERSION into ${dest%/*/*}" >&2
+  PULUMI_SKIP_UPDATE_CHECK=true "$BIN/pulumi" plugin install resource kubernetes "v$PULUMI_K8S_PROVIDER_VERSION" \
+    --file "$BIN/pulumi-resource-kubernetes" --reinstall >&2
+}
+if have_all; then
+  if $INSTALL_PLUGIN; then install_plugin; fi
+  echo "$BIN"; exit 0
+fi
 
 log() { echo "[toolchain/pulumi] $*" >&2; }
 mkdir -p "$BIN"
@@ -86,9 +109,23 @@ if [ ! -x "$BIN/pulumi-language-nodejs" ]; then
   log "building the Node.js language host from github.com/pulumi/pulumi/sdk/v3@$PULUMI_NODEJS_HOST_VERSION"
   wrapper "$CACHE_ROOT/src-pulumi-nodejs-$PULUMI_NODEJS_HOST_VERSION" pulumi-nodejs-build
   replaces "github.com/pulumi/pulumi/sdk/v3@$PULUMI_NODEJS_HOST_VERSION" >> go.mod
-  "${NICE[@]}" go get "github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs@$PULUMI_NODEJS_HOST_VERSION" >&2
-  build pulumi-language-nodejs github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs \
-    "-X $VERSION_PKG.Version=$PULUMI_NODEJS_HOST_VERSION"
+  "${NICE[@]}" go get "github.com/pulumi/pulumi/sdk/v3@$PULUMI_NODEJS_HOST_VERSION" >&2
+  # A local copy of the main package with one change: that host hands the Node.js program the address
+  # of a resource-monitor proxy of its own, which only forwards the RPCs that existed in 2023, so a
+  # current @pulumi/pulumi calling a newer one (RegisterStackTransform for
+  # pulumi.runtime.registerResourceTransform, RegisterPackage, resource hooks, ...) fails with
+  # "unimplemented". The program is given the engine's own monitor address instead.
+  src="$(mod_dir "github.com/pulumi/pulumi/sdk/v3@$PULUMI_NODEJS_HOST_VERSION")/nodejs/cmd/pulumi-language-nodejs"
+  rm -rf cmd; mkdir -p cmd/pulumi-language-nodejs
+  cp "$src"/*.go cmd/pulumi-language-nodejs/
+  rm -f cmd/pulumi-language-nodejs/*_test.go
+  chmod -R u+w cmd
+  sed -i 's/fmt\.Sprintf("127\.0\.0\.1:%d", handle\.Port), pipes\.directory())/req.GetMonitorAddress(), pipes.directory())/' \
+    cmd/pulumi-language-nodejs/main.go
+  grep -q 'req.GetMonitorAddress(), pipes.directory())' cmd/pulumi-language-nodejs/main.go ||
+    { log "could not point the language host at the engine's monitor (main.go changed?)"; exit 1; }
+  "${NICE[@]}" go mod tidy >&2
+  build pulumi-language-nodejs ./cmd/pulumi-language-nodejs "-X $VERSION_PKG.Version=$PULUMI_NODEJS_HOST_VERSION"
 fi
 
 if [ ! -x "$BIN/pulumi-resource-kubernetes" ]; then
@@ -112,4 +149,5 @@ fi
 
 have_all || { log "some binaries are missing in $BIN"; exit 1; }
 log "built in $(( $(date +%s) - start ))s"
+if $INSTALL_PLUGIN; then install_plugin; fi
 echo "$BIN"
