@@ -15,7 +15,8 @@ import {
   ReportAutoscalingStateReply,
   ReportAutoscalingStateRequest,
 } from "../../operator/autoscaler/autoscaler-proto";
-import { GcsAutoscalerClient, GcsError, gangStrategy } from "../../operator/autoscaler/gcs-client";
+import { ClusterResourceState, GcsAutoscalerClient, GcsError, gangStrategy, RayNodeState } from "../../operator/autoscaler/gcs-client";
+import { observedFromGcs } from "../../operator/autoscaler/gcs-input";
 import { decodeMessage, Decoded, encodeMessage, MessageSchema, ProtoDecodeError } from "../../operator/autoscaler/protowire";
 import { freePorts } from "../support/ray";
 
@@ -331,5 +332,61 @@ describe("autoscaler GCS client (fake GCS on loopback)", function () {
     assert.equal(gangStrategy([b()], "id:SPREAD|PENDING"), "SPREAD");
     assert.equal(gangStrategy([b()], "id:STRICT_SPREAD|PENDING"), "STRICT_SPREAD");
     assert.equal(gangStrategy([b()], ""), "PACK");
+  });
+});
+
+describe("autoscaler: GCS state to scheduler input", () => {
+  const node = (over: Partial<RayNodeState>): RayNodeState => ({
+    nodeId: "aa",
+    instanceId: "",
+    rayNodeTypeName: "",
+    instanceTypeName: "",
+    nodeIpAddress: "10.0.0.1",
+    status: "IDLE",
+    totalResources: { CPU: 1 },
+    availableResources: { CPU: 1 },
+    idleDurationMs: 0,
+    nodeActivity: [],
+    labels: {},
+    dynamicLabels: {},
+    nodeStateVersion: 1,
+    ...over,
+  });
+
+  it("maps nodes by pod name, finds the head, prefers the live row of a restarted pod, flattens demand", () => {
+    const state: ClusterResourceState = {
+      version: 3,
+      lastSeenAutoscalerStateVersion: 0,
+      sessionName: "s",
+      nodes: [
+        node({ nodeId: "01", instanceId: "c-ray-head-x", rayNodeTypeName: "head-node", totalResources: { CPU: 1, "node:__internal_head__": 1 } }),
+        node({ nodeId: "02", instanceId: "c-ray-worker-a", rayNodeTypeName: "worker-nodes", status: "DEAD" }),
+        node({ nodeId: "03", instanceId: "c-ray-worker-a", rayNodeTypeName: "worker-nodes", status: "RUNNING", availableResources: { CPU: 0 }, nodeActivity: ["busy"] }),
+        node({ nodeId: "04", instanceId: "c-ray-worker-b", rayNodeTypeName: "worker-nodes", status: "RUNNING" }),
+        node({ nodeId: "05", instanceId: "c-ray-worker-b", rayNodeTypeName: "worker-nodes", status: "DEAD" }),
+        node({ nodeId: "06" }),
+      ],
+      pendingResourceRequests: [
+        { request: { resources: { Custom1: 1 }, placementConstraints: [], labelSelectors: [] }, count: 3 },
+        { request: { resources: { CPU: 1 }, placementConstraints: [], labelSelectors: [] }, count: 0 },
+      ],
+      pendingGangResourceRequests: [{ strategy: "STRICT_SPREAD", details: "", bundles: [{ resources: { CPU: 2 }, placementConstraints: [], labelSelectors: [] }] }],
+      clusterResourceConstraints: [[{ request: { resources: { CPU: 4 }, placementConstraints: [], labelSelectors: [] }, count: 2 }]],
+    };
+    const seen = observedFromGcs(state);
+    assert.deepEqual(
+      seen.nodes.map((n) => [n.instanceId, n.type, n.status, n.isHead]),
+      [
+        ["c-ray-head-x", "head-node", "IDLE", true],
+        ["c-ray-worker-a", "worker-nodes", "RUNNING", false],
+        ["c-ray-worker-b", "worker-nodes", "RUNNING", false],
+        ["ray-node-06", "", "IDLE", false],
+      ],
+    );
+    assert.deepEqual(seen.nodeIds, { "c-ray-head-x": "01", "c-ray-worker-a": "03", "c-ray-worker-b": "04", "ray-node-06": "06" });
+    assert.deepEqual(seen.nodes[1].activity, ["busy"]);
+    assert.deepEqual(seen.demands, [{ resources: { Custom1: 1 }, count: 3 }]);
+    assert.deepEqual(seen.gangs, [{ strategy: "STRICT_SPREAD", bundles: [{ CPU: 2 }] }]);
+    assert.deepEqual(seen.constraints, [{ resources: { CPU: 4 }, count: 2 }]);
   });
 });
