@@ -121,10 +121,11 @@ Ray clusters are up. Next:
   ${k} -n ${namespace} get rayclusters
   ${k} -n ${namespace} get pods
   ${local ? `grep ^example-cluster2: ${operatorLog}        # the operator's log, one cluster` : `kubectl -n ${namespace} logs deploy/ray-operator | grep ^example-cluster2:`}
-Change a cluster:
-  pulumi config set --path 'clusters.example-cluster2.spec.podTypes[1].minWorkers' 2 && npm start
+Change a cluster (edit Pulumi.dev.yaml, or:)
+  npm run pulumi -- config set --path 'clusters.example-cluster2.spec.podTypes[1].minWorkers' 2
+  npm run pulumi -- up --yes
 Tear down:
-  PULUMI_BACKEND_URL=file://${join(ROOT, ".pulumi-state")} PULUMI_CONFIG_PASSPHRASE= ${local ? `KUBECONFIG=${kubeconfig} ` : ""}pulumi destroy --yes --stack dev${local ? "\n  npm run cluster:down        # stops the local control plane and the operator process" : ""}
+  npm run pulumi -- destroy --yes${local ? "\n  npm run cluster:down        # stops the local control plane and the operator process" : ""}
 `);
 }
 

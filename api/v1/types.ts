@@ -8,7 +8,7 @@ export const API_VERSION = `${GROUP}/${VERSION}`;
 export const KIND = "RayCluster";
 export const PLURAL = "rayclusters";
 export const SINGULAR = "raycluster";
-export const SHORT_NAMES = ["rc", "rayc"];
+export const SHORT_NAMES = ["rayc"];
 export const CRD_NAME = `${PLURAL}.${GROUP}`;
 
 /** A minimal Kubernetes object shape, so the API stays independent of any client library. */

@@ -17,7 +17,7 @@ describe("RayCluster CRD", () => {
     assert.equal(crd.spec.group, "cluster.ray.io");
     assert.equal(crd.spec.scope, "Namespaced");
     assert.deepEqual(crd.spec.names.kind, "RayCluster");
-    assert.ok(crd.spec.names.shortNames.includes("rc"));
+    assert.ok(crd.spec.names.shortNames.includes("rayc"));
     assert.equal(crd.spec.versions.length, 1);
     assert.equal(version.name, "v1");
     assert.ok(version.served && version.storage);
