@@ -36,7 +36,7 @@ describe("the control plane (integration, real API server)", function () {
       const crd = await c.ext.readCustomResourceDefinition({ name: CRD_NAME });
       assert.equal(crd.spec.versions[0].name, "v1");
       assert.ok(crd.spec.versions[0].additionalPrinterColumns!.some((col) => col.name === "Ready"));
-      assert.ok(crd.status?.acceptedNames?.shortNames?.includes("rc"));
+      assert.ok(crd.status?.acceptedNames?.shortNames?.includes("rayc"));
     });
 
     it("admits both seed examples and applies the schema's defaults", async () => {
