@@ -18,7 +18,9 @@ async function main() {
   kc.loadFromDefault();
   const metrics = new OperatorMetrics();
   const rest = await KubeRest.create(kc, { qps: config.qps, burst: config.burst, userAgent: `ray-operator/${config.identity}`, onRequest: metrics.observeRequest });
-  const events = new EventRecorder(rest, "ray-operator", config.identity, log);
+  // Events get a client and rate limit of their own: telling what happened must never delay doing it.
+  const eventsRest = await KubeRest.create(kc, { qps: Math.max(5, config.qps / 2), burst: config.burst, userAgent: `ray-operator/${config.identity}`, onRequest: metrics.observeRequest });
+  const events = new EventRecorder(eventsRest, "ray-operator", config.identity, log);
   const controller = new RayClusterController({ rest, log: log.child("reconcile"), metrics, events, namespace: config.watchNamespace, workers: config.workers, resyncSeconds: config.resyncSeconds });
 
   log.info(`ray-operator starting as ${config.identity}: watching ${config.watchNamespace ? `namespace ${config.watchNamespace}` : "all namespaces"} on ${rest.server.origin}, ${config.workers} workers, leader election ${config.leaderElect ? "on" : "off"}`);
@@ -53,6 +55,7 @@ async function main() {
     await elector?.release();
     for (const s of servers) s.close();
     rest.close();
+    eventsRest.close();
     log.info("stopped");
     process.exit(code);
   };

@@ -237,7 +237,7 @@ export class RayClusterController {
     const ns = rc.metadata.namespace!;
     if ("create" in plan.service) {
       try {
-        await this.o.rest.create(`/api/v1/namespaces/${ns}/services`, plan.service.create);
+        await this.o.rest.create(`/api/v1/namespaces/${ns}/services`, plan.service.create, keyOf(rc as any));
         log.info(`Created head Service ${plan.service.create.metadata.name}`);
         void this.o.events.record(this.target(rc), "Normal", "CreatedService", `Created head Service ${plan.service.create.metadata.name}`);
       } catch (e) {
@@ -245,7 +245,7 @@ export class RayClusterController {
       }
     } else {
       const svcName = `${rc.metadata.name}-ray-head`;
-      await this.o.rest.mergePatch(`/api/v1/namespaces/${ns}/services/${svcName}`, plan.service.patch);
+      await this.o.rest.mergePatch(`/api/v1/namespaces/${ns}/services/${svcName}`, plan.service.patch, keyOf(rc as any));
       log.info(`Updated the ports of head Service ${svcName}`);
       void this.o.events.record(this.target(rc), "Normal", "UpdatedService", `Updated the ports of head Service ${svcName}`);
     }
@@ -258,7 +258,7 @@ export class RayClusterController {
         this.expectations.expectDeletion(key, podKey(pod));
         try {
           // Preconditions: delete exactly the pod we looked at, never a newer one of the same name.
-          await this.o.rest.delete(`/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}`, { apiVersion: "v1", kind: "DeleteOptions", preconditions: { uid: pod.metadata.uid } });
+          await this.o.rest.delete(`/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}`, { apiVersion: "v1", kind: "DeleteOptions", preconditions: { uid: pod.metadata.uid } }, key);
           this.o.metrics.podActions.inc({ action: "delete", kind, reason });
           log.info(`Deleted ${kind} pod ${pod.metadata.name} (${reason})`);
           void this.o.events.record(this.target(rc), reason === "WorkerFailed" || reason === "HeadFailed" ? "Warning" : "Normal", "DeletedPod", `Deleted ${kind} pod ${pod.metadata.name}: ${reason}`);
@@ -281,7 +281,7 @@ export class RayClusterController {
         const { done, error } = await slowStartBatch(c.count, this.o.maxBatch ?? 32, async () => {
           const pod = buildPod(rc, c.type, c.kind, { headPodUid: plan.head?.metadata.uid });
           try {
-            const created = await this.o.rest.create(`/api/v1/namespaces/${ns}/pods`, pod);
+            const created = await this.o.rest.create(`/api/v1/namespaces/${ns}/pods`, pod, key);
             this.o.metrics.podActions.inc({ action: "create", kind: c.kind, reason: "" });
             log.info(`Created ${c.kind} pod ${created.metadata.name} (type ${c.type})`);
             void this.o.events.record(this.target(rc), "Normal", "CreatedPod", `Created ${c.kind} pod ${created.metadata.name}`);
@@ -311,7 +311,7 @@ export class RayClusterController {
     if (sameStatus(rc.status, status)) return false;
     const patch = mergePatch(rc.status ?? {}, status);
     try {
-      const updated = await this.o.rest.mergePatch(`/apis/${GROUP}/${VERSION}/namespaces/${rc.metadata.namespace}/${PLURAL}/${rc.metadata.name}/status`, { status: patch });
+      const updated = await this.o.rest.mergePatch(`/apis/${GROUP}/${VERSION}/namespaces/${rc.metadata.namespace}/${PLURAL}/${rc.metadata.name}/status`, { status: patch }, keyOf(rc as any));
       this.clusters.remember(updated);
     } catch (e) {
       if (isNotFound(e)) return false;

@@ -31,6 +31,8 @@ export interface RequestOptions {
   contentType?: string;
   accept?: string;
   timeoutMs?: number;
+  /** The flow this request belongs to (a RayCluster's key): the rate limit is shared fairly between flows. */
+  flow?: string;
 }
 
 export type WatchEvent = { type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR"; object: any };
@@ -130,7 +132,7 @@ export class KubeRest {
   }
 
   async request<T = any>(method: string, path: string, o: RequestOptions = {}): Promise<T> {
-    await this.limiter.take();
+    await this.limiter.take(o.flow);
     const u = this.url(path, o.query);
     const body = o.body === undefined ? undefined : typeof o.body === "string" ? o.body : JSON.stringify(o.body);
     const headers: Record<string, string> = {
@@ -174,9 +176,9 @@ export class KubeRest {
   }
 
   get = <T = any>(path: string, query?: RequestOptions["query"]) => this.request<T>("GET", path, { query });
-  create = <T = any>(path: string, body: unknown, query?: RequestOptions["query"]) => this.request<T>("POST", path, { body, query });
-  delete = <T = any>(path: string, body?: unknown, query?: RequestOptions["query"]) => this.request<T>("DELETE", path, { body, query });
-  mergePatch = <T = any>(path: string, body: unknown) => this.request<T>("PATCH", path, { body, contentType: "application/merge-patch+json" });
+  create = <T = any>(path: string, body: unknown, flow?: string) => this.request<T>("POST", path, { body, flow });
+  delete = <T = any>(path: string, body?: unknown, flow?: string) => this.request<T>("DELETE", path, { body, flow });
+  mergePatch = <T = any>(path: string, body: unknown, flow?: string) => this.request<T>("PATCH", path, { body, contentType: "application/merge-patch+json", flow });
 
   /**
    * Streams a watch. Calls `onEvent` for each event and resolves when the server closes the stream

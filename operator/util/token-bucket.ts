@@ -1,8 +1,12 @@
-/** A client-side rate limit: `qps` tokens a second, bursts up to `burst`, waiters served in order. */
+// A client-side rate limit: `qps` tokens a second, bursts up to `burst`. Waiters are grouped by a
+// flow key (the RayCluster a request is for) and served round-robin across flows, FIFO within one:
+// a cluster creating 500 pods cannot make a small cluster's few requests wait behind all of its own
+// (fair queuing, as the API server's Priority and Fairness does on its side).
 export class TokenBucket {
   private tokens: number;
   private last = Date.now();
-  private queue: Array<() => void> = [];
+  private readonly flows = new Map<string, Array<() => void>>();
+  private waiting = 0;
   private timer?: NodeJS.Timeout;
 
   constructor(
@@ -18,16 +22,32 @@ export class TokenBucket {
     this.last = now;
   }
 
-  take(): Promise<void> {
+  take(flow = ""): Promise<void> {
     this.refill();
-    if (this.queue.length === 0 && this.tokens >= 1) {
+    if (this.waiting === 0 && this.tokens >= 1) {
       this.tokens -= 1;
       return Promise.resolve();
     }
     return new Promise((resolve) => {
-      this.queue.push(resolve);
+      let q = this.flows.get(flow);
+      if (!q) this.flows.set(flow, (q = []));
+      q.push(resolve);
+      this.waiting++;
       this.schedule();
     });
+  }
+
+  /** Wakes one waiter of the next flow in turn. Map order is insertion order; a served flow moves to the back. */
+  private serveOne(): boolean {
+    for (const [flow, q] of this.flows) {
+      const next = q.shift()!;
+      this.flows.delete(flow);
+      if (q.length) this.flows.set(flow, q);
+      this.waiting--;
+      next();
+      return true;
+    }
+    return false;
   }
 
   private schedule() {
@@ -36,12 +56,11 @@ export class TokenBucket {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.refill();
-      while (this.queue.length && this.tokens >= 1) {
+      while (this.waiting > 0 && this.tokens >= 1) {
         this.tokens -= 1;
-        this.queue.shift()!();
+        this.serveOne();
       }
-      if (this.queue.length) this.schedule();
+      if (this.waiting > 0) this.schedule();
     }, wait);
-    this.timer.unref?.();
   }
 }

@@ -114,3 +114,15 @@ describe("token bucket", () => {
     assert.ok(Date.now() - started >= 40, `10 tokens at 100 qps with burst 5 took ${Date.now() - started} ms`);
   });
 });
+
+describe("token bucket fairness", () => {
+  it("serves flows round-robin, so a big flow cannot starve a small one", async () => {
+    const b = new TokenBucket(1000, 1);
+    await b.take("warm-up"); // the burst is spent; everyone below waits
+    const order: string[] = [];
+    const waits = [...Array.from({ length: 6 }, () => b.take("big").then(() => order.push("big"))), b.take("small").then(() => order.push("small"))];
+    await Promise.all(waits);
+    assert.ok(order.indexOf("small") <= 1, `small served at position ${order.indexOf("small")}: ${order.join(",")}`);
+    assert.equal(order.length, 7);
+  });
+});
