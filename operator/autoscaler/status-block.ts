@@ -130,3 +130,17 @@ export function formatClusterStatus(input: SchedulerInput, decision: Decision, o
   for (const note of decision.notes) lines.push(` - ${note}`);
   return lines;
 }
+
+/**
+ * One line per infeasible demand (status.autoscaler.infeasible), in the words `ray status` uses:
+ *   {'GPU': 8.0}: 3 pending tasks/actors
+ *   {'CPU': 64.0} * 2 (STRICT_PACK): placement group
+ *   {'TPU': 1.0}: 2 from request_resources()
+ */
+export function formatInfeasible(decision: Decision): string[] {
+  return [
+    ...decision.infeasible.map((d) => `${pyResources(d.resources)}: ${d.count} pending tasks/actors`),
+    ...decision.infeasibleGangs.map((g) => `${g.bundles.map(pyResources).join(", ")} (${g.strategy}): placement group`),
+    ...decision.infeasibleConstraints.map((d) => `${pyResources(d.resources)}: ${d.count} from request_resources()`),
+  ];
+}

@@ -4,6 +4,7 @@
 // Python driver putting demand on it. Every test here reads Ray's own answer.
 import { strict as assert } from "assert";
 import { GcsAutoscalerClient, GcsError, ClusterResourceState } from "../../operator/autoscaler/gcs-client";
+import { AutoscalingSpec, ClusterAutoscaler } from "../../operator/autoscaler/autoscaler";
 import { observedFromGcs } from "../../operator/autoscaler/gcs-input";
 import { decide, NodeTypeConfig } from "../../operator/autoscaler/scheduler";
 import { formatClusterStatus } from "../../operator/autoscaler/status-block";
@@ -205,6 +206,40 @@ time.sleep(3600)
     const text = cluster!.rayStatus();
     assert.match(text, /Pending:/, text);
     assert.match(text, /example-cluster-ray-worker-pend1: worker-nodes/, text);
+    assert.match(text, /worker-nodes, \d+ launching/, text);
+  });
+
+  it("a whole autoscaler pass on the real cluster: creates for the demand, drains and deletes an idle worker", async () => {
+    const SPARE2 = "example-cluster-ray-worker-spare2";
+    await cluster!.addWorker({ instanceId: SPARE2, nodeTypeName: "spare-nodes", numCpus: 1 });
+    await waitState(gcs, "the new worker idle", (x) => byInstance(x, SPARE2)?.status === "IDLE");
+    const spec: AutoscalingSpec = {
+      types: [
+        { name: "head-node", resources: { CPU: 1 }, minWorkers: 0, maxWorkers: 0 },
+        { name: "worker-nodes", resources: { CPU: 1, ...WORKER_RESOURCES }, minWorkers: 2, maxWorkers: 10 },
+        { name: "spare-nodes", resources: { CPU: 1 }, minWorkers: 0, maxWorkers: 2 },
+      ],
+      headType: "head-node",
+      maxWorkers: 12,
+      upscalingSpeed: 1,
+      idleTimeoutMs: 0, // every idle worker above its minimum goes
+    };
+    const pods = [W1, W2, SPARE2].map((name) => ({ name, type: name === SPARE2 ? "spare-nodes" : "worker-nodes" }));
+    pods.push({ name: "example-cluster-ray-worker-pend2", type: "worker-nodes" }); // created, Ray not up yet
+    const autoscaler = new ClusterAutoscaler({ gcs });
+    const r = await autoscaler.step(spec, pods);
+    assert.ok(r.ok, r.ok ? "" : r.error.message);
+    assert.equal(r.reportError, undefined);
+    // 3 tasks wait for Custom1; the pod on its way takes one: 2 more worker-nodes.
+    assert.deepEqual(r.create, { "worker-nodes": 2 });
+    assert.deepEqual(r.delete.map((x) => [x.instanceId, x.reason]), [[SPARE2, "idle"]]);
+    assert.deepEqual(r.drainRejected, []);
+    // {Custom1: 3} (the PACK group) fits no type: reported, not chased.
+    assert.ok(r.infeasible.some((l) => l.includes("{'Custom1': 3.0}")), r.infeasible.join("\n"));
+    await waitState(gcs, "the drained worker gone", (x) => byInstance(x, SPARE2)?.status === "DEAD");
+    await cluster!.stopWorker(SPARE2);
+    const text = cluster!.rayStatus();
+    assert.match(text, /example-cluster-ray-worker-pend2: worker-nodes/, text);
     assert.match(text, /worker-nodes, \d+ launching/, text);
   });
 
