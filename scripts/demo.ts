@@ -7,6 +7,7 @@
 // It ends by printing what to type next.
 import { spawn } from "child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "fs";
+import { buildOperator, tokenKubeconfig } from "./operator-process";
 import { join } from "path";
 import * as k8s from "@kubernetes/client-node";
 import { ensurePulumi, pulumi, pulumiEnv, ROOT } from "./pulumi-cli";
@@ -44,25 +45,15 @@ async function runOperatorLocally(kubeconfig: string, namespace: string): Promis
       /* not running */
     }
   }
-  const { execFileSync } = await import("child_process");
-  execFileSync(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", join(ROOT, "tsconfig.operator.json")], { cwd: ROOT, stdio: "inherit" });
+  const main = buildOperator();
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(kubeconfig);
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const tr = await core.createNamespacedServiceAccountToken({ name: SERVICE_ACCOUNT, namespace, body: { spec: { expirationSeconds: 86400, audiences: [] } } as any });
-  const cluster = kc.getCurrentCluster()!;
-  const saConfig = new k8s.KubeConfig();
-  saConfig.loadFromOptions({
-    clusters: [{ name: "local", server: cluster.server, caFile: cluster.caFile, caData: cluster.caData }],
-    users: [{ name: SERVICE_ACCOUNT, token: tr.status!.token }],
-    contexts: [{ name: "operator", cluster: "local", user: SERVICE_ACCOUNT, namespace }],
-    currentContext: "operator",
-  });
-  const saKubeconfig = join(CLUSTER_DIR, "operator.kubeconfig");
-  writeFileSync(saKubeconfig, saConfig.exportConfig(), { mode: 0o600 });
+  const saKubeconfig = tokenKubeconfig(kc, tr.status!.token!, namespace);
   const logFile = join(CLUSTER_DIR, "operator.log");
   const fd = openSync(logFile, "a");
-  const p = spawn(process.execPath, ["--enable-source-maps", join(ROOT, "dist", "operator", "main.js")], {
+  const p = spawn(process.execPath, ["--enable-source-maps", main], {
     cwd: ROOT,
     detached: true,
     stdio: ["ignore", fd, fd],

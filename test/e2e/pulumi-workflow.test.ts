@@ -8,7 +8,7 @@ import { tmpdir } from "os";
 import { join } from "path";
 import YAML from "yaml";
 import { privateCluster } from "../support/cluster";
-import { OperatorProcess, tokenKubeconfig } from "../support/operator-process";
+import { OperatorProcess, tokenKubeconfig } from "../../scripts/operator-process";
 import { Clients, clientsFromFile, eventually, rejectsWith, sleep } from "../helpers/kube";
 import { ensurePulumi, pulumi, pulumiEnv, PulumiResult } from "../../scripts/pulumi-cli";
 import { ROOT } from "../helpers/examples";

@@ -6,7 +6,7 @@ import { CRD_NAME, GROUP, PLURAL, VERSION } from "../../api/v1/types";
 import { namespaceObject } from "../../builders/namespace";
 import { rbacObjects, SERVICE_ACCOUNT } from "../../builders/rbac";
 import { KubeRest } from "../../operator/kube/rest";
-import { tokenKubeconfig } from "../support/operator-process";
+import { tokenKubeconfig } from "../../scripts/operator-process";
 import { apply, Clients, eventually } from "./kube";
 
 export async function installCrd(c: Clients): Promise<void> {

@@ -2,7 +2,7 @@
 // other takes over and acts.
 import { strict as assert } from "assert";
 import { testCluster } from "../support/cluster";
-import { OperatorProcess } from "../support/operator-process";
+import { OperatorProcess } from "../../scripts/operator-process";
 import { Clients, clientsFromFile, deleteNamespace, eventually, sleep, uniqueName } from "../helpers/kube";
 import { operatorNamespace, rayClusters } from "../helpers/operator-env";
 import { exampleCluster } from "../helpers/examples";

@@ -3,7 +3,7 @@
 // them there through edits, failures, restarts and a second replica.
 import { strict as assert } from "assert";
 import { testCluster } from "../support/cluster";
-import { OperatorProcess } from "../support/operator-process";
+import { OperatorProcess } from "../../scripts/operator-process";
 import { Clients, clientsFromFile, deleteNamespace, eventually, rejectsWith, sleep, uniqueName } from "../helpers/kube";
 import { operatorNamespace, rayClusters, rayClusterTable } from "../helpers/operator-env";
 import { exampleCluster, edited } from "../helpers/examples";

@@ -8,7 +8,7 @@ import YAML from "yaml";
 import { renderManifests } from "../../builders/manifests";
 import { operatorDeployment, OPERATOR_UID } from "../../builders/operator-workload";
 import { devStackConfig, ROOT } from "../helpers/examples";
-import { buildOperator } from "../support/operator-process";
+import { buildOperator } from "../../scripts/operator-process";
 
 describe("rendered manifests (npm run render)", () => {
   const files = renderManifests(devStackConfig());

@@ -6,8 +6,8 @@ import { existsSync, mkdtempSync, statSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import * as k8s from "@kubernetes/client-node";
-import { ROOT } from "../helpers/examples";
-import { freePort } from "../../scripts/cluster/control-plane";
+import { ROOT } from "./pulumi-cli";
+import { freePort } from "./cluster/control-plane";
 
 let built = false;
 
