@@ -249,6 +249,8 @@ export interface RayNodeOptions {
   resources?: Record<string, number>;
   /** Object store size in bytes (100 MB by default, Ray's minimum is about 75 MB). */
   objectStoreMemory?: number;
+  /** More environment for the node (e.g. RAY_OVERRIDE_RESOURCES, as the operator's pods get). */
+  env?: Record<string, string>;
 }
 
 /** One `ray start --block` process and everything Ray started under it. */
@@ -317,7 +319,7 @@ function nodeArgs(o: RayNodeOptions, ports: { agentHttp: number; agentGrpc: numb
 }
 
 function nodeEnv(o: RayNodeOptions, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: Record<string, string> = { ...extra };
+  const env: Record<string, string> = { ...extra, ...(o.env ?? {}) };
   if (o.instanceId) env.RAY_CLOUD_INSTANCE_ID = o.instanceId;
   if (o.nodeTypeName) env.RAY_NODE_TYPE_NAME = o.nodeTypeName;
   // Autoscaler v2 mode, as the operator's pods run: the GCS then takes `request_resources` as
