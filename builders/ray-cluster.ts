@@ -182,6 +182,9 @@ export function buildPod(rc: RayCluster, typeName: string, kind: NodeKind, opts:
     { name: "RAY_CLOUD_INSTANCE_ID", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
     { name: "RAY_NODE_TYPE_NAME", value: type.name },
     { name: "RAY_OVERRIDE_RESOURCES", value: JSON.stringify(resources) },
+    // Ray's v2 autoscaler protocol on the head: request_resources() reaches the GCS as constraints,
+    // and `ray status` shows the state the operator reports.
+    ...(kind === "head" ? [{ name: "RAY_enable_autoscaler_v2", value: "1" }] : []),
   ];
   const ours = new Set(ourEnv.map((e) => e.name));
   const startCommands = kind === "head" ? spec.headStartRayCommands : spec.workerStartRayCommands;

@@ -10,6 +10,7 @@ import { startHttp } from "./server/http";
 import { RayClusterController } from "./controller/raycluster-controller";
 import { LeaderElector } from "./leader/lease";
 import { LEADER_ELECTION_LEASE } from "../builders/rbac";
+import { AutoscalerLoop } from "./autoscaler/loop";
 
 async function main() {
   const config = loadConfig();
@@ -36,12 +37,19 @@ async function main() {
   const servers = [await startHttp(config.healthPort, probes, config.metricsPort === config.healthPort ? metrics.registry : undefined)];
   if (config.metricsPort !== config.healthPort && config.metricsPort > 0) servers.push(await startHttp(config.metricsPort, probes, metrics.registry));
 
+  const autoscaler =
+    config.autoscalerIntervalSeconds > 0
+      ? new AutoscalerLoop({ controller, log: log.child("autoscaler"), metrics, intervalSeconds: config.autoscalerIntervalSeconds, gcsOverrides: config.gcsAddressOverrides })
+      : undefined;
+  if (!autoscaler) log.warn("autoscaler disabled (AUTOSCALER_INTERVAL_SECONDS=0): workers stay at the desired counts");
+
   const lead = async () => {
     started = true;
     metrics.leader.set(1);
     await controller.startInformers();
     log.info(`caches synced: ${controller.clusters.size()} RayClusters, ${controller.pods.size()} pods`);
     controller.start();
+    autoscaler?.start();
   };
 
   let stopping = false;
@@ -51,6 +59,7 @@ async function main() {
     log.info(`${signal}: shutting down`);
     const timer = setTimeout(() => process.exit(code), 20_000);
     timer.unref();
+    autoscaler?.stop();
     if (started) await controller.stop();
     await elector?.release();
     for (const s of servers) s.close();

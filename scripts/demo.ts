@@ -57,7 +57,10 @@ async function runOperatorLocally(kubeconfig: string, namespace: string): Promis
     cwd: ROOT,
     detached: true,
     stdio: ["ignore", fd, fd],
-    env: { ...process.env, KUBECONFIG: saKubeconfig, RAY_OPERATOR_POD_NAMESPACE: namespace, OPERATOR_NAMESPACE: namespace, POD_NAME: "ray-operator-local", HEALTH_PORT: "0", METRICS_PORT: "0" },
+    env: { ...process.env, KUBECONFIG: saKubeconfig, RAY_OPERATOR_POD_NAMESPACE: namespace, OPERATOR_NAMESPACE: namespace, POD_NAME: "ray-operator-local", HEALTH_PORT: "0", METRICS_PORT: "0",
+      // kwok's simulated nodes run no containers, so no Ray answers there: without this, every cluster
+      // would (truthfully) report its control store unreachable. Against a real cluster it runs.
+      AUTOSCALER_INTERVAL_SECONDS: "0" },
   });
   closeSync(fd);
   p.unref();

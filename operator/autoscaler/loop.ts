@@ -1,0 +1,198 @@
+// The autoscaling loop of the operator: every interval, for each RayCluster whose head runs, one
+// pass of ClusterAutoscaler (read Ray's demand from the head's GCS, decide, drain, report), whose
+// decision is handed to the reconciler as an intent (worker targets per type, drained pods to
+// remove). Each cluster's pass runs on its own: a slow or unreachable head never delays another
+// cluster's. When the GCS cannot be reached nothing is deleted, the cluster's status says why, and
+// the next try backs off.
+import { RayCluster, RayClusterStatus } from "../../api/v1/types";
+import { withDefaults } from "../../api/v1/defaults";
+import { checkWorkable, headAddress, nodeTypeResources } from "../../builders/ray-cluster";
+import { canonicalJson } from "../../builders/hash";
+import { keyOf } from "../kube/informer";
+import type { RayClusterController } from "../controller/raycluster-controller";
+import { isRunning, isTerminating, nodeKind, podType, created } from "../controller/pods";
+import type { OperatorMetrics } from "../server/metrics";
+import type { Logger } from "../util/log";
+import { AutoscalingSpec, ClusterAutoscaler, GcsApi, StepOk } from "./autoscaler";
+import { GcsAutoscalerClient } from "./gcs-client";
+
+export interface AutoscalerLoopOptions {
+  controller: RayClusterController;
+  log: Logger;
+  metrics: OperatorMetrics;
+  intervalSeconds: number;
+  /** `namespace/name` → `host:port` of the GCS, instead of the head Service (out-of-cluster runs, tests). */
+  gcsOverrides?: Map<string, string>;
+  /** For tests: how to reach a GCS. */
+  connect?: (address: string) => GcsApi & { close(): void };
+}
+
+interface ClusterState {
+  uid: string;
+  address: string;
+  gcs: GcsApi & { close(): void };
+  autoscaler: ClusterAutoscaler;
+  nextAt: number;
+  running: boolean;
+  /** The last decision's intent, kept while the GCS is unreachable (no removals). */
+  targets?: Record<string, number>;
+  lastLoggedKey?: string;
+  lastLoggedAt: number;
+  unreachableSince?: number;
+}
+
+/** How often the "Cluster status" block is logged when nothing changes (the seed logged it every pass). */
+const STATUS_BLOCK_EVERY_MS = 60_000;
+
+export class AutoscalerLoop {
+  private readonly clusters = new Map<string, ClusterState>();
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
+
+  constructor(private readonly o: AutoscalerLoopOptions) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.tick(), 250);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.timer);
+    for (const s of this.clusters.values()) s.gcs.close();
+    this.clusters.clear();
+  }
+
+  addressOf(rc: RayCluster): string {
+    const key = keyOf(rc as any);
+    return this.o.gcsOverrides?.get(key) ?? `${headAddress(rc.metadata.name!, rc.metadata.namespace!)}:6379`;
+  }
+
+  private connect(address: string) {
+    return this.o.connect ? this.o.connect(address) : new GcsAutoscalerClient({ address, timeoutMs: 5000 });
+  }
+
+  /** Starts the passes that are due; never waits for one. */
+  tick(): void {
+    if (this.stopped) return;
+    const now = Date.now();
+    const seen = new Set<string>();
+    let unreachable = 0;
+    for (const rc of this.o.controller.clusters.list() as RayCluster[]) {
+      const key = keyOf(rc as any);
+      seen.add(key);
+      if (rc.metadata.deletionTimestamp) continue;
+      let st = this.clusters.get(key);
+      const address = this.addressOf(rc);
+      if (st && (st.uid !== rc.metadata.uid || st.address !== address)) {
+        st.gcs.close();
+        st = undefined;
+      }
+      if (!st) {
+        const gcs = this.connect(address);
+        st = { uid: rc.metadata.uid!, address, gcs, autoscaler: new ClusterAutoscaler({ gcs }), nextAt: now, running: false, lastLoggedAt: 0 };
+        this.clusters.set(key, st);
+      }
+      if (st.unreachableSince) unreachable++;
+      if (st.running || now < st.nextAt) continue;
+      // Nothing to ask before the head runs; nothing to do for a spec that cannot work.
+      const head = this.o.controller.podsOf(rc).find((p) => nodeKind(p) === "head" && !isTerminating(p));
+      if (!head || !isRunning(head) || checkWorkable(rc).length) continue;
+      st.running = true;
+      const state = st;
+      void this.pass(rc, key, state)
+        .catch((e) => this.o.log.forCluster(rc.metadata.name!).error(`autoscaler pass failed: ${(e as Error).stack ?? e}`))
+        .finally(() => {
+          state.running = false;
+        });
+    }
+    for (const [key, st] of this.clusters) {
+      if (!seen.has(key)) {
+        st.gcs.close();
+        this.clusters.delete(key);
+      }
+    }
+    this.o.metrics.autoscalerUnreachable.set(unreachable);
+  }
+
+  private spec(rc: RayCluster): AutoscalingSpec {
+    const spec = withDefaults(rc.spec);
+    return {
+      types: spec.podTypes.map((t) => ({ name: t.name, resources: nodeTypeResources(t).resources, minWorkers: t.minWorkers, maxWorkers: t.maxWorkers })),
+      headType: spec.headPodType,
+      maxWorkers: spec.maxWorkers,
+      upscalingSpeed: spec.upscalingSpeed,
+      idleTimeoutMs: spec.idleTimeoutMinutes * 60_000,
+    };
+  }
+
+  async pass(rc: RayCluster, key: string, st: ClusterState): Promise<void> {
+    const log = this.o.log.forCluster(rc.metadata.name!);
+    const end = this.o.metrics.autoscalerDuration.startTimer();
+    const workers = this.o.controller
+      .podsOf(rc)
+      .filter((p) => nodeKind(p) === "worker")
+      .map((p) => ({ name: p.metadata.name, type: podType(p) ?? "", terminating: isTerminating(p), createdMs: created(p) }));
+    const r = await st.autoscaler.step(this.spec(rc), workers);
+    end();
+    const interval = this.o.intervalSeconds * 1000;
+    if (!r.ok) {
+      this.o.metrics.autoscalerDecisions.inc({ outcome: "error" });
+      const message = `cannot reach the GCS at ${st.address}: ${r.error.message}`;
+      if (!st.unreachableSince) log.warn(`${message}; keeping the cluster as it is, retrying in ${(r.retryInMs / 1000).toFixed(0)}s`);
+      else log.debug(`${message}; retrying in ${(r.retryInMs / 1000).toFixed(0)}s`);
+      st.unreachableSince ??= Date.now();
+      st.nextAt = Date.now() + Math.max(interval, r.retryInMs);
+      // The previous targets stand; nothing is removed while Ray cannot be asked.
+      this.o.controller.report(key, { intent: { targets: st.targets }, status: rc.status?.autoscaler, unreachable: message });
+      return;
+    }
+    if (st.unreachableSince) log.info(`GCS at ${st.address} reachable again after ${((Date.now() - st.unreachableSince) / 1000).toFixed(0)}s`);
+    st.unreachableSince = undefined;
+    st.nextAt = Date.now() + interval;
+
+    const targets = { ...r.decision.targetWorkers };
+    // A drain Ray refused leaves its node in place: it still counts.
+    for (const { removal } of r.drainRejected) targets[removal.type] = (targets[removal.type] ?? 0) + 1;
+    st.targets = targets;
+    const remove = r.delete.map((d) => d.instanceId);
+    const launched = Object.values(r.create).reduce((a, b) => a + b, 0);
+    this.o.metrics.autoscalerDecisions.inc({ outcome: launched > 0 ? "scale_up" : remove.length ? "scale_down" : "steady" });
+    for (const [type, n] of Object.entries(r.create)) if (n > 0) this.o.metrics.autoscalerNodesRequested.inc({ type }, n);
+    for (const d of r.delete) this.o.metrics.autoscalerNodesRemoved.inc({ type: d.type });
+    for (const d of r.delete) log.info(`drained idle worker ${d.instanceId} (${d.type}, idle ${Math.floor(d.idleMs / 1000)}s); removing its pod`);
+    for (const { removal, reason } of r.drainRejected) log.info(`Ray refused to drain ${removal.instanceId}: ${reason}; keeping it`);
+    if (r.reportError) log.debug(`could not report the autoscaling state to Ray: ${r.reportError}`);
+
+    this.o.controller.report(key, { intent: { targets, remove }, status: this.statusOf(rc, r, targets, remove), unreachable: undefined });
+    this.logBlock(log, st, r);
+  }
+
+  /** status.autoscaler: it changes only when the decision does (no ticking clock), so a steady cluster costs no writes. */
+  private statusOf(rc: RayCluster, r: StepOk, targets: Record<string, number>, removed: string[]): NonNullable<RayClusterStatus["autoscaler"]> {
+    const nodeRequests = Object.fromEntries(Object.entries(r.create).filter(([, n]) => n > 0));
+    const body = {
+      targetWorkers: targets,
+      nodeRequests,
+      infeasible: r.infeasible,
+      removed,
+      message: r.decision.notes.join("; "),
+    };
+    const prev = rc.status?.autoscaler;
+    const { lastUpdateTime: _t, ...prevBody } = prev ?? {};
+    void _t;
+    const same = prev && canonicalJson(prevBody) === canonicalJson(body);
+    return { lastUpdateTime: same && prev?.lastUpdateTime ? prev.lastUpdateTime : new Date().toISOString().replace(/\.\d{3}Z$/, "Z"), ...body };
+  }
+
+  private logBlock(log: Logger, st: ClusterState, r: StepOk) {
+    const key = canonicalJson({ launch: r.create, remove: r.delete.map((d) => d.instanceId), infeasible: r.infeasible, nodes: r.input.nodes.length, pending: r.input.pendingLaunches });
+    const due = Date.now() - st.lastLoggedAt > STATUS_BLOCK_EVERY_MS;
+    if (key === st.lastLoggedKey && !due) {
+      log.debug(r.statusLines.join("\n"));
+      return;
+    }
+    st.lastLoggedKey = key;
+    st.lastLoggedAt = Date.now();
+    log.info(r.statusLines.join("\n"));
+  }
+}
