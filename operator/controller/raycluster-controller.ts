@@ -11,9 +11,9 @@ import { OperatorMetrics } from "../server/metrics";
 import type { Logger } from "../util/log";
 import { Expectations } from "./expectations";
 import { mergePatch } from "./merge-patch";
-import { Plan, PodDeletion, ScaleIntent, planCluster } from "./plan";
+import { Plan, PodCreation, PodDeletion, ScaleIntent, planCluster } from "./plan";
 import { Pod, controllerKey, isTerminating, nodeKind, ownedBy, podKey } from "./pods";
-import { computeStatus, sameStatus, StatusInputs } from "./status";
+import { computeStatus, sameStatus, significantChange, StatusInputs } from "./status";
 import { WorkQueue, ReconcileResult } from "./workqueue";
 import { RayClusterStatus } from "../../api/v1/types";
 
@@ -37,14 +37,27 @@ export interface AutoscalerReport {
   unreachable?: string;
 }
 
+const POD_UPDATE_COALESCE_MS = 100;
+const STATUS_PROGRESS_INTERVAL_MS = 1000;
+/**
+ * Pod creates one cluster keeps in flight at once. Past a few dozen, more concurrency does not
+ * create pods faster (the API server is the bound) but makes every other cluster's requests queue
+ * behind them on the server, in the same flow.
+ */
+const MAX_BATCH = 16;
+
 const clusterPath = (ns?: string) => (ns ? `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}` : `/apis/${GROUP}/${VERSION}/${PLURAL}`);
 const podsPath = (ns?: string) => (ns ? `/api/v1/namespaces/${ns}/pods` : "/api/v1/pods");
 const servicesPath = (ns?: string) => (ns ? `/api/v1/namespaces/${ns}/services` : "/api/v1/services");
 
-/** Calls `fn` `count` times in batches of 1, 2, 4, … (ReplicaSet's slow start): a failing create fails once, not count times. */
-async function slowStartBatch(count: number, max: number, fn: () => Promise<void>): Promise<{ done: number; error?: unknown }> {
+/**
+ * Calls `fn` `count` times in batches of `initial`, then twice as many each round, up to `max`
+ * (ReplicaSet's slow start, from 1, after a failure): a create that keeps failing fails once, not
+ * `count` times. Stops at the first failed batch.
+ */
+async function slowStartBatch(count: number, initial: number, max: number, fn: () => Promise<void>): Promise<{ done: number; error?: unknown }> {
   let done = 0;
-  for (let batch = 1; done < count; batch = Math.min(batch * 2, max)) {
+  for (let batch = Math.max(1, initial); done < count; batch = Math.min(batch * 2, max)) {
     const n = Math.min(batch, count - done);
     const results = await Promise.allSettled(Array.from({ length: n }, fn));
     const failed = results.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
@@ -61,6 +74,9 @@ export class RayClusterController {
   readonly queue = new WorkQueue();
   readonly expectations = new Expectations();
   private readonly reports = new Map<string, AutoscalerReport>();
+  /** Clusters whose last pod create failed: their next creates start with a batch of one. */
+  private readonly createFailed = new Set<string>();
+  private readonly statusWrittenAt = new Map<string, number>();
   private resyncTimer?: NodeJS.Timeout;
   private gaugeTimer?: NodeJS.Timeout;
   private running?: Promise<void>;
@@ -81,6 +97,8 @@ export class RayClusterController {
       },
       delete: (rc) => {
         this.expectations.forget(keyOf(rc));
+        this.statusWrittenAt.delete(keyOf(rc));
+        this.createFailed.delete(keyOf(rc));
         this.reports.delete(keyOf(rc));
         this.queue.add(keyOf(rc));
       },
@@ -96,8 +114,14 @@ export class RayClusterController {
       update: (a, b) => {
         const key = controllerKey(b);
         if (!key) return;
-        if (isTerminating(b) && !isTerminating(a)) this.expectations.deletionObserved(key, podKey(b));
-        this.queue.add(key);
+        if (isTerminating(b) && !isTerminating(a)) {
+          this.expectations.deletionObserved(key, podKey(b));
+          this.queue.add(key);
+        } else {
+          // Pods of one cluster change state in bursts (scheduled, running, ready): one look at the
+          // burst instead of one per pod keeps status writes, and API load, down.
+          this.queue.addAfter(key, POD_UPDATE_COALESCE_MS);
+        }
       },
       delete: (p) => {
         const key = controllerKey(p);
@@ -222,7 +246,7 @@ export class RayClusterController {
     await this.syncService(rc, plan, log);
     await this.deletePods(rc, key, plan.deletions, log);
     if (report?.intent.remove?.length) this.reports.set(key, { ...report, intent: { ...report.intent, remove: [] } });
-    const createError = await this.createPods(rc, key, plan, log);
+    const createError = await this.createPods(rc, key, plan, pods, service, report?.intent, log);
     inputs.createError = createError;
     await this.writeStatus(rc, inputs);
     return createError ? { requeueAfterMs: 30_000 } : undefined;
@@ -252,6 +276,7 @@ export class RayClusterController {
   }
 
   private async deletePods(rc: RayCluster, key: string, deletions: PodDeletion[], log: Logger) {
+    const deleted = new Map<string, string[]>();
     await Promise.all(
       deletions.map(async ({ pod, reason }) => {
         const kind = nodeKind(pod) ?? "pod";
@@ -261,7 +286,8 @@ export class RayClusterController {
           await this.o.rest.delete(`/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}`, { apiVersion: "v1", kind: "DeleteOptions", preconditions: { uid: pod.metadata.uid } }, key);
           this.o.metrics.podActions.inc({ action: "delete", kind, reason });
           log.info(`Deleted ${kind} pod ${pod.metadata.name} (${reason})`);
-          void this.o.events.record(this.target(rc), reason === "WorkerFailed" || reason === "HeadFailed" ? "Warning" : "Normal", "DeletedPod", `Deleted ${kind} pod ${pod.metadata.name}: ${reason}`);
+          const group = `${kind}|${reason}`;
+          deleted.set(group, [...(deleted.get(group) ?? []), pod.metadata.name]);
         } catch (e) {
           this.expectations.deletionObserved(key, podKey(pod));
           if (isNotFound(e) || (e instanceof ApiError && e.code === 409)) return;
@@ -269,27 +295,53 @@ export class RayClusterController {
         }
       }),
     );
+    for (const [group, names] of deleted) {
+      const [kind, reason] = group.split("|");
+      const warning = reason === "WorkerFailed" || reason === "HeadFailed";
+      void this.o.events.record(this.target(rc), warning ? "Warning" : "Normal", "DeletedPod", `Deleted ${kind} pod${names.length > 1 ? "s" : ""} ${names.sort().join(", ")}: ${reason}`);
+    }
   }
 
-  /** Creates what the plan asks; returns a message when the API server refuses for good (403, 422). */
-  private async createPods(rc: RayCluster, key: string, plan: Plan, log: Logger): Promise<string | undefined> {
+  /**
+   * Creates what the plan asks; returns a message when the API server refuses for good (403, 422).
+   * A new head's UID is known from its create response, so its workers are created in the same
+   * pass instead of waiting for the head to come back through the watch.
+   */
+  private async createPods(rc: RayCluster, key: string, plan: Plan, pods: Pod[], service: any, intent: ScaleIntent | undefined, log: Logger): Promise<string | undefined> {
+    const headCreation = plan.creations.find((c) => c.kind === "head");
+    if (!headCreation) return this.createBatch(rc, key, plan.creations, plan.head, log);
+    const created: Pod[] = [];
+    const fatal = await this.createBatch(rc, key, [headCreation], undefined, log, created);
+    if (fatal || created.length === 0) return fatal;
+    const next = planCluster(rc, [...pods.filter((p) => !plan.deletions.some((d) => d.pod.metadata.uid === p.metadata.uid)), created[0]], service, intent);
+    return this.createBatch(rc, key, next.creations.filter((c) => c.kind === "worker"), created[0], log);
+  }
+
+  private async createBatch(rc: RayCluster, key: string, creations: PodCreation[], head: Pod | undefined, log: Logger, out: Pod[] = []): Promise<string | undefined> {
     const ns = rc.metadata.namespace!;
+    // After failures, start small (1, 2, 4...); otherwise create what is needed at once.
+    const initial = this.createFailed.has(key) ? 1 : this.o.maxBatch ?? MAX_BATCH;
     let fatal: string | undefined;
     await Promise.all(
-      plan.creations.map(async (c) => {
+      creations.map(async (c) => {
         this.expectations.expectCreations(key, c.count);
-        const { done, error } = await slowStartBatch(c.count, this.o.maxBatch ?? 32, async () => {
-          const pod = buildPod(rc, c.type, c.kind, { headPodUid: plan.head?.metadata.uid });
+        const names: string[] = [];
+        const { done, error } = await slowStartBatch(c.count, initial, this.o.maxBatch ?? MAX_BATCH, async () => {
+          const pod = buildPod(rc, c.type, c.kind, { headPodUid: head?.metadata.uid });
           try {
             const created = await this.o.rest.create(`/api/v1/namespaces/${ns}/pods`, pod, key);
+            this.createFailed.delete(key);
             this.o.metrics.podActions.inc({ action: "create", kind: c.kind, reason: "" });
             log.info(`Created ${c.kind} pod ${created.metadata.name} (type ${c.type})`);
-            void this.o.events.record(this.target(rc), "Normal", "CreatedPod", `Created ${c.kind} pod ${created.metadata.name}`);
+            names.push(created.metadata.name);
+            out.push(created);
           } catch (e) {
             this.expectations.creationObserved(key);
+            this.createFailed.add(key);
             throw e;
           }
         });
+        if (names.length) void this.o.events.record(this.target(rc), "Normal", "CreatedPod", `Created ${c.kind} pod${names.length > 1 ? "s" : ""} ${names.sort().join(", ")}`);
         // Creates never attempted will never be observed either.
         const skipped = c.count - done - (error ? 1 : 0);
         for (let i = 0; i < skipped; i++) this.expectations.creationObserved(key);
@@ -309,6 +361,15 @@ export class RayClusterController {
   private async writeStatus(rc: RayCluster, inputs: StatusInputs): Promise<boolean> {
     const status = computeStatus(inputs);
     if (sameStatus(rc.status, status)) return false;
+    const key = keyOf(rc as any);
+    // Progress counts alone are written at most once a second per cluster: a scale-up of hundreds of
+    // pods would otherwise cost one status write per pod. Anything else is written at once.
+    const last = this.statusWrittenAt.get(key) ?? 0;
+    if (!significantChange(rc.status, status) && Date.now() - last < STATUS_PROGRESS_INTERVAL_MS) {
+      this.queue.addAfter(key, STATUS_PROGRESS_INTERVAL_MS - (Date.now() - last));
+      return false;
+    }
+    this.statusWrittenAt.set(key, Date.now());
     const patch = mergePatch(rc.status ?? {}, status);
     try {
       const updated = await this.o.rest.mergePatch(`/apis/${GROUP}/${VERSION}/namespaces/${rc.metadata.namespace}/${PLURAL}/${rc.metadata.name}/status`, { status: patch }, keyOf(rc as any));

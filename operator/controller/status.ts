@@ -147,3 +147,19 @@ export function computeStatus(s: StatusInputs): RayClusterStatus {
 
 /** Status equality, ignoring nothing: the status is written only when this says it changed. */
 export const sameStatus = (a: RayClusterStatus | undefined, b: RayClusterStatus | undefined) => canonicalJson(a ?? {}) === canonicalJson(b ?? {});
+
+/**
+ * Whether two statuses differ in more than progress counts (per-type and total pod counts, and the
+ * condition messages that quote them): phase, condition states and reasons, generation, head,
+ * restarts and the autoscaler's decision are what a reader waits for.
+ */
+export function significantChange(a: RayClusterStatus | undefined, b: RayClusterStatus): boolean {
+  const essence = (s: RayClusterStatus | undefined) =>
+    canonicalJson({
+      ...(s ?? {}),
+      podTypes: undefined,
+      workers: undefined,
+      conditions: (s?.conditions ?? []).map((c) => [c.type, c.status, c.reason, c.observedGeneration]),
+    });
+  return essence(a) !== essence(b);
+}

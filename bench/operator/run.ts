@@ -1,0 +1,406 @@
+// npm run bench: how fast the operator converges, how far it scales, what it costs. On a control
+// plane of its own with enough kwok capacity; the operator is the compiled process, under its
+// ServiceAccount. Every figure is the median of several runs (min and max beside it), and the two
+// time figures are ratios to a baseline measured in the same run:
+//   1. convergence: 100 RayClusters of 1 head + 9 workers at once, until all Ready, against a floor
+//      that creates the same 1,000 pods directly with the same client and concurrency;
+//   2. isolation: a small cluster's time to Ready while another scales 0 -> 500 workers, against
+//      the same small cluster alone;
+//   3. memory: operator RSS and heap at 0, 100 and 1,000 pods;
+//   4. quiet: API writes in 60 s at steady state with 1,000 pods;
+//   5. API economy: requests per created pod during convergence.
+// Writes bench/results/<date>.json and ends with one machine-readable line per target.
+import { mkdirSync, writeFileSync } from "fs";
+import { cpus, totalmem } from "os";
+import { join } from "path";
+import * as k8s from "@kubernetes/client-node";
+import { startControlPlane, stopControlPlane, ControlPlaneState } from "../../scripts/cluster/control-plane";
+import { OperatorProcess, tokenKubeconfig, buildOperator } from "../../scripts/operator-process";
+import { KubeRest, isNotFound } from "../../operator/kube/rest";
+import { rayClusterCrd } from "../../api/v1/crd";
+import { API_VERSION, CRD_NAME, GROUP, KIND, LABELS, PLURAL, RayCluster, VERSION } from "../../api/v1/types";
+import { namespaceObject } from "../../builders/namespace";
+import { rbacObjects, SERVICE_ACCOUNT } from "../../builders/rbac";
+import { buildPod } from "../../builders/ray-cluster";
+import { summarize, fmtSummary, fmt, Summary } from "./stats";
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const CLUSTERS = Number(process.env.BENCH_CLUSTERS ?? 100);
+const WORKERS_PER_CLUSTER = 9;
+const BIG_WORKERS = Number(process.env.BENCH_BIG_WORKERS ?? 500);
+const QUIET_SECONDS = Number(process.env.BENCH_QUIET_SECONDS ?? 60);
+// The operator and the floor use the same client settings: the API server, not a client limit, is the bound.
+const QPS = 200;
+const BURST = 400;
+const RECONCILE_WORKERS = 10;
+const ROOT = join(__dirname, "..", "..");
+
+const log = (l: string) => console.error(`[bench] ${l}`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A small RayCluster: the seed's example shape with modest requests, 1 head + `workers` workers. */
+function benchCluster(name: string, namespace: string, workers: number, maxWorkers = workers): RayCluster {
+  const pod = (kind: string) => ({
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { generateName: `${name}-ray-${kind}-` },
+    spec: { restartPolicy: "Never", containers: [{ name: "ray-node", image: "rayproject/ray:2.60.0", resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "128Mi" } } }] },
+  });
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: { name, namespace },
+    spec: {
+      maxWorkers,
+      headPodType: "head-node",
+      podTypes: [
+        { name: "head-node", podConfig: pod("head") as any },
+        { name: "worker-nodes", minWorkers: workers, maxWorkers, rayResources: { Custom1: 1 }, podConfig: pod("worker") as any },
+      ],
+    },
+  };
+}
+
+class Bench {
+  state!: ControlPlaneState;
+  kc = new k8s.KubeConfig();
+  admin!: KubeRest;
+  op?: OperatorProcess;
+  saKubeconfig = "";
+  ns = "bench";
+
+  async setup() {
+    this.state = await startControlPlane({ stateDir: join(ROOT, ".bench-cluster"), nodes: { count: 8, cpu: "512", memory: "2Ti", pods: 400 }, log });
+    this.kc.loadFromFile(this.state.kubeconfig);
+    this.admin = await KubeRest.create(this.kc, { qps: 1000, burst: 2000 });
+    const apply = async (path: string, obj: any) => {
+      try {
+        await this.admin.create(path, obj);
+      } catch (e: any) {
+        if (e.code !== 409) throw e;
+      }
+    };
+    await apply("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", rayClusterCrd());
+    for (;;) {
+      const crd = await this.admin.get(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${CRD_NAME}`);
+      if (crd.status?.conditions?.some((c: any) => c.type === "Established" && c.status === "True")) break;
+      await sleep(200);
+    }
+    await apply("/api/v1/namespaces", namespaceObject(this.ns, "baseline"));
+    for (const o of rbacObjects(this.ns, "namespace")) {
+      const path = o.kind === "ServiceAccount" ? `/api/v1/namespaces/${this.ns}/serviceaccounts` : `/apis/rbac.authorization.k8s.io/v1/namespaces/${this.ns}/${o.kind === "Role" ? "roles" : "rolebindings"}`;
+      await apply(path, o);
+    }
+    const tr = await this.admin.create(`/api/v1/namespaces/${this.ns}/serviceaccounts/${SERVICE_ACCOUNT}/token`, { spec: { expirationSeconds: 7200 } });
+    this.saKubeconfig = tokenKubeconfig(this.kc, tr.status.token, this.ns);
+    buildOperator();
+  }
+
+  async startOperator() {
+    await this.op?.stop();
+    this.op = await new OperatorProcess(this.saKubeconfig, {
+      RAY_OPERATOR_POD_NAMESPACE: this.ns,
+      OPERATOR_NAMESPACE: this.ns,
+      POD_NAME: "bench-operator",
+      RECONCILE_WORKERS: String(RECONCILE_WORKERS),
+      KUBE_API_QPS: String(QPS),
+      KUBE_API_BURST: String(BURST),
+      // No Ray runs on simulated nodes: measure the reconcile loop alone.
+      AUTOSCALER_INTERVAL_SECONDS: "0",
+      LOG_LEVEL: "warn",
+    }).start();
+    for (let i = 0; i < 200; i++) {
+      if ((await this.op.get("/readyz").catch(() => ({ status: 0 }))).status === 200) return;
+      await sleep(100);
+    }
+    throw new Error("operator not ready");
+  }
+
+  async metrics(): Promise<Map<string, number>> {
+    const text = (await this.op!.get("/metrics", this.op!.metricsPort)).body;
+    const m = new Map<string, number>();
+    for (const line of text.split("\n")) {
+      if (!line || line.startsWith("#")) continue;
+      const i = line.lastIndexOf(" ");
+      m.set(line.slice(0, i), Number(line.slice(i + 1)));
+    }
+    return m;
+  }
+
+  static requests(m: Map<string, number>, verbs?: string[]): number {
+    let n = 0;
+    for (const [k, v] of m) {
+      if (!k.startsWith("ray_operator_api_requests_total{")) continue;
+      const verb = /verb="([^"]+)"/.exec(k)?.[1] ?? "";
+      if (!verbs || verbs.includes(verb)) n += v;
+    }
+    return n;
+  }
+
+  /** Requests per pod between two metric snapshots, by verb and resource. */
+  static breakdown(before: Map<string, number>, after: Map<string, number>, pods: number): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [k, v] of after) {
+      if (!k.startsWith("ray_operator_api_requests_total{")) continue;
+      const verb = /verb="([^"]+)"/.exec(k)?.[1];
+      const resource = /resource="([^"]+)"/.exec(k)?.[1];
+      const d = v - (before.get(k) ?? 0);
+      if (d > 0) out[`${verb} ${resource}`] = (out[`${verb} ${resource}`] ?? 0) + d / pods;
+    }
+    return out;
+  }
+
+  async memory(): Promise<{ rssMb: number; heapMb: number }> {
+    const m = await this.metrics();
+    return { rssMb: (m.get("ray_operator_process_resident_memory_bytes") ?? NaN) / 2 ** 20, heapMb: (m.get("ray_operator_nodejs_heap_size_used_bytes") ?? NaN) / 2 ** 20 };
+  }
+
+  async readyCount(names: Set<string>): Promise<number> {
+    const list = await this.admin.get(`/apis/${GROUP}/${VERSION}/namespaces/${this.ns}/${PLURAL}`);
+    return list.items.filter((rc: any) => names.has(rc.metadata.name) && rc.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True") && rc.status.observedGeneration === rc.metadata.generation).length;
+  }
+
+  async waitReady(names: string[], timeoutMs = 600_000): Promise<void> {
+    const set = new Set(names);
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if ((await this.readyCount(set)) === set.size) return;
+      await sleep(250);
+    }
+    throw new Error(`timed out waiting for ${names.length} clusters to be Ready`);
+  }
+
+  /** Records when a cluster's pods are first seen, scheduled and ready (client-side, 50 ms polls); call the result to stop. */
+  trace(cluster: string, t0: number): () => Promise<string[]> {
+    const seen = new Map<string, number>();
+    let stop = false;
+    const mark = (what: string) => {
+      if (!seen.has(what)) seen.set(what, Date.now() - t0);
+    };
+    const loop = (async () => {
+      while (!stop) {
+        const pods = await this.admin.get(`/api/v1/namespaces/${this.ns}/pods`, { labelSelector: `${LABELS.clusterName}=${cluster}` });
+        for (const p of pods.items) {
+          const kind = p.metadata.labels[LABELS.nodeType];
+          mark(`${kind} created`);
+          if (p.spec.nodeName) mark(`${kind} scheduled`);
+          if (p.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True")) mark(`${kind} ready`);
+        }
+        await sleep(50);
+      }
+    })();
+    return async () => {
+      stop = true;
+      await loop;
+      return [...seen].sort((a, b) => a[1] - b[1]).map(([k, v]) => `${k} +${v} ms`);
+    };
+  }
+
+  async createClusters(clusters: RayCluster[]) {
+    // All at once, as `kubectl apply -f` of a directory would.
+    await Promise.all(clusters.map((rc) => this.admin.create(`/apis/${GROUP}/${VERSION}/namespaces/${this.ns}/${PLURAL}`, rc)));
+  }
+
+  /** Deletes every RayCluster and every pod, and waits for the namespace to be empty of pods. */
+  async clean() {
+    await this.admin.request("DELETE", `/apis/${GROUP}/${VERSION}/namespaces/${this.ns}/${PLURAL}`);
+    await this.admin.request("DELETE", `/api/v1/namespaces/${this.ns}/pods`, { query: { gracePeriodSeconds: 0 } });
+    for (;;) {
+      const pods = await this.admin.get(`/api/v1/namespaces/${this.ns}/pods`, { limit: 1 });
+      const rcs = await this.admin.get(`/apis/${GROUP}/${VERSION}/namespaces/${this.ns}/${PLURAL}`, { limit: 1 });
+      if (pods.items.length === 0 && rcs.items.length === 0) break;
+      await sleep(500);
+    }
+    const svcs = await this.admin.get(`/api/v1/namespaces/${this.ns}/services`);
+    await Promise.all(svcs.items.map((s: any) => this.admin.delete(`/api/v1/namespaces/${this.ns}/services/${s.metadata.name}`).catch((e) => (isNotFound(e) ? undefined : Promise.reject(e)))));
+  }
+
+  /** The floor: the same 1,000 pods, created directly with the same client settings and concurrency, until Running. */
+  async floor(): Promise<number> {
+    const client = await KubeRest.create(this.kc, { qps: QPS, burst: BURST });
+    const pods: any[] = [];
+    for (let i = 0; i < CLUSTERS; i++) {
+      const rc = { ...benchCluster(`floor-${i}`, this.ns, WORKERS_PER_CLUSTER), metadata: { name: `floor-${i}`, namespace: this.ns, uid: "none" } } as RayCluster;
+      for (const [type, kind, n] of [["head-node", "head", 1], ["worker-nodes", "worker", WORKERS_PER_CLUSTER]] as const) {
+        for (let j = 0; j < n; j++) {
+          const p = buildPod(rc, type, kind);
+          delete p.metadata.ownerReferences;
+          pods.push(p);
+        }
+      }
+    }
+    const started = Date.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: RECONCILE_WORKERS * 8 }, async () => {
+        while (next < pods.length) {
+          const p = pods[next++];
+          await client.create(`/api/v1/namespaces/${this.ns}/pods`, p);
+        }
+      }),
+    );
+    // Poll only the pods not yet Running (a field selector), as cheaply as the operator run polls RayClusters.
+    for (;;) {
+      const list = await this.admin.get(`/api/v1/namespaces/${this.ns}/pods`, { labelSelector: LABELS.clusterName, fieldSelector: "status.phase!=Running" });
+      if (list.items.length === 0) break;
+      await sleep(250);
+    }
+    const elapsed = (Date.now() - started) / 1000;
+    client.close();
+    return elapsed;
+  }
+
+  async stop() {
+    await this.op?.stop();
+    this.admin?.close();
+    if (this.state) stopControlPlane(this.state);
+  }
+}
+
+async function main() {
+  const b = new Bench();
+  const results: Record<string, any> = {
+    date: new Date().toISOString(),
+    machine: { cores: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+    settings: { runs: RUNS, clusters: CLUSTERS, workersPerCluster: WORKERS_PER_CLUSTER, bigWorkers: BIG_WORKERS, qps: QPS, burst: BURST, reconcileWorkers: RECONCILE_WORKERS, quietSeconds: QUIET_SECONDS },
+  };
+  try {
+    await b.setup();
+    const conv: number[] = [];
+    const floors: number[] = [];
+    const perPod: number[] = [];
+    const rss0: number[] = [];
+    const rss100: number[] = [];
+    const rss1000: number[] = [];
+    const heap1000: number[] = [];
+    const quiet: number[] = [];
+    let breakdown: Record<string, number> = {};
+    const totalPods = CLUSTERS * (1 + WORKERS_PER_CLUSTER);
+
+    for (let run = 1; run <= RUNS; run++) {
+      // Floor first, on an idle API server, then clean.
+      await b.op?.stop();
+      const f = await b.floor();
+      floors.push(f);
+      await b.clean();
+      log(`run ${run}: floor ${fmt(f)} s for ${totalPods} pods`);
+
+      // Memory at 0 and 100 pods, on a fresh operator.
+      await b.startOperator();
+      await sleep(1000);
+      rss0.push((await b.memory()).rssMb);
+      const small = Array.from({ length: 10 }, (_, i) => benchCluster(`mem-${i}`, b.ns, WORKERS_PER_CLUSTER));
+      await b.createClusters(small);
+      await b.waitReady(small.map((c) => c.metadata.name!));
+      rss100.push((await b.memory()).rssMb);
+      await b.clean();
+
+      // Convergence of 100 clusters at once, on a fresh operator.
+      await b.startOperator();
+      await sleep(500);
+      const before = await b.metrics();
+      const clusters = Array.from({ length: CLUSTERS }, (_, i) => benchCluster(`c-${i}`, b.ns, WORKERS_PER_CLUSTER));
+      const started = Date.now();
+      await b.createClusters(clusters);
+      await b.waitReady(clusters.map((c) => c.metadata.name!));
+      const t = (Date.now() - started) / 1000;
+      conv.push(t);
+      const after = await b.metrics();
+      // Where the time went: last pod created, last pod running, last cluster Ready (API timestamps, 1 s resolution).
+      const podsNow = await b.admin.get(`/api/v1/namespaces/${b.ns}/pods`, { labelSelector: LABELS.clusterName });
+      const lastCreated = Math.max(...podsNow.items.map((p: any) => Date.parse(p.metadata.creationTimestamp)));
+      const lastRunning = Math.max(...podsNow.items.map((p: any) => Date.parse(p.status?.conditions?.find((c: any) => c.type === "Ready")?.lastTransitionTime ?? 0)));
+      log(`run ${run}: last pod created at +${fmt((lastCreated - started) / 1000, 1)} s, last pod ready at +${fmt((lastRunning - started) / 1000, 1)} s, all clusters Ready at +${fmt(t, 1)} s (timestamps to the second)`);
+      perPod.push((Bench.requests(after) - Bench.requests(before)) / totalPods);
+      breakdown = Bench.breakdown(before, after, totalPods);
+      log(`run ${run}: requests per pod by kind: ${Object.entries(breakdown).map(([k, v]) => `${k} ${fmt(v)}`).join(", ")}`);
+      const mem = await b.memory();
+      rss1000.push(mem.rssMb);
+      heap1000.push(mem.heapMb);
+      log(`run ${run}: operator ${fmt(t)} s to Ready for ${CLUSTERS} clusters (ratio ${fmt(t / f)}), ${fmt(perPod[perPod.length - 1])} requests/pod, RSS ${fmt(mem.rssMb, 1)} MB`);
+
+      // Quiet at steady state: writes over QUIET_SECONDS.
+      await sleep(2000);
+      const q0 = Bench.requests(await b.metrics(), ["create", "update", "patch", "delete"]);
+      await sleep(QUIET_SECONDS * 1000);
+      const q1 = Bench.requests(await b.metrics(), ["create", "update", "patch", "delete"]);
+      quiet.push(q1 - q0);
+      log(`run ${run}: ${q1 - q0} API writes in ${QUIET_SECONDS} s at steady state`);
+      await b.clean();
+    }
+
+    // Isolation: a small cluster alone, then while a big one scales 0 -> BIG_WORKERS.
+    const alone: number[] = [];
+    const loaded: number[] = [];
+    await b.startOperator();
+    for (let run = 1; run <= RUNS; run++) {
+      const s1 = benchCluster(`small-a-${run}`, b.ns, 1);
+      let t0 = Date.now();
+      await b.createClusters([s1]);
+      await b.waitReady([s1.metadata.name!]);
+      alone.push((Date.now() - t0) / 1000);
+
+      const big = benchCluster(`big-${run}`, b.ns, 0, BIG_WORKERS);
+      await b.createClusters([big]);
+      await b.waitReady([big.metadata.name!]);
+      const current = await b.admin.get(`/apis/${GROUP}/${VERSION}/namespaces/${b.ns}/${PLURAL}/${big.metadata.name}`);
+      current.spec.podTypes[1].minWorkers = BIG_WORKERS;
+      await b.admin.request("PUT", `/apis/${GROUP}/${VERSION}/namespaces/${b.ns}/${PLURAL}/${big.metadata.name}`, { body: current });
+      await sleep(200); // the scale-up is under way
+      const s2 = benchCluster(`small-b-${run}`, b.ns, 1);
+      t0 = Date.now();
+      const timeline = b.trace(s2.metadata.name!, t0);
+      await b.createClusters([s2]);
+      await b.waitReady([s2.metadata.name!]);
+      loaded.push((Date.now() - t0) / 1000);
+      log(`run ${run}: small cluster beside the scale-up: ${(await timeline()).join(", ")}`);
+      await b.waitReady([big.metadata.name!]);
+      log(`run ${run}: small cluster Ready in ${fmt(alone[alone.length - 1])} s alone, ${fmt(loaded[loaded.length - 1])} s beside a 0 -> ${BIG_WORKERS} scale-up`);
+      await b.clean();
+    }
+
+    const s = (xs: number[]) => summarize(xs);
+    const convS = s(conv);
+    const floorS = s(floors);
+    const ratioS = s(conv.map((c, i) => c / floors[i]));
+    const isoS = s(loaded.map((l, i) => l / alone[i]));
+    Object.assign(results, {
+      convergence: { operatorSeconds: convS, floorSeconds: floorS, ratio: ratioS },
+      isolation: { aloneSeconds: s(alone), besideScaleUpSeconds: s(loaded), ratio: isoS },
+      memory: { rssMbAt0: s(rss0), rssMbAt100: s(rss100), rssMbAt1000: s(rss1000), heapMbAt1000: s(heap1000) },
+      quiet: { writesIn60s: s(quiet) },
+      apiEconomy: { requestsPerPod: s(perPod), lastRunByVerbAndResource: breakdown },
+    });
+    const rows: Array<[string, Summary, string, string]> = [
+      ["convergence, operator (s)", convS, "", ""],
+      ["convergence, floor (s)", floorS, "", ""],
+      ["convergence ratio", ratioS, "<= 1.25", ratioS.median <= 1.25 ? "met" : "missed"],
+      ["isolation ratio", isoS, "<= 2", isoS.median <= 2 ? "met" : "missed"],
+      ["RSS at 0 pods (MB)", s(rss0), "", ""],
+      ["RSS at 100 pods (MB)", s(rss100), "", ""],
+      ["RSS at 1000 pods (MB)", s(rss1000), "<= 200", s(rss1000).median <= 200 ? "met" : "missed"],
+      ["heap at 1000 pods (MB)", s(heap1000), "", ""],
+      [`API writes in ${QUIET_SECONDS}s, steady`, s(quiet), "0", s(quiet).median === 0 ? "met" : "missed"],
+      ["API requests per pod", s(perPod), "", ""],
+    ];
+    console.log(`\nmachine: ${results.machine.cores} cores, ${results.machine.memoryGiB} GiB, ${results.machine.cpuModel}`);
+    console.log(`${"figure".padEnd(34)} ${"median (min, max, runs)".padEnd(36)} target     result`);
+    for (const [name, sum, target, ok] of rows) console.log(`${name.padEnd(34)} ${fmtSummary(sum).padEnd(36)} ${target.padEnd(10)} ${ok}`);
+    mkdirSync(join(ROOT, "bench", "results"), { recursive: true });
+    const file = join(ROOT, "bench", "results", `${results.date.slice(0, 10)}.json`);
+    writeFileSync(file, JSON.stringify(results, null, 2) + "\n");
+    console.log(`\nwrote ${file}`);
+    console.log(`convergence_ratio: ${fmt(ratioS.median)}`);
+    console.log(`isolation_ratio: ${fmt(isoS.median)}`);
+    console.log(`rss_mb_at_1000_pods: ${fmt(s(rss1000).median, 1)}`);
+    console.log(`steady_writes_60s: ${s(quiet).median}`);
+    console.log(`requests_per_pod: ${fmt(s(perPod).median)}`);
+  } finally {
+    await b.stop();
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
