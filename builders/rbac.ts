@@ -47,46 +47,30 @@ export type WatchMode = "namespace" | "cluster";
 
 const labels = { "app.kubernetes.io/name": OPERATOR_NAME, "app.kubernetes.io/component": "rbac" };
 
+/** A (Cluster)Role with its rules and the (Cluster)RoleBinding that grants it to the operator. */
+function grant(kind: "Role" | "ClusterRole", name: string, bindingName: string, namespace: string | undefined, rules: PolicyRule[], subject: object): any[] {
+  const meta = (n: string) => ({ name: n, ...(namespace ? { namespace } : {}), labels });
+  return [
+    { apiVersion: "rbac.authorization.k8s.io/v1", kind, metadata: meta(name), rules },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: `${kind}Binding`,
+      metadata: meta(bindingName),
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind, name },
+      subjects: [subject],
+    },
+  ];
+}
+
 /** Every RBAC object for a mode, as plain Kubernetes objects. */
 export function rbacObjects(namespace: string, mode: WatchMode): any[] {
   const subject = { kind: "ServiceAccount", name: SERVICE_ACCOUNT, namespace };
-  const objects: any[] = [
+  return [
     { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: SERVICE_ACCOUNT, namespace, labels } },
+    ...(mode === "namespace"
+      ? grant("Role", ROLE, ROLE_BINDING, namespace, operatorRules(), subject)
+      : // Cluster-scoped names carry the namespace so two installs in one cluster do not collide.
+        grant("ClusterRole", `${ROLE}-${namespace}`, `${ROLE_BINDING}-${namespace}`, undefined, operatorRules(), subject)),
+    ...grant("Role", LEADER_ELECTION_ROLE, LEADER_ELECTION_ROLE, namespace, leaderElectionRules(), subject),
   ];
-  if (mode === "namespace") {
-    objects.push(
-      { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: ROLE, namespace, labels }, rules: operatorRules() },
-      {
-        apiVersion: "rbac.authorization.k8s.io/v1",
-        kind: "RoleBinding",
-        metadata: { name: ROLE_BINDING, namespace, labels },
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: ROLE },
-        subjects: [subject],
-      },
-    );
-  } else {
-    // Cluster-scoped names carry the namespace so two installs in one cluster do not collide.
-    const name = `${ROLE}-${namespace}`;
-    objects.push(
-      { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata: { name, labels }, rules: operatorRules() },
-      {
-        apiVersion: "rbac.authorization.k8s.io/v1",
-        kind: "ClusterRoleBinding",
-        metadata: { name: `${ROLE_BINDING}-${namespace}`, labels },
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name },
-        subjects: [subject],
-      },
-    );
-  }
-  objects.push(
-    { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: LEADER_ELECTION_ROLE, namespace, labels }, rules: leaderElectionRules() },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "RoleBinding",
-      metadata: { name: LEADER_ELECTION_ROLE, namespace, labels },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: LEADER_ELECTION_ROLE },
-      subjects: [subject],
-    },
-  );
-  return objects;
 }

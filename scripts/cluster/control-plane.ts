@@ -65,27 +65,10 @@ export function freePort(): Promise<number> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** GET over TLS with the admin client certificate; resolves with the status code and body. */
-export function adminGet(server: string, pki: Pick<Pki, "caCert" | "adminCert" | "adminKey">, path: string): Promise<{ status: number; body: string }> {
+/** A request over TLS with the admin client certificate; resolves with the status code and body (0 when unreachable). */
+export function adminRequest(server: string, pki: Pick<Pki, "caCert" | "adminCert" | "adminKey">, method: string, path: string, body?: unknown): Promise<{ status: number; body: string }> {
   return new Promise((res) => {
-    const req = request(
-      `${server}${path}`,
-      { ca: readFileSync(pki.caCert), cert: readFileSync(pki.adminCert), key: readFileSync(pki.adminKey), timeout: 5000 },
-      (r) => {
-        let body = "";
-        r.on("data", (c) => (body += c));
-        r.on("end", () => res({ status: r.statusCode ?? 0, body }));
-      },
-    );
-    req.on("error", () => res({ status: 0, body: "" }));
-    req.on("timeout", () => req.destroy());
-    req.end();
-  });
-}
-
-export function adminRequest(server: string, pki: Pick<Pki, "caCert" | "adminCert" | "adminKey">, method: string, path: string, body: unknown): Promise<{ status: number; body: string }> {
-  return new Promise((res) => {
-    const data = JSON.stringify(body);
+    const data = body === undefined ? undefined : JSON.stringify(body);
     const req = request(
       `${server}${path}`,
       {
@@ -93,7 +76,7 @@ export function adminRequest(server: string, pki: Pick<Pki, "caCert" | "adminCer
         ca: readFileSync(pki.caCert),
         cert: readFileSync(pki.adminCert),
         key: readFileSync(pki.adminKey),
-        headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(data) },
+        headers: data === undefined ? {} : { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(data) },
         timeout: 10000,
       },
       (r) => {
@@ -103,9 +86,12 @@ export function adminRequest(server: string, pki: Pick<Pki, "caCert" | "adminCer
       },
     );
     req.on("error", (e) => res({ status: 0, body: String(e) }));
+    req.on("timeout", () => req.destroy());
     req.end(data);
   });
 }
+
+export const adminGet = (server: string, pki: Pick<Pki, "caCert" | "adminCert" | "adminKey">, path: string) => adminRequest(server, pki, "GET", path);
 
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, procs: Record<string, ChildProcess>, logDir: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
