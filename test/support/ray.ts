@@ -334,6 +334,8 @@ export interface LocalRayClusterOptions {
   head?: RayNodeOptions;
   /** Extra environment for the head (e.g. RAY_AUTH_MODE). */
   headEnv?: Record<string, string>;
+  /** The GCS port (a free one by default): choose it beforehand to point an operator at the head before it runs. */
+  gcsPort?: number;
 }
 
 /** A running Python driver connected to the cluster. */
@@ -363,42 +365,71 @@ export class LocalRayCluster {
   private readonly workers = new Map<string, RayNodeProcess>();
   private readonly drivers: RayDriver[] = [];
   private workerSeq = 0;
+  private headNode!: RayNodeProcess;
 
   private constructor(
-    readonly head: RayNodeProcess,
-    /** `127.0.0.1:<port>` of the head's GCS. */
-    readonly gcsAddress: string,
+    private readonly opts: LocalRayClusterOptions,
+    private readonly gcsPort: number,
     readonly rootDir: string,
-  ) {}
+  ) {
+    this.gcsAddress = `127.0.0.1:${gcsPort}`;
+  }
+
+  /** `127.0.0.1:<port>` of the head's GCS. */
+  readonly gcsAddress: string;
+
+  /** The head node. */
+  get head(): RayNodeProcess {
+    return this.headNode;
+  }
 
   /** Starts a head node; resolves once `ray start` reports it up. */
   static async start(opts: LocalRayClusterOptions = {}): Promise<LocalRayCluster> {
     const rootDir = mkdtempSync(join(tmpdir(), "rayop-"));
-    const [gcs, dashboard, agentHttp, agentGrpc, runtimeEnv, metrics] = await freePorts(6);
-    const head = opts.head ?? {};
-    const tempDir = join(rootDir, "h");
+    const gcs = opts.gcsPort ?? (await freePorts(1))[0];
+    const cluster = new LocalRayCluster(opts, gcs, rootDir);
+    try {
+      await cluster.spawnHead();
+    } catch (e) {
+      await cluster.stop();
+      throw e;
+    }
+    return cluster;
+  }
+
+  private async spawnHead(): Promise<RayNodeProcess> {
+    const [dashboard, agentHttp, agentGrpc, runtimeEnv, metrics] = await freePorts(5);
+    const head = this.opts.head ?? {};
+    const tempDir = join(this.rootDir, "h");
     const args = [
       "start",
       "--head",
       "--no-monitor",
-      `--port=${gcs}`,
+      `--port=${this.gcsPort}`,
       "--node-ip-address=127.0.0.1",
       "--include-dashboard=false",
       `--dashboard-port=${dashboard}`,
       `--temp-dir=${tempDir}`,
       ...nodeArgs(head, { agentHttp, agentGrpc, runtimeEnv, metrics }),
     ];
-    const env = nodeEnv(head, opts.headEnv ?? {});
-    const { child, output } = spawnGroup(rayPython(), ["-c", LOOPBACK_RAY_CLI, ...args], env, rootDir);
-    const node = new RayNodeProcess("head", child, output, tempDir);
-    const cluster = new LocalRayCluster(node, `127.0.0.1:${gcs}`, rootDir);
-    try {
-      await node.waitStarted();
-    } catch (e) {
-      await cluster.stop();
-      throw e;
-    }
-    return cluster;
+    const env = nodeEnv(head, this.opts.headEnv ?? {});
+    const { child, output } = spawnGroup(rayPython(), ["-c", LOOPBACK_RAY_CLI, ...args], env, this.rootDir);
+    this.headNode = new RayNodeProcess("head", child, output, tempDir);
+    await this.headNode.waitStarted();
+    return this.headNode;
+  }
+
+  /**
+   * Freezes every process of the head (SIGSTOP), as a head machine that stops answering: its GCS
+   * accepts no call until `resumeHead`. Nothing is lost; `stop()` still ends it.
+   */
+  pauseHead(): void {
+    for (const p of processTree(this.headNode.pgid)) signal(p, "SIGSTOP");
+  }
+
+  /** Lets a paused head run again (SIGCONT). */
+  resumeHead(): void {
+    for (const p of processTree(this.headNode.pgid)) signal(p, "SIGCONT");
   }
 
   /** Starts a worker node joining the head; resolves once its `ray start` reports it up. */
@@ -473,7 +504,7 @@ export class LocalRayCluster {
    * there, even a worker orphaned by a raylet that was killed).
    */
   liveProcesses(): number[] {
-    const groups = [this.head.pgid, ...[...this.workers.values()].map((w) => w.pgid), ...this.drivers.map((d) => d.child.pid!)];
+    const groups = [...(this.headNode ? [this.headNode.pgid] : []), ...[...this.workers.values()].map((w) => w.pgid), ...this.drivers.map((d) => d.child.pid!)];
     const pids = new Set(groups.flatMap(processTree));
     for (const p of processesUnder(this.rootDir)) pids.add(p);
     return [...pids].filter(alive);
@@ -484,7 +515,10 @@ export class LocalRayCluster {
     for (const d of this.drivers) await d.stop();
     await Promise.all([...this.workers.values()].map((w) => w.stop()));
     this.workers.clear();
-    await this.head.stop();
+    if (this.headNode) {
+      this.resumeHead(); // a paused head would only die at SIGKILL
+      await this.headNode.stop();
+    }
     // Orphans (a Ray worker whose raylet was killed leaves the tree): found by working directory.
     for (let i = 0; i < 100; i++) {
       const left = processesUnder(this.rootDir);
