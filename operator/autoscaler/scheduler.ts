@@ -68,7 +68,7 @@ export interface ClusterNode {
   /** How long Ray has seen the node idle, in ms (0 while busy). */
   idleMs: number;
   isHead: boolean;
-  /** Ray's reasons the node is busy (NodeState.node_activity); any entry makes it busy. */
+  /** Ray's reasons the node was last busy (NodeState.node_activity), for the log; not a busy signal (stale once IDLE). */
   activity?: string[];
 }
 
@@ -545,10 +545,13 @@ function isLive(n: ClusterNode): boolean {
   return n.status !== "DEAD" && n.status !== "DRAINING";
 }
 
-/** A node running work: Ray says so, or some resource is in use. Never removed. */
+/**
+ * A node running work: Ray says so (status RUNNING), or some resource is in use. Never removed.
+ * `node_activity` is not consulted: Ray 2.60's GCS keeps a node's last activity list after it goes
+ * back to IDLE, and Ray's own autoscaler decides on status and idle time alone.
+ */
 export function isBusy(n: ClusterNode): boolean {
   if (n.status === "RUNNING") return true;
-  if (n.activity && n.activity.length > 0) return true;
   for (const [k, total] of Object.entries(n.total)) {
     const avail = n.available[k] ?? 0;
     if (avail < total - EPS * Math.max(1, total)) return true;

@@ -244,7 +244,7 @@ describe("autoscaler scheduler: removing idle workers", () => {
   it("never the head, never a busy node, never a draining or dead one", () => {
     const nodes: ClusterNode[] = [
       head(60 * MIN),
-      { ...worker("activity", "w", { CPU: 1 }, { idleMs: 60 * MIN }), activity: ["Busy workers on node."] },
+      { ...worker("running", "w", { CPU: 1 }, { idleMs: 60 * MIN }), status: "RUNNING" },
       { ...worker("draining", "w", { CPU: 1 }, { idleMs: 60 * MIN }), status: "DRAINING" },
       { ...worker("dead", "w", { CPU: 1 }, { idleMs: 60 * MIN }), status: "DEAD" },
       worker("in-use", "w", { CPU: 1, memory: 100 }, { available: { CPU: 1, memory: 50 } }),
@@ -252,6 +252,13 @@ describe("autoscaler scheduler: removing idle workers", () => {
     const d = decide(input({ types: [t("w", { CPU: 1 }, 10, 0)], nodes }));
     assert.deepEqual(d.remove, []);
     assert.ok(isBusy(nodes[1]) && isBusy(nodes[4]));
+  });
+
+  it("removes an IDLE node whatever stale node_activity Ray still lists for it (Ray 2.60 keeps the last list)", () => {
+    const nodes: ClusterNode[] = [head(), { ...worker("ran-a-task", "w", { CPU: 1 }, { idleMs: 60 * MIN }), activity: ["Resource: CPU currently in use.", "Busy workers on node."] }];
+    const d = decide(input({ types: [t("w", { CPU: 1 }, 10, 0)], nodes }));
+    assert.deepEqual(d.remove.map((r) => r.instanceId), ["ran-a-task"]);
+    assert.equal(isBusy(nodes[1]), false);
   });
 
   it("a lowered maxWorkers removes idle workers over it, but waits for busy ones", () => {
