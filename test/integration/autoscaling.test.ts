@@ -408,10 +408,8 @@ time.sleep(3600)
     await eventually("status.autoscaler.infeasible empty again", async () => ((await getRc()).status?.autoscaler?.infeasible ?? ["?"]).length === 0, 60_000);
   });
 
-  // Known operator bug (found by this test, at d8b5d07): scheduler.ts isBusy() counts a node with any
-  // `node_activity` as busy, but Ray 2.60's GCS keeps the last activity ("Resource: CPU currently in
-  // use.", "Busy workers on node.") on nodes that went back to IDLE, so a worker that ever ran a task
-  // is never removed. Ray's own autoscaler decides on status/idle_duration_ms only. Fails until fixed.
+  // Workers that ran tasks keep Ray's last node_activity while IDLE; they must be removed all the same
+  // (this test found the operator treating them as busy, fixed in scheduler.ts isBusy).
   it("drains idle workers in Ray after idleTimeoutMinutes, then deletes their pods, down to minWorkers", async () => {
     const before = names(await workerPods());
     assert.equal(before.length, MAX);
