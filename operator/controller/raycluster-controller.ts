@@ -243,10 +243,13 @@ export class RayClusterController {
       log.warn(`head pod ${rc.status.head.podName} ${plan.restart === "HeadOutdated" ? "is outdated" : "was lost"}; restarting the cluster`);
       void this.o.events.record(this.target(rc), "Warning", "ClusterRestart", `head pod ${rc.status.head.podName} ${plan.restart === "HeadOutdated" ? "outdated" : plan.restart === "HeadFailed" ? "failed" : "was lost"}: restarting the cluster`);
     }
-    await this.syncService(rc, plan, log);
+    // Everything one pass creates is told in one event: events are API writes too.
+    const created: string[] = [];
+    await this.syncService(rc, plan, log, created);
     await this.deletePods(rc, key, plan.deletions, log);
     if (report?.intent.remove?.length) this.reports.set(key, { ...report, intent: { ...report.intent, remove: [] } });
-    const createError = await this.createPods(rc, key, plan, pods, service, report?.intent, log);
+    const createError = await this.createPods(rc, key, plan, pods, service, report?.intent, log, created);
+    if (created.length) void this.o.events.record(this.target(rc), "Normal", "Created", `Created ${created.join("; ")}`);
     inputs.createError = createError;
     await this.writeStatus(rc, inputs);
     return createError ? { requeueAfterMs: 30_000 } : undefined;
@@ -256,14 +259,14 @@ export class RayClusterController {
     return { apiVersion: API_VERSION, kind: KIND, metadata: rc.metadata };
   }
 
-  private async syncService(rc: RayCluster, plan: Plan, log: Logger) {
+  private async syncService(rc: RayCluster, plan: Plan, log: Logger, created: string[]) {
     if (!plan.service) return;
     const ns = rc.metadata.namespace!;
     if ("create" in plan.service) {
       try {
         await this.o.rest.create(`/api/v1/namespaces/${ns}/services`, plan.service.create, keyOf(rc as any));
         log.info(`Created head Service ${plan.service.create.metadata.name}`);
-        void this.o.events.record(this.target(rc), "Normal", "CreatedService", `Created head Service ${plan.service.create.metadata.name}`);
+        created.push(`head Service ${plan.service.create.metadata.name}`);
       } catch (e) {
         if (!isAlreadyExists(e)) throw e;
       }
@@ -307,17 +310,17 @@ export class RayClusterController {
    * A new head's UID is known from its create response, so its workers are created in the same
    * pass instead of waiting for the head to come back through the watch.
    */
-  private async createPods(rc: RayCluster, key: string, plan: Plan, pods: Pod[], service: any, intent: ScaleIntent | undefined, log: Logger): Promise<string | undefined> {
+  private async createPods(rc: RayCluster, key: string, plan: Plan, pods: Pod[], service: any, intent: ScaleIntent | undefined, log: Logger, told: string[]): Promise<string | undefined> {
     const headCreation = plan.creations.find((c) => c.kind === "head");
-    if (!headCreation) return this.createBatch(rc, key, plan.creations, plan.head, log);
+    if (!headCreation) return this.createBatch(rc, key, plan.creations, plan.head, log, told);
     const created: Pod[] = [];
-    const fatal = await this.createBatch(rc, key, [headCreation], undefined, log, created);
+    const fatal = await this.createBatch(rc, key, [headCreation], undefined, log, told, created);
     if (fatal || created.length === 0) return fatal;
     const next = planCluster(rc, [...pods.filter((p) => !plan.deletions.some((d) => d.pod.metadata.uid === p.metadata.uid)), created[0]], service, intent);
-    return this.createBatch(rc, key, next.creations.filter((c) => c.kind === "worker"), created[0], log);
+    return this.createBatch(rc, key, next.creations.filter((c) => c.kind === "worker"), created[0], log, told);
   }
 
-  private async createBatch(rc: RayCluster, key: string, creations: PodCreation[], head: Pod | undefined, log: Logger, out: Pod[] = []): Promise<string | undefined> {
+  private async createBatch(rc: RayCluster, key: string, creations: PodCreation[], head: Pod | undefined, log: Logger, told: string[], out: Pod[] = []): Promise<string | undefined> {
     const ns = rc.metadata.namespace!;
     // After failures, start small (1, 2, 4...); otherwise create what is needed at once.
     const initial = this.createFailed.has(key) ? 1 : this.o.maxBatch ?? MAX_BATCH;
@@ -341,7 +344,7 @@ export class RayClusterController {
             throw e;
           }
         });
-        if (names.length) void this.o.events.record(this.target(rc), "Normal", "CreatedPod", `Created ${c.kind} pod${names.length > 1 ? "s" : ""} ${names.sort().join(", ")}`);
+        if (names.length) told.push(`${c.kind} pod${names.length > 1 ? "s" : ""} ${names.sort().join(", ")}`);
         // Creates never attempted will never be observed either.
         const skipped = c.count - done - (error ? 1 : 0);
         for (let i = 0; i < skipped; i++) this.expectations.creationObserved(key);

@@ -198,7 +198,7 @@ describe("the operator (integration: real API server, the operator process under
     assert.equal(rc.status.headRestarts, restarts + 1);
     const events = await c.core.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=example-cluster2` });
     assert.ok(events.items.some((e) => e.reason === "ClusterRestart"), "a ClusterRestart event");
-    assert.ok(events.items.some((e) => e.reason === "CreatedPod"), "CreatedPod events");
+    assert.ok(events.items.some((e) => e.reason === "Created" && /head pod example-cluster2-ray-head-.*worker pods example-cluster2-ray-worker-/.test(e.message ?? "")), "a Created event naming the new head and workers");
     assert.ok(events.items.some((e) => e.reason === "DeletedPod" && /HeadReplaced/.test(e.message ?? "")), "DeletedPod events for the workers");
   });
 
