@@ -7,7 +7,7 @@
 // It ends by printing what to type next.
 import { spawn } from "child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "fs";
-import { buildOperator, tokenKubeconfig } from "./operator-process";
+import { buildOperator, serviceAccountToken, tokenKubeconfig } from "./operator-process";
 import { join } from "path";
 import * as k8s from "@kubernetes/client-node";
 import { ensurePulumi, pulumi, pulumiEnv, ROOT } from "./pulumi-cli";
@@ -48,9 +48,7 @@ async function runOperatorLocally(kubeconfig: string, namespace: string): Promis
   const main = buildOperator();
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(kubeconfig);
-  const core = kc.makeApiClient(k8s.CoreV1Api);
-  const tr = await core.createNamespacedServiceAccountToken({ name: SERVICE_ACCOUNT, namespace, body: { spec: { expirationSeconds: 86400, audiences: [] } } as any });
-  const saKubeconfig = tokenKubeconfig(kc, tr.status!.token!, namespace);
+  const saKubeconfig = tokenKubeconfig(kc, await serviceAccountToken(kc, namespace, SERVICE_ACCOUNT, 86400), namespace);
   const logFile = join(CLUSTER_DIR, "operator.log");
   const fd = openSync(logFile, "a");
   const p = spawn(process.execPath, ["--enable-source-maps", main], {

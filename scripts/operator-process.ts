@@ -22,11 +22,9 @@ export function buildOperator(): string {
   return main;
 }
 
-/** Writes a kubeconfig that authenticates with `token` against the cluster of `kc`. */
-export function tokenKubeconfig(kc: k8s.KubeConfig, token: string, namespace: string): string {
+/** A KubeConfig that authenticates with `token` against the cluster of `kc`. */
+export function tokenKubeConfig(kc: k8s.KubeConfig, token: string, namespace: string): k8s.KubeConfig {
   const cluster = kc.getCurrentCluster()!;
-  const dir = mkdtempSync(join(tmpdir(), "ray-operator-sa-"));
-  const file = join(dir, "kubeconfig");
   const out = new k8s.KubeConfig();
   out.loadFromOptions({
     clusters: [{ name: "c", server: cluster.server, caFile: cluster.caFile, caData: cluster.caData, skipTLSVerify: cluster.skipTLSVerify }],
@@ -34,8 +32,21 @@ export function tokenKubeconfig(kc: k8s.KubeConfig, token: string, namespace: st
     contexts: [{ name: "operator", cluster: "c", user: "operator", namespace }],
     currentContext: "operator",
   });
-  writeFileSync(file, out.exportConfig(), { mode: 0o600 });
+  return out;
+}
+
+/** Writes a kubeconfig that authenticates with `token` against the cluster of `kc`; returns its path. */
+export function tokenKubeconfig(kc: k8s.KubeConfig, token: string, namespace: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), "ray-operator-sa-")), "kubeconfig");
+  writeFileSync(file, tokenKubeConfig(kc, token, namespace).exportConfig(), { mode: 0o600 });
   return file;
+}
+
+/** A token for a ServiceAccount from the TokenRequest API, as the kubelet would mount one. */
+export async function serviceAccountToken(kc: k8s.KubeConfig, namespace: string, name: string, expirationSeconds = 7200): Promise<string> {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const tr = await core.createNamespacedServiceAccountToken({ name, namespace, body: { spec: { expirationSeconds, audiences: [] } } as any });
+  return tr.status!.token;
 }
 
 export class OperatorProcess {

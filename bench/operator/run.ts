@@ -15,7 +15,7 @@ import { cpus, totalmem } from "os";
 import { join } from "path";
 import * as k8s from "@kubernetes/client-node";
 import { startControlPlane, stopControlPlane, ControlPlaneState } from "../../scripts/cluster/control-plane";
-import { OperatorProcess, tokenKubeconfig, buildOperator } from "../../scripts/operator-process";
+import { OperatorProcess, serviceAccountToken, tokenKubeconfig, buildOperator } from "../../scripts/operator-process";
 import { KubeRest, isNotFound } from "../../operator/kube/rest";
 import { rayClusterCrd } from "../../api/v1/crd";
 import { API_VERSION, CRD_NAME, GROUP, KIND, LABELS, PLURAL, RayCluster, VERSION } from "../../api/v1/types";
@@ -91,8 +91,7 @@ class Bench {
       const path = o.kind === "ServiceAccount" ? `/api/v1/namespaces/${this.ns}/serviceaccounts` : `/apis/rbac.authorization.k8s.io/v1/namespaces/${this.ns}/${o.kind === "Role" ? "roles" : "rolebindings"}`;
       await apply(path, o);
     }
-    const tr = await this.admin.create(`/api/v1/namespaces/${this.ns}/serviceaccounts/${SERVICE_ACCOUNT}/token`, { spec: { expirationSeconds: 7200 } });
-    this.saKubeconfig = tokenKubeconfig(this.kc, tr.status.token, this.ns);
+    this.saKubeconfig = tokenKubeconfig(this.kc, await serviceAccountToken(this.kc, this.ns, SERVICE_ACCOUNT), this.ns);
     buildOperator();
   }
 

@@ -178,9 +178,8 @@ export class AutoscalerLoop {
       message: r.decision.notes.join("; "),
     };
     const prev = rc.status?.autoscaler;
-    const { lastUpdateTime: _t, ...prevBody } = prev ?? {};
-    void _t;
-    const same = prev && canonicalJson(prevBody) === canonicalJson(body);
+    // canonicalJson drops undefined keys: compare everything but the time itself.
+    const same = prev && canonicalJson({ ...prev, lastUpdateTime: undefined }) === canonicalJson(body);
     return { lastUpdateTime: same && prev?.lastUpdateTime ? prev.lastUpdateTime : new Date().toISOString().replace(/\.\d{3}Z$/, "Z"), ...body };
   }
 

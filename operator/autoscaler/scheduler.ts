@@ -288,12 +288,6 @@ function cloneShapes(shapes: Shape[]): Shape[] {
   return shapes.map((s) => ({ ...s }));
 }
 
-function totalCount(shapes: Shape[]): number {
-  let n = 0;
-  for (const s of shapes) n += s.count;
-  return n;
-}
-
 /** How many requests of `s` fit in `avail` (at most `limit`). */
 function fitCount(avail: Float64Array, s: Shape, limit: number): number {
   let k = limit;

@@ -3,7 +3,7 @@
 // per-key backoff and several workers, and a level-triggered reconcile that compares the RayCluster
 // with what the cache holds, acts, and writes status only when it changed.
 import { API_VERSION, GROUP, KIND, LABELS, PLURAL, RayCluster, VERSION } from "../../api/v1/types";
-import { buildPod, checkWorkable } from "../../builders/ray-cluster";
+import { buildPod, checkWorkable, headServiceName } from "../../builders/ray-cluster";
 import { Informer, keyOf } from "../kube/informer";
 import { ApiError, KubeRest, isNotFound, isAlreadyExists } from "../kube/rest";
 import { EventRecorder } from "../kube/events";
@@ -214,7 +214,6 @@ export class RayClusterController {
       return;
     }
     const name = rc.metadata.name!;
-    const ns = rc.metadata.namespace!;
     const log = this.o.log.forCluster(name);
     const pods = this.podsOf(rc);
     const service = this.services.byIndex(key).find((s) => ownedBy(s, rc));
@@ -271,7 +270,7 @@ export class RayClusterController {
         if (!isAlreadyExists(e)) throw e;
       }
     } else {
-      const svcName = `${rc.metadata.name}-ray-head`;
+      const svcName = headServiceName(rc.metadata.name!);
       await this.o.rest.mergePatch(`/api/v1/namespaces/${ns}/services/${svcName}`, plan.service.patch, keyOf(rc as any));
       log.info(`Updated the ports of head Service ${svcName}`);
       void this.o.events.record(this.target(rc), "Normal", "UpdatedService", `Updated the ports of head Service ${svcName}`);

@@ -212,8 +212,7 @@ export class Informer<T extends KubeObject> {
         if (this.stopped) break;
         this.restarts++;
         this.lastError = (e as Error).message;
-        if (e instanceof ApiError && e.code === 410) needList = true;
-        else needList = true; // after an unknown failure, trust nothing: list again
+        needList = true; // after a failure, trust nothing: list again
         const wait = this.backoff.next();
         this.opts.log.warn(`informer ${this.opts.name}: ${(e as Error).message}; restarting in ${(wait / 1000).toFixed(1)}s`);
         await new Promise((r) => setTimeout(r, wait));

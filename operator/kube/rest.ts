@@ -68,15 +68,22 @@ const verbOf = (method: string, query?: RequestOptions["query"], named = true) =
   }
 };
 
+/** The resource part of an API path, namespace dropped: `/api/v1/namespaces/ray/pods/x/status` → [pods, x, status]. */
+function resourceParts(path: string): string[] {
+  const parts = path.split("?")[0].split("/").filter(Boolean);
+  const rest = parts.slice(parts[0] === "api" ? 2 : 3); // skip api/v1 or apis/group/version
+  if (rest[0] === "namespaces" && rest.length > 2) rest.splice(0, 2);
+  return rest;
+}
+
 /** `/api/v1/namespaces/ray/pods/x/status` → `pods/status`. */
 export function resourceOf(path: string): string {
-  const parts = path.split("?")[0].split("/").filter(Boolean);
-  const i = parts[0] === "api" ? 2 : 3; // skip api/v1 or apis/group/version
-  const rest = parts.slice(i);
-  if (rest[0] === "namespaces" && rest.length > 2) rest.splice(0, 2);
-  const [resource, , sub] = rest;
+  const [resource, , sub] = resourceParts(path);
   return sub ? `${resource}/${sub}` : resource ?? "";
 }
+
+/** A path names one object (get) rather than a collection (list). */
+const isNamedPath = (path: string) => resourceParts(path).length >= 2;
 
 export class KubeRest {
   readonly server: URL;
@@ -228,12 +235,4 @@ export class KubeRest {
   close(): void {
     this.agent.destroy();
   }
-}
-
-/** A path names one object (get) rather than a collection (list). */
-function isNamedPath(path: string): boolean {
-  const parts = path.split("?")[0].split("/").filter(Boolean);
-  const rest = parts[0] === "api" ? parts.slice(2) : parts.slice(3);
-  if (rest[0] === "namespaces" && rest.length > 2) rest.splice(0, 2);
-  return rest.length >= 2;
 }

@@ -8,7 +8,7 @@ import { tmpdir } from "os";
 import { join } from "path";
 import YAML from "yaml";
 import { privateCluster } from "../support/cluster";
-import { OperatorProcess, tokenKubeconfig } from "../../scripts/operator-process";
+import { OperatorProcess, serviceAccountToken, tokenKubeconfig } from "../../scripts/operator-process";
 import { Clients, clientsFromFile, eventually, rejectsWith, sleep } from "../helpers/kube";
 import { ensurePulumi, pulumi, pulumiEnv, PulumiResult } from "../../scripts/pulumi-cli";
 import { ROOT } from "../helpers/examples";
@@ -92,8 +92,8 @@ describe("pulumi up / config edit / destroy with the real Pulumi engine (e2e)", 
   });
 
   it("runs the operator under the ServiceAccount Pulumi installed; both clusters reach the seed's pod counts", async () => {
-    const tr = await c.core.createNamespacedServiceAccountToken({ name: SERVICE_ACCOUNT, namespace: ns, body: { spec: { expirationSeconds: 7200, audiences: [] } } as any });
-    op = await new OperatorProcess(tokenKubeconfig(c.kc, tr.status!.token, ns), { RAY_OPERATOR_POD_NAMESPACE: ns, OPERATOR_NAMESPACE: ns, POD_NAME: "ray-operator-e2e" }).start();
+    const token = await serviceAccountToken(c.kc, ns, SERVICE_ACCOUNT);
+    op = await new OperatorProcess(tokenKubeconfig(c.kc, token, ns), { RAY_OPERATOR_POD_NAMESPACE: ns, OPERATOR_NAMESPACE: ns, POD_NAME: "ray-operator-e2e" }).start();
     await eventually("example-cluster: head + 2 workers; example-cluster2: head + 1 worker", async () =>
       (await workerUids("example-cluster", "head")).length === 1 && (await workerUids("example-cluster")).length === 2 && (await workerUids("example-cluster2", "head")).length === 1 && (await workerUids("example-cluster2")).length === 1,
       120_000, 500);

@@ -1,5 +1,6 @@
 // Kubernetes clients for tests, from a kubeconfig file or a ServiceAccount token.
 import * as k8s from "@kubernetes/client-node";
+import { serviceAccountToken, tokenKubeConfig } from "../../scripts/operator-process";
 
 export interface Clients {
   kc: k8s.KubeConfig;
@@ -35,16 +36,7 @@ export function clientsFromFile(path: string): Clients {
 
 /** A KubeConfig that authenticates as a ServiceAccount with a token from the TokenRequest API. */
 export async function serviceAccountKubeConfig(admin: Clients, namespace: string, name: string): Promise<k8s.KubeConfig> {
-  const tr = await admin.core.createNamespacedServiceAccountToken({ name, namespace, body: { spec: { expirationSeconds: 3600, audiences: [] } } as any });
-  const cluster = admin.kc.getCurrentCluster()!;
-  const kc = new k8s.KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ ...cluster, name: "c" }],
-    users: [{ name: `sa-${name}`, token: tr.status!.token }],
-    contexts: [{ name: "sa", cluster: "c", user: `sa-${name}`, namespace }],
-    currentContext: "sa",
-  });
-  return kc;
+  return tokenKubeConfig(admin.kc, await serviceAccountToken(admin.kc, namespace, name), namespace);
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

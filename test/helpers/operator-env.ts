@@ -6,7 +6,7 @@ import { CRD_NAME, GROUP, PLURAL, VERSION } from "../../api/v1/types";
 import { namespaceObject } from "../../builders/namespace";
 import { rbacObjects, SERVICE_ACCOUNT } from "../../builders/rbac";
 import { KubeRest } from "../../operator/kube/rest";
-import { tokenKubeconfig } from "../../scripts/operator-process";
+import { serviceAccountToken, tokenKubeconfig } from "../../scripts/operator-process";
 import { apply, Clients, eventually } from "./kube";
 
 export async function installCrd(c: Clients): Promise<void> {
@@ -22,8 +22,7 @@ export async function operatorNamespace(c: Clients, ns: string): Promise<string>
   await installCrd(c);
   await apply(c, namespaceObject(ns, "baseline"));
   for (const obj of rbacObjects(ns, "namespace")) await apply(c, obj);
-  const tr = await c.core.createNamespacedServiceAccountToken({ name: SERVICE_ACCOUNT, namespace: ns, body: { spec: { expirationSeconds: 7200, audiences: [] } } as any });
-  return tokenKubeconfig(c.kc, tr.status!.token, ns);
+  return tokenKubeconfig(c.kc, await serviceAccountToken(c.kc, ns, SERVICE_ACCOUNT), ns);
 }
 
 export const rayClusters = (c: Clients, ns: string) => ({
