@@ -117,7 +117,9 @@ describe("token bucket", () => {
 
 describe("token bucket fairness", () => {
   it("serves flows round-robin, so a big flow cannot starve a small one", async () => {
-    const b = new TokenBucket(1000, 1);
+    // 100 qps: a token takes 10 ms, so none accrues while the takes below are queued (at 1,000 qps
+    // one could, on a millisecond boundary, and let a `big` through ahead of the queue).
+    const b = new TokenBucket(100, 1);
     await b.take("warm-up"); // the burst is spent; everyone below waits
     const order: string[] = [];
     const waits = [...Array.from({ length: 6 }, () => b.take("big").then(() => order.push("big"))), b.take("small").then(() => order.push("small"))];
