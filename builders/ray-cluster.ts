@@ -15,10 +15,15 @@ import {
 import { ResolvedPodType, ResolvedSpec, headType, withDefaults } from "../api/v1/defaults";
 import { FieldError } from "../api/v1/validate";
 import { parseQuantity } from "./quantity";
+import { randomInt } from "crypto";
 import { shortHash } from "./hash";
 
-/** Annotation on worker pods: the UID of the head pod they were started against. */
-export const HEAD_UID_ANNOTATION = "cluster.ray.io/head-pod-uid";
+/**
+ * Annotation on worker pods: the name of the head pod they were started against. The operator names
+ * each new head itself (see `newPodName`), so a new head and its workers can be created at once, and
+ * a replaced head (always a new name) tells which workers belong to the old one.
+ */
+export const HEAD_NAME_ANNOTATION = "cluster.ray.io/head-pod-name";
 /** Pods mount shared memory here, as Ray's object store expects. */
 const SHM_VOLUME = "dshm";
 
@@ -158,9 +163,21 @@ function generateNameFor(cluster: string, type: ResolvedPodType, kind: NodeKind)
   return `${cluster}-ray-${kind}-`;
 }
 
+// The API server's own alphabet for generateName suffixes (no vowels, no look-alike digits).
+const NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789";
+
+/** A name as the API server's generateName would give it: the prefix (cut to 58) and 5 random characters. */
+export function newPodName(generateName: string): string {
+  let suffix = "";
+  for (let i = 0; i < 5; i++) suffix += NAME_ALPHABET[randomInt(NAME_ALPHABET.length)];
+  return `${generateName.slice(0, 58)}${suffix}`;
+}
+
 export interface PodBuildOptions {
-  /** For workers: the head pod they join. */
-  headPodUid?: string;
+  /** For workers: the name of the head pod they join. */
+  headPodName?: string;
+  /** A fixed name (the operator's for a head); otherwise the API server generates one. */
+  name?: string;
 }
 
 /** Builds the pod for one node of a cluster. */
@@ -201,7 +218,7 @@ export function buildPod(rc: RayCluster, typeName: string, kind: NodeKind, opts:
     apiVersion: "v1",
     kind: "Pod",
     metadata: {
-      generateName: generateNameFor(cluster, type, kind),
+      ...(opts.name ? { name: opts.name } : { generateName: generateNameFor(cluster, type, kind) }),
       namespace,
       labels: {
         ...(podConfig.metadata?.labels ?? {}),
@@ -213,7 +230,7 @@ export function buildPod(rc: RayCluster, typeName: string, kind: NodeKind, opts:
       },
       annotations: {
         ...(podConfig.metadata?.annotations ?? {}),
-        ...(kind === "worker" && opts.headPodUid ? { [HEAD_UID_ANNOTATION]: opts.headPodUid } : {}),
+        ...(kind === "worker" && opts.headPodName ? { [HEAD_NAME_ANNOTATION]: opts.headPodName } : {}),
       },
       ownerReferences: [ownerReference(rc)],
     },

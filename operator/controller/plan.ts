@@ -8,14 +8,15 @@
 // - a pod built from an outdated launch config is replaced (head: the whole cluster restarts);
 // - workers per type between minWorkers and maxWorkers, never above the global maxWorkers;
 // - scaling changes restart nothing: the launch hash ignores them;
-// - an operator restart changes nothing: the desired counts are read back from status, and
-//   workers are only ever removed for a reason written above or by the autoscaler's decision.
+// - an operator restart changes nothing: the desired counts are read back from status (live workers
+//   above them are kept), and workers are only ever removed for a reason written above or by the
+//   autoscaler's decision.
 import { RayCluster } from "../../api/v1/types";
 import { ResolvedSpec, headType, withDefaults, workerTypes } from "../../api/v1/defaults";
-import { buildHeadService, headServicePorts, HEAD_UID_ANNOTATION, launchConfigHash } from "../../builders/ray-cluster";
+import { buildHeadService, headServicePorts, HEAD_NAME_ANNOTATION, launchConfigHash } from "../../builders/ray-cluster";
 import { Pod, created, isFinished, isReady, isRunning, isTerminating, launchHashOf, nodeKind, podType } from "./pods";
 
-export type DeleteReason = "HeadFailed" | "HeadOutdated" | "DuplicateHead" | "WorkerFailed" | "Outdated" | "HeadReplaced" | "TypeRemoved" | "ScaleDown" | "Idle";
+export type DeleteReason = "HeadFailed" | "HeadOutdated" | "DuplicateHead" | "WorkerFailed" | "Outdated" | "HeadReplaced" | "HeadNotCreated" | "TypeRemoved" | "ScaleDown" | "Idle";
 
 export interface PodDeletion {
   pod: Pod;
@@ -98,7 +99,8 @@ export function planCluster(rc: RayCluster, pods: Pod[], service: any | undefine
   // The head we knew is gone (deleted, evicted, or on its way out): the cluster restarts.
   if (!head && !plan.restart && rc.status?.head?.podName) plan.restart = "HeadLost";
   plan.head = head;
-  if (!head && !headTerminating) plan.creations.push({ kind: "head", type: spec.headPodType, count: 1 });
+  const newHead = !head && !headTerminating;
+  if (newHead) plan.creations.push({ kind: "head", type: spec.headPodType, count: 1 });
 
   const types = workerTypes(spec);
   const prev = previousDesired(rc);
@@ -107,7 +109,7 @@ export function planCluster(rc: RayCluster, pods: Pod[], service: any | undefine
   for (const w of live.filter((p) => nodeKind(p) === "worker")) {
     const type = podType(w) ?? "";
     if (!hashes.has(type)) del(w, "TypeRemoved");
-    else if (!head || w.metadata.annotations?.[HEAD_UID_ANNOTATION] !== head.metadata.uid) del(w, "HeadReplaced");
+    else if (!head || w.metadata.annotations?.[HEAD_NAME_ANNOTATION] !== head.metadata.name) del(w, "HeadReplaced");
     else if (isFinished(w)) del(w, "WorkerFailed");
     else if (launchHashOf(w) !== hashes.get(type)) {
       del(w, "Outdated");
@@ -115,10 +117,12 @@ export function planCluster(rc: RayCluster, pods: Pod[], service: any | undefine
     } else plan.current[type].push(w);
   }
 
-  // Desired counts: the autoscaler's target, else what status remembers, else minWorkers; clamped.
+  // Desired counts: the autoscaler's target, else what status remembers (else minWorkers) or the
+  // live workers if more (a pass that created them may have stopped before writing status: those
+  // are kept, not scaled down); clamped.
   let total = 0;
   for (const t of types) {
-    const want = intent.targets?.[t.name] ?? prev[t.name] ?? t.minWorkers;
+    const want = intent.targets?.[t.name] ?? Math.max(prev[t.name] ?? t.minWorkers, plan.current[t.name].length);
     plan.desired[t.name] = Math.max(t.minWorkers, Math.min(t.maxWorkers, want));
     total += plan.desired[t.name];
   }
@@ -147,8 +151,9 @@ export function planCluster(rc: RayCluster, pods: Pod[], service: any | undefine
       del(w, "ScaleDown");
       surplus--;
     }
-    // Workers are created once the head they join exists.
-    if (head && have.length < desired) plan.creations.push({ kind: "worker", type: t.name, count: desired - have.length });
+    // Workers join the head that exists, or the one created in the same pass; while an old head is
+    // still terminating, nothing is created.
+    if ((head || newHead) && have.length < desired) plan.creations.push({ kind: "worker", type: t.name, count: desired - have.length });
   }
   return plan;
 }

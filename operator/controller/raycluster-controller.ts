@@ -3,7 +3,7 @@
 // per-key backoff and several workers, and a level-triggered reconcile that compares the RayCluster
 // with what the cache holds, acts, and writes status only when it changed.
 import { API_VERSION, GROUP, KIND, LABELS, PLURAL, RayCluster, VERSION } from "../../api/v1/types";
-import { buildPod, checkWorkable, headServiceName } from "../../builders/ray-cluster";
+import { buildPod, checkWorkable, headServiceName, newPodName } from "../../builders/ray-cluster";
 import { Informer, keyOf } from "../kube/informer";
 import { ApiError, KubeRest, isNotFound, isAlreadyExists } from "../kube/rest";
 import { EventRecorder } from "../kube/events";
@@ -38,6 +38,7 @@ export interface AutoscalerReport {
 }
 
 const POD_UPDATE_COALESCE_MS = 100;
+const POD_UPDATE_COALESCE_MS_PER_POD = 0.5;
 const STATUS_PROGRESS_INTERVAL_MS = 1000;
 /**
  * Pod creates one cluster keeps in flight at once. Past a few dozen, more concurrency does not
@@ -76,6 +77,8 @@ export class RayClusterController {
   private readonly reports = new Map<string, AutoscalerReport>();
   /** Clusters whose last pod create failed: their next creates start with a batch of one. */
   private readonly createFailed = new Set<string>();
+  /** The last refusal (403, 422) of a cluster's creates, until a pass creates what it planned. */
+  private readonly createErrors = new Map<string, string>();
   private readonly statusWrittenAt = new Map<string, number>();
   private resyncTimer?: NodeJS.Timeout;
   private gaugeTimer?: NodeJS.Timeout;
@@ -99,6 +102,7 @@ export class RayClusterController {
         this.expectations.forget(keyOf(rc));
         this.statusWrittenAt.delete(keyOf(rc));
         this.createFailed.delete(keyOf(rc));
+        this.createErrors.delete(keyOf(rc));
         this.reports.delete(keyOf(rc));
         this.queue.add(keyOf(rc));
       },
@@ -118,9 +122,10 @@ export class RayClusterController {
           this.expectations.deletionObserved(key, podKey(b));
           this.queue.add(key);
         } else {
-          // Pods of one cluster change state in bursts (scheduled, running, ready): one look at the
-          // burst instead of one per pod keeps status writes, and API load, down.
-          this.queue.addAfter(key, POD_UPDATE_COALESCE_MS);
+          // Pods of one cluster change state in bursts (scheduled, running, ready), and a pass costs
+          // in proportion to the cluster's pods: a big cluster's burst is looked at once per window
+          // (up to 100 ms), a small cluster's change at once.
+          this.queue.addAfter(key, Math.min(POD_UPDATE_COALESCE_MS, this.pods.countByIndex(key) * POD_UPDATE_COALESCE_MS_PER_POD));
         }
       },
       delete: (p) => {
@@ -234,6 +239,7 @@ export class RayClusterController {
 
     if (!this.expectations.satisfied(key)) {
       // The cache has not caught up with our own creates/deletes: act on nothing, look again soon.
+      inputs.createError = this.createErrors.get(key);
       await this.writeStatus(rc, inputs);
       return { requeueAfterMs: 5000 };
     }
@@ -244,12 +250,20 @@ export class RayClusterController {
     }
     // Everything one pass creates is told in one event: events are API writes too.
     const created: string[] = [];
-    await this.syncService(rc, plan, log, created);
-    await this.deletePods(rc, key, plan.deletions, log);
     if (report?.intent.remove?.length) this.reports.set(key, { ...report, intent: { ...report.intent, remove: [] } });
-    const createError = await this.createPods(rc, key, plan, pods, service, report?.intent, log, created);
+    // The Service, the deletions and the creations do not depend on one another: one round trip, not three.
+    const [svc, del, cre] = await Promise.allSettled([
+      this.syncService(rc, plan, log, created),
+      this.deletePods(rc, key, plan.deletions, log),
+      this.createPods(rc, key, plan, log, created),
+    ]);
     if (created.length) void this.o.events.record(this.target(rc), "Normal", "Created", `Created ${created.join("; ")}`);
-    inputs.createError = createError;
+    for (const r of [svc, del, cre]) if (r.status === "rejected") throw r.reason;
+    const createError = (cre as PromiseFulfilledResult<string | undefined>).value;
+    // A refusal stays in status (Stalled) until a pass creates what it planned.
+    if (createError) this.createErrors.set(key, createError);
+    else if (plan.creations.length) this.createErrors.delete(key);
+    inputs.createError = createError ?? this.createErrors.get(key);
     await this.writeStatus(rc, inputs);
     return createError ? { requeueAfterMs: 30_000 } : undefined;
   }
@@ -306,20 +320,37 @@ export class RayClusterController {
 
   /**
    * Creates what the plan asks; returns a message when the API server refuses for good (403, 422).
-   * A new head's UID is known from its create response, so its workers are created in the same
-   * pass instead of waiting for the head to come back through the watch.
+   * A new head is named here, so its workers (which carry that name) are created in the same wave
+   * as the head: one round trip for a new cluster instead of two. If the head's create fails, the
+   * workers of that wave are deleted again at once, and the cluster's next creates go one step at a
+   * time (head, then workers) until a create succeeds: a head that keeps failing costs no churn.
    */
-  private async createPods(rc: RayCluster, key: string, plan: Plan, pods: Pod[], service: any, intent: ScaleIntent | undefined, log: Logger, told: string[]): Promise<string | undefined> {
+  private async createPods(rc: RayCluster, key: string, plan: Plan, log: Logger, told: string[]): Promise<string | undefined> {
     const headCreation = plan.creations.find((c) => c.kind === "head");
-    if (!headCreation) return this.createBatch(rc, key, plan.creations, plan.head, log, told);
-    const created: Pod[] = [];
-    const fatal = await this.createBatch(rc, key, [headCreation], undefined, log, told, created);
-    if (fatal || created.length === 0) return fatal;
-    const next = planCluster(rc, [...pods.filter((p) => !plan.deletions.some((d) => d.pod.metadata.uid === p.metadata.uid)), created[0]], service, intent);
-    return this.createBatch(rc, key, next.creations.filter((c) => c.kind === "worker"), created[0], log, told);
+    const workers = plan.creations.filter((c) => c.kind === "worker");
+    if (!headCreation) return this.createBatch(rc, key, workers, plan.head?.metadata.name, log, told);
+    const headName = newPodName(buildPod(rc, headCreation.type, "head").metadata.generateName);
+    const head: Pod[] = [];
+    if (this.createFailed.has(key)) {
+      const fatal = await this.createBatch(rc, key, [headCreation], undefined, log, told, head, headName);
+      return fatal || head.length === 0 ? fatal : this.createBatch(rc, key, workers, headName, log, told);
+    }
+    const early: Pod[] = [];
+    const toldWorkers: string[] = [];
+    const [h, w] = await Promise.allSettled([this.createBatch(rc, key, [headCreation], undefined, log, told, head, headName), this.createBatch(rc, key, workers, headName, log, toldWorkers, early)]);
+    if (head.length) told.push(...toldWorkers);
+    else {
+      // The workers' successes must not end the one-step-at-a-time mode the head's failure calls for.
+      this.createFailed.add(key);
+      if (early.length) await this.deletePods(rc, key, early.map((pod) => ({ pod, reason: "HeadNotCreated" as const })), log);
+    }
+    if (h.status === "rejected") throw h.reason;
+    if (h.value) return h.value;
+    if (w.status === "rejected") throw w.reason;
+    return w.value;
   }
 
-  private async createBatch(rc: RayCluster, key: string, creations: PodCreation[], head: Pod | undefined, log: Logger, told: string[], out: Pod[] = []): Promise<string | undefined> {
+  private async createBatch(rc: RayCluster, key: string, creations: PodCreation[], headName: string | undefined, log: Logger, told: string[], out: Pod[] = [], name?: string): Promise<string | undefined> {
     const ns = rc.metadata.namespace!;
     // After failures, start small (1, 2, 4...); otherwise create what is needed at once.
     const initial = this.createFailed.has(key) ? 1 : this.o.maxBatch ?? MAX_BATCH;
@@ -329,7 +360,7 @@ export class RayClusterController {
         this.expectations.expectCreations(key, c.count);
         const names: string[] = [];
         const { done, error } = await slowStartBatch(c.count, initial, this.o.maxBatch ?? MAX_BATCH, async () => {
-          const pod = buildPod(rc, c.type, c.kind, { headPodUid: head?.metadata.uid });
+          const pod = buildPod(rc, c.type, c.kind, { headPodName: headName, name });
           try {
             const created = await this.o.rest.create(`/api/v1/namespaces/${ns}/pods`, pod, key);
             this.createFailed.delete(key);

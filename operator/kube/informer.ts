@@ -76,6 +76,11 @@ export class Informer<T extends KubeObject> {
     return [...(this.index.get(value) ?? [])].map((k) => this.cache.get(k)!).filter(Boolean);
   }
 
+  /** How many cached objects carry this index value. */
+  countByIndex(value: string): number {
+    return this.index.get(value)?.size ?? 0;
+  }
+
   size(): number {
     return this.cache.size;
   }

@@ -6,6 +6,7 @@
 // for metrics and benchmarks.
 import * as http from "http";
 import * as https from "https";
+import * as tlsModule from "tls";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { TokenBucket } from "../util/token-bucket";
 
@@ -108,7 +109,9 @@ export class KubeRest {
   static async create(kc: KubeConfig, opts: KubeRestOptions = {}): Promise<KubeRest> {
     const o: https.RequestOptions = {};
     await kc.applyToHTTPSOptions(o);
-    const tls: https.AgentOptions = { ca: o.ca, cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase, servername: o.servername };
+    // One secure context for every connection: otherwise each new socket parses the CA and keys again.
+    const secureContext = tlsModule.createSecureContext({ ca: o.ca, cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase });
+    const tls: https.AgentOptions = { secureContext, servername: o.servername };
     if (o.rejectUnauthorized !== undefined) tls.rejectUnauthorized = o.rejectUnauthorized;
     return new KubeRest(kc, tls, opts);
   }

@@ -4,7 +4,7 @@
 import { strict as assert } from "assert";
 import { testCluster } from "../support/cluster";
 import { OperatorProcess } from "../../scripts/operator-process";
-import { Clients, clientsFromFile, deleteNamespace, eventually, rejectsWith, sleep, uniqueName } from "../helpers/kube";
+import { Clients, apply, clientsFromFile, deleteNamespace, eventually, rejectsWith, sleep, statusCode, toModel, uniqueName } from "../helpers/kube";
 import { operatorNamespace, rayClusters, rayClusterTable } from "../helpers/operator-env";
 import { exampleCluster, edited } from "../helpers/examples";
 import { LABELS } from "../../api/v1/types";
@@ -221,6 +221,60 @@ describe("the operator (integration: real API server, the operator process under
     assert.deepEqual(await podsOf(c, ns, "unworkable"), []);
     await rejectsWith(404, c.core.readNamespacedService({ namespace: ns, name: "unworkable-ray-head" }));
     await rcs().delete("unworkable");
+  });
+
+  it("takes back the workers when the head's create is refused, then creates nothing until the head can be", async () => {
+    // A real admission refusal of head pods only (ValidatingAdmissionPolicy): the workers of the
+    // first wave, created beside the head, are admitted and must be deleted again, once.
+    const policy = uniqueName("no-heads");
+    await apply(c, {
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "ValidatingAdmissionPolicy",
+      metadata: { name: policy },
+      spec: {
+        failurePolicy: "Fail",
+        matchConstraints: { resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["pods"] }] },
+        validations: [{ expression: `!(object.metadata.?labels["${LABELS.nodeType}"].orValue("") == "head" && object.metadata.?labels["${LABELS.clusterName}"].orValue("") == "refused")`, message: "no head pods for refused here", reason: "Forbidden" }],
+      },
+    });
+    await apply(c, {
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "ValidatingAdmissionPolicyBinding",
+      metadata: { name: policy },
+      spec: { policyName: policy, validationActions: ["Deny"], matchResources: { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } } } },
+    });
+    const probe = { metadata: { name: "probe", labels: { [LABELS.nodeType]: "head", [LABELS.clusterName]: "refused" } }, spec: { containers: [{ name: "c", image: "x" }] } };
+    await eventually("the policy in force", () => c.core.createNamespacedPod({ namespace: ns, body: probe, dryRun: "All" }).then(() => false, (e) => statusCode(e) === 403));
+    const workerActions = async () => {
+      const text = (await op.get("/metrics", op.metricsPort)).body;
+      const count = (action: string, reason: string) => Number(new RegExp(`ray_operator_pod_actions_total\\{action="${action}",kind="worker",reason="${reason}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+      return { created: count("create", ""), takenBack: count("delete", "HeadNotCreated") };
+    };
+    const before = await workerActions();
+
+    await rcs().create(edited(exampleCluster("example-cluster", ns), (r) => (r.metadata.name = "refused")));
+    const rc = await eventually("the Stalled condition", async () => {
+      const got = await rcs().get("refused");
+      return got.status?.conditions?.find((x: any) => x.type === "Stalled" && x.status === "True") ? got : undefined;
+    });
+    assert.equal(rc.status.conditions.find((x: any) => x.type === "Stalled").reason, "PodCreationFailed");
+    assert.match(rc.status.conditions.find((x: any) => x.type === "Stalled").message, /no head pods for refused here/);
+    await eventually("the first wave's workers deleted", async () => (await podsOf(c, ns, "refused")).length === 0);
+    const afterWave = await workerActions();
+    assert.ok(afterWave.created - before.created <= 2, "at most one wave of workers");
+    assert.equal(afterWave.takenBack - before.takenBack, afterWave.created - before.created, "every worker of that wave taken back");
+    const events = await c.core.listNamespacedEvent({ namespace: ns, fieldSelector: "involvedObject.name=refused" });
+    if (afterWave.created > before.created) assert.ok(events.items.some((e) => e.reason === "DeletedPod" && /HeadNotCreated/.test(e.message ?? "")), "a DeletedPod event saying why");
+    assert.ok(events.items.some((e) => e.reason === "FailedCreate" && /head pod/.test(e.message ?? "")), "a FailedCreate event for the head");
+    // Refused again on the next passes: the head alone is tried, no worker is created again.
+    await sleep(6000);
+    assert.deepEqual(await workerActions(), afterWave);
+    assert.deepEqual(await podsOf(c, ns, "refused"), []);
+
+    await c.objects.delete(toModel({ apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingAdmissionPolicyBinding", metadata: { name: policy } }));
+    await c.objects.delete(toModel({ apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingAdmissionPolicy", metadata: { name: policy } }));
+    await converged(c, ns, "refused", 2, 90_000);
+    await rcs().delete("refused");
   });
 
   it("leaves running clusters untouched when the operator restarts", async () => {

@@ -91,5 +91,7 @@ describe("informer", () => {
     inf.stop();
     assert.deepEqual(inf.byIndex("c").map((p) => p.metadata.name), ["a"]);
     assert.deepEqual(inf.byIndex("other"), []);
+    assert.equal(inf.countByIndex("c"), 1);
+    assert.equal(inf.countByIndex("other"), 0);
   });
 });

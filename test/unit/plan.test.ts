@@ -2,13 +2,13 @@ import { strict as assert } from "assert";
 import { planCluster } from "../../operator/controller/plan";
 import { computeStatus } from "../../operator/controller/status";
 import { mergePatch } from "../../operator/controller/merge-patch";
-import { buildPod, HEAD_UID_ANNOTATION } from "../../builders/ray-cluster";
+import { buildPod, HEAD_NAME_ANNOTATION } from "../../builders/ray-cluster";
 import { exampleCluster, edited } from "../helpers/examples";
 
 let n = 0;
 /** A pod as the cache would hold it after the operator created it. */
-function pod(rc: any, type: string, kind: "head" | "worker", opts: { phase?: string; ready?: boolean; headUid?: string; deleting?: boolean; created?: number } = {}) {
-  const p = buildPod(rc, type, kind, { headPodUid: opts.headUid });
+function pod(rc: any, type: string, kind: "head" | "worker", opts: { phase?: string; ready?: boolean; headName?: string; deleting?: boolean; created?: number } = {}) {
+  const p = buildPod(rc, type, kind, { headPodName: opts.headName });
   n++;
   p.metadata.name = `${p.metadata.generateName}${n}`;
   p.metadata.uid = `uid-${n}`;
@@ -22,18 +22,24 @@ function pod(rc: any, type: string, kind: "head" | "worker", opts: { phase?: str
 describe("planning a RayCluster", () => {
   const rc: any = { ...exampleCluster("example-cluster"), metadata: { name: "example-cluster", namespace: "ray", uid: "rc-uid", generation: 1 } };
 
-  it("creates the Service and the head first, workers only once the head exists", () => {
+  it("creates the Service, the head and its workers in one pass", () => {
     const plan = planCluster(rc, [], undefined);
     assert.ok(plan.service && "create" in plan.service);
-    assert.deepEqual(plan.creations, [{ kind: "head", type: "head-node", count: 1 }]);
+    assert.deepEqual(plan.creations, [{ kind: "head", type: "head-node", count: 1 }, { kind: "worker", type: "worker-nodes", count: 2 }]);
     const head = pod(rc, "head-node", "head");
-    const next = planCluster(rc, [head], {});
-    assert.deepEqual(next.creations, [{ kind: "worker", type: "worker-nodes", count: 2 }]);
+    const next = planCluster(rc, [head, pod(rc, "worker-nodes", "worker", { headName: head.metadata.name })], {});
+    assert.deepEqual(next.creations, [{ kind: "worker", type: "worker-nodes", count: 1 }]);
+  });
+
+  it("creates nothing while the old head is still terminating", () => {
+    const old = pod(rc, "head-node", "head", { deleting: true });
+    const plan = planCluster({ ...rc, status: { head: { podName: old.metadata.name } } }, [old], {});
+    assert.deepEqual(plan.creations, []);
   });
 
   it("does nothing when everything matches", () => {
     const head = pod(rc, "head-node", "head");
-    const ws = [pod(rc, "worker-nodes", "worker", { headUid: head.metadata.uid }), pod(rc, "worker-nodes", "worker", { headUid: head.metadata.uid })];
+    const ws = [pod(rc, "worker-nodes", "worker", { headName: head.metadata.name }), pod(rc, "worker-nodes", "worker", { headName: head.metadata.name })];
     const plan = planCluster(rc, [head, ...ws], { spec: { ports: [{ name: "gcs", port: 6379, targetPort: 6379 }, { name: "client", port: 10001, targetPort: 10001 }, { name: "dashboard", port: 8265, targetPort: 8265 }] } });
     assert.equal(plan.service, undefined);
     assert.deepEqual(plan.creations, []);
@@ -43,35 +49,47 @@ describe("planning a RayCluster", () => {
   it("keeps the desired count from status across an operator restart, even above minWorkers", () => {
     const withStatus = { ...rc, status: { podTypes: [{ name: "head-node", desired: 1 }, { name: "worker-nodes", desired: 3 }] } };
     const head = pod(withStatus, "head-node", "head");
-    const ws = [1, 2, 3].map(() => pod(withStatus, "worker-nodes", "worker", { headUid: head.metadata.uid }));
+    const ws = [1, 2, 3].map(() => pod(withStatus, "worker-nodes", "worker", { headName: head.metadata.name }));
     const plan = planCluster(withStatus, [head, ...ws], {});
     assert.deepEqual(plan.deletions, []);
     assert.equal(plan.desired["worker-nodes"], 3);
   });
 
+  it("keeps live workers above the count status remembers (created by a pass that stopped before its status write)", () => {
+    const withStatus = { ...rc, status: { podTypes: [{ name: "head-node", desired: 1 }, { name: "worker-nodes", desired: 2 }] } };
+    const head = pod(withStatus, "head-node", "head");
+    const ws = [1, 2, 3].map(() => pod(withStatus, "worker-nodes", "worker", { headName: head.metadata.name, phase: "Pending" }));
+    const plan = planCluster(withStatus, [head, ...ws], {});
+    assert.deepEqual(plan.deletions, []);
+    assert.equal(plan.desired["worker-nodes"], 3);
+    // Above maxWorkers (3 here) is still cut.
+    const four = [...ws, pod(withStatus, "worker-nodes", "worker", { headName: head.metadata.name })];
+    assert.deepEqual(planCluster(withStatus, [head, ...four], {}).deletions.map((d) => d.reason), ["ScaleDown"]);
+  });
+
   it("replaces a lost worker, and removes surplus not-ready workers first", () => {
     const head = pod(rc, "head-node", "head");
-    const ok = pod(rc, "worker-nodes", "worker", { headUid: head.metadata.uid });
+    const ok = pod(rc, "worker-nodes", "worker", { headName: head.metadata.name });
     assert.deepEqual(planCluster(rc, [head, ok], {}).creations, [{ kind: "worker", type: "worker-nodes", count: 1 }]);
     const lowered = edited(rc, (r) => (r.spec.podTypes[1].maxWorkers = 1));
     (lowered.spec.podTypes[1] as any).minWorkers = 1;
-    const pending = pod(rc, "worker-nodes", "worker", { headUid: head.metadata.uid, phase: "Pending" });
+    const pending = pod(rc, "worker-nodes", "worker", { headName: head.metadata.name, phase: "Pending" });
     const plan = planCluster(lowered, [head, ok, pending], {});
     assert.deepEqual(plan.deletions.map((d) => [d.pod.metadata.name, d.reason]), [[pending.metadata.name, "ScaleDown"]]);
   });
 
   it("restarts the cluster when the head failed: head and all its workers replaced", () => {
     const head = pod(rc, "head-node", "head", { phase: "Failed" });
-    const w = pod(rc, "worker-nodes", "worker", { headUid: head.metadata.uid });
+    const w = pod(rc, "worker-nodes", "worker", { headName: head.metadata.name });
     const plan = planCluster({ ...rc, status: { head: { podName: head.metadata.name } } }, [head, w], {});
     assert.equal(plan.restart, "HeadFailed");
     assert.deepEqual(plan.deletions.map((d) => d.reason).sort(), ["HeadFailed", "HeadReplaced"]);
-    assert.deepEqual(plan.creations, [{ kind: "head", type: "head-node", count: 1 }]);
+    assert.deepEqual(plan.creations, [{ kind: "head", type: "head-node", count: 1 }, { kind: "worker", type: "worker-nodes", count: 2 }]);
   });
 
   it("replaces only the outdated type's pods when its template changes", () => {
     const head = pod(rc, "head-node", "head");
-    const w = pod(rc, "worker-nodes", "worker", { headUid: head.metadata.uid });
+    const w = pod(rc, "worker-nodes", "worker", { headName: head.metadata.name });
     const changed = edited(rc, (r) => (r.spec.podTypes[1].podConfig.spec.containers[0].image = "other"));
     const plan = planCluster(changed, [head, w], {});
     assert.deepEqual(plan.deletions.map((d) => [d.pod.metadata.name, d.reason]), [[w.metadata.name, "Outdated"]]);
@@ -80,7 +98,7 @@ describe("planning a RayCluster", () => {
 
   it("never exceeds the global maxWorkers, and honours the autoscaler's idle removals down to the desired count", () => {
     const head = pod(rc, "head-node", "head");
-    const ws = [1, 2, 3].map(() => pod(rc, "worker-nodes", "worker", { headUid: head.metadata.uid }));
+    const ws = [1, 2, 3].map(() => pod(rc, "worker-nodes", "worker", { headName: head.metadata.name }));
     assert.equal(planCluster(rc, [head], {}, { targets: { "worker-nodes": 10 } }).desired["worker-nodes"], 3);
     const plan = planCluster({ ...rc, status: { podTypes: [{ name: "worker-nodes", desired: 3 }] } }, [head, ...ws], {}, { targets: { "worker-nodes": 2 }, remove: [ws[1].metadata.name, ws[2].metadata.name] });
     assert.deepEqual(plan.deletions.map((d) => [d.pod.metadata.name, d.reason]), [[ws[1].metadata.name, "Idle"]]);
@@ -88,8 +106,8 @@ describe("planning a RayCluster", () => {
 
   it("replaces workers started against another head", () => {
     const head = pod(rc, "head-node", "head");
-    const stray = pod(rc, "worker-nodes", "worker", { headUid: "old-head" });
-    assert.equal(stray.metadata.annotations[HEAD_UID_ANNOTATION], "old-head");
+    const stray = pod(rc, "worker-nodes", "worker", { headName: "old-head" });
+    assert.equal(stray.metadata.annotations[HEAD_NAME_ANNOTATION], "old-head");
     const plan = planCluster(rc, [head, stray], {});
     assert.deepEqual(plan.deletions.map((d) => d.reason), ["HeadReplaced"]);
   });
@@ -100,7 +118,7 @@ describe("RayCluster status", () => {
 
   it("is Ready with observedGeneration when the head and every desired worker are ready", () => {
     const head = pod(rc, "head-node", "head");
-    const ws = [pod(rc, "worker-nodes", "worker", { headUid: head.metadata.uid }), pod(rc, "worker-nodes", "worker", { headUid: head.metadata.uid })];
+    const ws = [pod(rc, "worker-nodes", "worker", { headName: head.metadata.name }), pod(rc, "worker-nodes", "worker", { headName: head.metadata.name })];
     const pods = [head, ...ws];
     const s = computeStatus({ rc, pods, plan: planCluster(rc, pods, undefined) });
     assert.equal(s.phase, "Running");
@@ -113,7 +131,7 @@ describe("RayCluster status", () => {
 
   it("goes back to not Ready as soon as a worker is not", () => {
     const head = pod(rc, "head-node", "head");
-    const pods = [head, pod(rc, "worker-nodes", "worker", { headUid: head.metadata.uid }), pod(rc, "worker-nodes", "worker", { headUid: head.metadata.uid, ready: false })];
+    const pods = [head, pod(rc, "worker-nodes", "worker", { headName: head.metadata.name }), pod(rc, "worker-nodes", "worker", { headName: head.metadata.name, ready: false })];
     const s = computeStatus({ rc: { ...rc, status: { phase: "Running", conditions: [{ type: "Ready", status: "True", reason: "AllPodsReady", message: "", lastTransitionTime: "2026-01-01T00:00:00Z" }] } }, pods, plan: planCluster(rc, pods, undefined) });
     const ready = s.conditions!.find((c) => c.type === "Ready")!;
     assert.equal(ready.status, "False");

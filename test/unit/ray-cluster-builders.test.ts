@@ -3,7 +3,8 @@ import {
   buildHeadService,
   buildPod,
   checkWorkable,
-  HEAD_UID_ANNOTATION,
+  HEAD_NAME_ANNOTATION,
+  newPodName,
   launchConfigHash,
   nodeTypeResources,
 } from "../../builders/ray-cluster";
@@ -27,13 +28,21 @@ describe("ray cluster builders", () => {
     assert.equal(buildPod(shortPrefix, "worker-nodes", "worker").metadata.generateName, "example-cluster-gpu-");
   });
 
+  it("names a head as generateName would: the prefix and five characters of the API server's alphabet", () => {
+    const head = buildPod(rc, "head-node", "head", { name: newPodName("example-cluster-ray-head-") });
+    assert.equal(head.metadata.generateName, undefined);
+    assert.match(head.metadata.name, /^example-cluster-ray-head-[bcdfghjklmnpqrstvwxz2456789]{5}$/);
+    assert.equal(newPodName("x".repeat(70)).length, 63, "prefix cut to 58, as the API server does");
+    assert.equal(new Set(Array.from({ length: 200 }, () => newPodName("p-"))).size, 200, "no repeats in 200 draws of 27^5");
+  });
+
   it("labels pods as the original did and owns them through a controller reference", () => {
-    const pod = buildPod(rc, "worker-nodes", "worker", { headPodUid: "head-uid" });
+    const pod = buildPod(rc, "worker-nodes", "worker", { headPodName: "example-cluster-ray-head-x7k2q" });
     assert.equal(pod.metadata.labels[LABELS.clusterName], "example-cluster");
     assert.equal(pod.metadata.labels[LABELS.nodeType], "worker");
     assert.equal(pod.metadata.labels[LABELS.userNodeType], "worker-nodes");
     assert.match(pod.metadata.labels[LABELS.launchConfig], /^[0-9a-f]{10}$/);
-    assert.equal(pod.metadata.annotations[HEAD_UID_ANNOTATION], "head-uid");
+    assert.equal(pod.metadata.annotations[HEAD_NAME_ANNOTATION], "example-cluster-ray-head-x7k2q");
     assert.deepEqual(pod.metadata.ownerReferences, [
       { apiVersion: "cluster.ray.io/v1", kind: "RayCluster", name: "example-cluster", uid: "uid-1", controller: true, blockOwnerDeletion: true },
     ]);
