@@ -58,6 +58,8 @@ export class OperatorProcess {
   constructor(
     private readonly kubeconfig: string,
     private readonly env: Record<string, string>,
+    /** Extra `node` flags (e.g. `--cpu-prof`, which NODE_OPTIONS refuses). */
+    private readonly nodeArgs: string[] = [],
   ) {}
 
   async start(): Promise<this> {
@@ -65,7 +67,7 @@ export class OperatorProcess {
     this.healthPort = await freePort();
     this.metricsPort = await freePort();
     this.out = "";
-    this.proc = spawn(process.execPath, ["--enable-source-maps", main], {
+    this.proc = spawn(process.execPath, ["--enable-source-maps", ...this.nodeArgs, main], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", KUBECONFIG: this.kubeconfig, HEALTH_PORT: String(this.healthPort), METRICS_PORT: String(this.metricsPort), LOG_LEVEL: "info", ...this.env },
       stdio: ["ignore", "pipe", "pipe"],

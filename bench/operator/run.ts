@@ -10,7 +10,7 @@
 //   4. quiet: API writes in 60 s at steady state with 1,000 pods;
 //   5. API economy: requests per created pod during convergence.
 // Writes bench/results/<date>.json and ends with one machine-readable line per target.
-import { mkdirSync, writeFileSync } from "fs";
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "fs";
 import { cpus, totalmem } from "os";
 import { join } from "path";
 import * as k8s from "@kubernetes/client-node";
@@ -29,6 +29,12 @@ const CLUSTERS = Number(process.env.BENCH_CLUSTERS ?? 100);
 const WORKERS_PER_CLUSTER = 9;
 const BIG_WORKERS = Number(process.env.BENCH_BIG_WORKERS ?? 500);
 const QUIET_SECONDS = Number(process.env.BENCH_QUIET_SECONDS ?? 60);
+// BENCH_ONLY=convergence|isolation: one part only (a quick look while profiling; the report then lacks the other).
+const ONLY = process.env.BENCH_ONLY;
+// BENCH_PROFILE=<dir>: the operator writes a V8 CPU profile there each time it stops (open in Chrome DevTools).
+const PROFILE_DIR = process.env.BENCH_PROFILE;
+// BENCH_OPERATOR_LOG=<file>: the operator logs at info level and each operator's log is appended there.
+const OPERATOR_LOG = process.env.BENCH_OPERATOR_LOG;
 // The operator and the floor use the same client settings: the API server, not a client limit, is the bound.
 const QPS = 200;
 const BURST = 400;
@@ -95,8 +101,14 @@ class Bench {
     buildOperator();
   }
 
-  async startOperator() {
+  async stopOperator() {
     await this.op?.stop();
+    if (this.op && OPERATOR_LOG) appendFileSync(OPERATOR_LOG, this.op.logs());
+    this.op = undefined;
+  }
+
+  async startOperator() {
+    await this.stopOperator();
     this.op = await new OperatorProcess(this.saKubeconfig, {
       RAY_OPERATOR_POD_NAMESPACE: this.ns,
       OPERATOR_NAMESPACE: this.ns,
@@ -106,13 +118,37 @@ class Bench {
       KUBE_API_BURST: String(BURST),
       // No Ray runs on simulated nodes: measure the reconcile loop alone.
       AUTOSCALER_INTERVAL_SECONDS: "0",
-      LOG_LEVEL: "warn",
-    }).start();
+      LOG_LEVEL: OPERATOR_LOG ? "info" : "warn",
+    }, PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`] : []).start();
     for (let i = 0; i < 200; i++) {
       if ((await this.op.get("/readyz").catch(() => ({ status: 0 }))).status === 200) return;
       await sleep(100);
     }
     throw new Error("operator not ready");
+  }
+
+  /** CPU seconds used so far by each control-plane process, the operator and this script (from /proc). */
+  cpuSeconds(): Record<string, number> {
+    const ticks = (pid?: number) => {
+      try {
+        const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+        return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in USER_HZ (100)
+      } catch {
+        return 0;
+      }
+    };
+    const out: Record<string, number> = {};
+    for (const [name, pid] of Object.entries(this.state.pids)) out[name] = ticks(pid);
+    out.operator = ticks(this.op?.pid);
+    const self = process.cpuUsage();
+    out.bench = (self.user + self.system) / 1e6;
+    return out;
+  }
+
+  static cpuDelta(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const k of Object.keys(b)) out[k] = Math.round((b[k] - (a[k] ?? 0)) * 100) / 100;
+    return out;
   }
 
   async metrics(): Promise<Map<string, number>> {
@@ -154,44 +190,73 @@ class Bench {
     return { rssMb: (m.get("ray_operator_process_resident_memory_bytes") ?? NaN) / 2 ** 20, heapMb: (m.get("ray_operator_nodejs_heap_size_used_bytes") ?? NaN) / 2 ** 20 };
   }
 
-  async readyCount(names: Set<string>): Promise<number> {
-    const list = await this.admin.get(`/apis/${GROUP}/${VERSION}/namespaces/${this.ns}/${PLURAL}`);
-    return list.items.filter((rc: any) => names.has(rc.metadata.name) && rc.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True") && rc.status.observedGeneration === rc.metadata.generation).length;
+  /**
+   * Lists `path`, then watches it from that list's resourceVersion, handing every object seen to
+   * `see` until it returns true (or `stop` aborts). Event-driven, so a figure of a few hundred
+   * milliseconds is not rounded up to a poll interval, and cheap for the API server.
+   */
+  async observe(path: string, query: Record<string, string>, see: (obj: any) => boolean, stop?: AbortSignal, timeoutMs = 600_000): Promise<void> {
+    const ac = new AbortController();
+    const abort = () => ac.abort();
+    stop?.addEventListener("abort", abort);
+    const timer = setTimeout(abort, timeoutMs);
+    let done = false;
+    try {
+      while (!ac.signal.aborted) {
+        const list = await this.admin.get(path, query);
+        for (const o of list.items) if (see(o)) done = true;
+        if (done) return;
+        let rv = list.metadata.resourceVersion;
+        while (!ac.signal.aborted && !done) {
+          try {
+            await this.admin.watch(path, { ...query, resourceVersion: rv, allowWatchBookmarks: true }, (e) => {
+              if (e.type === "ERROR") throw new Error(e.object?.message ?? "watch error");
+              rv = e.object?.metadata?.resourceVersion ?? rv;
+              if (e.type !== "BOOKMARK" && e.type !== "DELETED" && see(e.object)) {
+                done = true;
+                ac.abort();
+              }
+            }, ac.signal);
+          } catch {
+            break; // relist
+          }
+        }
+        if (done) return;
+      }
+      if (!stop?.aborted) throw new Error(`timed out watching ${path}`);
+    } finally {
+      clearTimeout(timer);
+      stop?.removeEventListener("abort", abort);
+    }
   }
 
   async waitReady(names: string[], timeoutMs = 600_000): Promise<void> {
-    const set = new Set(names);
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if ((await this.readyCount(set)) === set.size) return;
-      await sleep(250);
-    }
-    throw new Error(`timed out waiting for ${names.length} clusters to be Ready`);
+    const waiting = new Set(names);
+    const ready = (rc: any) => rc.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True") && rc.status.observedGeneration === rc.metadata.generation;
+    await this.observe(`/apis/${GROUP}/${VERSION}/namespaces/${this.ns}/${PLURAL}`, {}, (rc) => {
+      if (ready(rc)) waiting.delete(rc.metadata.name);
+      return waiting.size === 0;
+    }, undefined, timeoutMs).catch((e) => Promise.reject(new Error(`${names.length} clusters not Ready: ${e.message}`)));
   }
 
-  /** Records when a cluster's pods are first seen, scheduled and ready (client-side, 50 ms polls); call the result to stop. */
-  trace(cluster: string, t0: number): () => Promise<string[]> {
+  /** Records when a cluster's pods are first seen, scheduled and ready (from a watch); call the result to stop. */
+  trace(cluster: string, t0: number): () => Promise<Map<string, number>> {
     const seen = new Map<string, number>();
-    let stop = false;
     const mark = (what: string) => {
       if (!seen.has(what)) seen.set(what, Date.now() - t0);
     };
-    const loop = (async () => {
-      while (!stop) {
-        const pods = await this.admin.get(`/api/v1/namespaces/${this.ns}/pods`, { labelSelector: `${LABELS.clusterName}=${cluster}` });
-        for (const p of pods.items) {
-          const kind = p.metadata.labels[LABELS.nodeType];
-          mark(`${kind} created`);
-          if (p.spec.nodeName) mark(`${kind} scheduled`);
-          if (p.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True")) mark(`${kind} ready`);
-        }
-        await sleep(50);
-      }
-    })();
+    const ac = new AbortController();
+    const watching = this.observe(`/api/v1/namespaces/${this.ns}/pods`, { labelSelector: `${LABELS.clusterName}=${cluster}` }, (p) => {
+      const kind = p.metadata.labels[LABELS.nodeType];
+      mark(`${kind} created`);
+      if (p.spec.nodeName) mark(`${kind} scheduled`);
+      if (p.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True")) mark(`${kind} ready`);
+      return false;
+    }, ac.signal);
     return async () => {
-      stop = true;
-      await loop;
-      return [...seen].sort((a, b) => a[1] - b[1]).map(([k, v]) => `${k} +${v} ms`);
+      ac.abort();
+      await watching;
+      return new Map([...seen].sort((a, b) => a[1] - b[1]));
     };
   }
 
@@ -238,19 +303,19 @@ class Bench {
         }
       }),
     );
-    // Poll only the pods not yet Running (a field selector), as cheaply as the operator run polls RayClusters.
-    for (;;) {
-      const list = await this.admin.get(`/api/v1/namespaces/${this.ns}/pods`, { labelSelector: LABELS.clusterName, fieldSelector: "status.phase!=Running" });
-      if (list.items.length === 0) break;
-      await sleep(250);
-    }
+    // Watched, as the operator run's RayClusters are: both times end when the event arrives.
+    const running = new Set<string>();
+    await this.observe(`/api/v1/namespaces/${this.ns}/pods`, { labelSelector: LABELS.clusterName }, (p) => {
+      if (p.status?.phase === "Running") running.add(p.metadata.name);
+      return running.size === pods.length;
+    });
     const elapsed = (Date.now() - started) / 1000;
     client.close();
     return elapsed;
   }
 
   async stop() {
-    await this.op?.stop();
+    await this.stopOperator();
     this.admin?.close();
     if (this.state) stopControlPlane(this.state);
   }
@@ -274,13 +339,18 @@ async function main() {
     const heap1000: number[] = [];
     const quiet: number[] = [];
     let breakdown: Record<string, number> = {};
+    const cpu = { floor: [] as Record<string, number>[], convergence: [] as Record<string, number>[] };
+    const fmtCpu = (c: Record<string, number>) => Object.entries(c).map(([k, v]) => `${k} ${fmt(v, 1)}`).join(", ") + ` (total ${fmt(Object.values(c).reduce((x, y) => x + y, 0), 1)})`;
     const totalPods = CLUSTERS * (1 + WORKERS_PER_CLUSTER);
 
-    for (let run = 1; run <= RUNS; run++) {
+    for (let run = 1; run <= (ONLY === "isolation" ? 0 : RUNS); run++) {
       // Floor first, on an idle API server, then clean.
-      await b.op?.stop();
+      await b.stopOperator();
+      const cpuFloor0 = b.cpuSeconds();
       const f = await b.floor();
       floors.push(f);
+      cpu.floor.push(Bench.cpuDelta(cpuFloor0, b.cpuSeconds()));
+      log(`run ${run}: CPU seconds during the floor: ${fmtCpu(cpu.floor[cpu.floor.length - 1])}`);
       await b.clean();
       log(`run ${run}: floor ${fmt(f)} s for ${totalPods} pods`);
 
@@ -299,19 +369,37 @@ async function main() {
       await sleep(500);
       const before = await b.metrics();
       const clusters = Array.from({ length: CLUSTERS }, (_, i) => benchCluster(`c-${i}`, b.ns, WORKERS_PER_CLUSTER));
+      const cpuConv0 = b.cpuSeconds();
       const started = Date.now();
       await b.createClusters(clusters);
       await b.waitReady(clusters.map((c) => c.metadata.name!));
       const t = (Date.now() - started) / 1000;
       conv.push(t);
+      cpu.convergence.push(Bench.cpuDelta(cpuConv0, b.cpuSeconds()));
+      log(`run ${run}: CPU seconds during convergence: ${fmtCpu(cpu.convergence[cpu.convergence.length - 1])}`);
       const after = await b.metrics();
       // Where the time went: last pod created, last pod running, last cluster Ready (API timestamps, 1 s resolution).
       const podsNow = await b.admin.get(`/api/v1/namespaces/${b.ns}/pods`, { labelSelector: LABELS.clusterName });
       const lastCreated = Math.max(...podsNow.items.map((p: any) => Date.parse(p.metadata.creationTimestamp)));
       const lastRunning = Math.max(...podsNow.items.map((p: any) => Date.parse(p.status?.conditions?.find((c: any) => c.type === "Ready")?.lastTransitionTime ?? 0)));
+      const perSecond = new Map<number, number>();
+      for (const p of podsNow.items) {
+        const sec = Math.floor((Date.parse(p.metadata.creationTimestamp) - Math.floor(started / 1000) * 1000) / 1000);
+        perSecond.set(sec, (perSecond.get(sec) ?? 0) + 1);
+      }
+      log(`run ${run}: pods created per second: ${[...perSecond].sort((a, b) => a[0] - b[0]).map(([k, v]) => `+${k}s ${v}`).join(", ")}`);
       log(`run ${run}: last pod created at +${fmt((lastCreated - started) / 1000, 1)} s, last pod ready at +${fmt((lastRunning - started) / 1000, 1)} s, all clusters Ready at +${fmt(t, 1)} s (timestamps to the second)`);
       perPod.push((Bench.requests(after) - Bench.requests(before)) / totalPods);
       breakdown = Bench.breakdown(before, after, totalPods);
+      const latency = (verb: string) => {
+        const k = `{verb="${verb}"}`;
+        const n = (after.get(`ray_operator_api_request_duration_seconds_count${k}`) ?? 0) - (before.get(`ray_operator_api_request_duration_seconds_count${k}`) ?? 0);
+        return n ? (((after.get(`ray_operator_api_request_duration_seconds_sum${k}`) ?? 0) - (before.get(`ray_operator_api_request_duration_seconds_sum${k}`) ?? 0)) / n) * 1000 : NaN;
+      };
+      const delta = (k: string) => (after.get(k) ?? 0) - (before.get(k) ?? 0);
+      const reconciles = delta("ray_operator_reconcile_duration_seconds_count");
+      log(`run ${run}: ${reconciles} reconciles, mean ${fmt((delta("ray_operator_reconcile_duration_seconds_sum") / reconciles) * 1000, 0)} ms`);
+      log(`run ${run}: mean API latency: create ${fmt(latency("create"), 0)} ms, patch ${fmt(latency("patch"), 0)} ms`);
       log(`run ${run}: requests per pod by kind: ${Object.entries(breakdown).map(([k, v]) => `${k} ${fmt(v)}`).join(", ")}`);
       const mem = await b.memory();
       rss1000.push(mem.rssMb);
@@ -331,8 +419,9 @@ async function main() {
     // Isolation: a small cluster alone, then while a big one scales 0 -> BIG_WORKERS.
     const alone: number[] = [];
     const loaded: number[] = [];
+    const phases = { created: [] as number[], ready: [] as number[], statusReady: [] as number[] };
     await b.startOperator();
-    for (let run = 1; run <= RUNS; run++) {
+    for (let run = 1; run <= (ONLY === "convergence" ? 0 : RUNS); run++) {
       const s1 = benchCluster(`small-a-${run}`, b.ns, 1);
       let t0 = Date.now();
       await b.createClusters([s1]);
@@ -352,7 +441,14 @@ async function main() {
       await b.createClusters([s2]);
       await b.waitReady([s2.metadata.name!]);
       loaded.push((Date.now() - t0) / 1000);
-      log(`run ${run}: small cluster beside the scale-up: ${(await timeline()).join(", ")}`);
+      const marks = await timeline();
+      log(`run ${run}: small cluster beside the scale-up: ${[...marks].map(([k, v]) => `${k} +${v} ms`).join(", ")}, Ready +${Date.now() - t0} ms`);
+      // Where the time went: until both pods exist (the operator's pass and the API server's creates),
+      // until both are ready (scheduler and kwok), and from there to Ready in status (the operator).
+      const at = (what: string) => Math.max(marks.get(`head ${what}`) ?? NaN, marks.get(`worker ${what}`) ?? NaN);
+      phases.created.push(at("created"));
+      phases.ready.push(at("ready"));
+      phases.statusReady.push(loaded[loaded.length - 1] * 1000 - at("ready"));
       await b.waitReady([big.metadata.name!]);
       log(`run ${run}: small cluster Ready in ${fmt(alone[alone.length - 1])} s alone, ${fmt(loaded[loaded.length - 1])} s beside a 0 -> ${BIG_WORKERS} scale-up`);
       await b.clean();
@@ -364,8 +460,13 @@ async function main() {
     const ratioS = s(conv.map((c, i) => c / floors[i]));
     const isoS = s(loaded.map((l, i) => l / alone[i]));
     Object.assign(results, {
-      convergence: { operatorSeconds: convS, floorSeconds: floorS, ratio: ratioS },
-      isolation: { aloneSeconds: s(alone), besideScaleUpSeconds: s(loaded), ratio: isoS },
+      convergence: { operatorSeconds: convS, floorSeconds: floorS, ratio: ratioS, cpuSecondsByProcess: cpu },
+      isolation: {
+        aloneSeconds: s(alone),
+        besideScaleUpSeconds: s(loaded),
+        ratio: isoS,
+        besideScaleUpMs: { bothPodsCreated: s(phases.created), bothPodsReady: s(phases.ready), podsReadyToClusterReady: s(phases.statusReady) },
+      },
       memory: { rssMbAt0: s(rss0), rssMbAt100: s(rss100), rssMbAt1000: s(rss1000), heapMbAt1000: s(heap1000) },
       quiet: { writesIn60s: s(quiet) },
       apiEconomy: { requestsPerPod: s(perPod), lastRunByVerbAndResource: breakdown },
@@ -374,6 +475,11 @@ async function main() {
       ["convergence, operator (s)", convS, "", ""],
       ["convergence, floor (s)", floorS, "", ""],
       ["convergence ratio", ratioS, "<= 1.25", ratioS.median <= 1.25 ? "met" : "missed"],
+      ["isolation, alone (s)", s(alone), "", ""],
+      ["isolation, beside scale-up (s)", s(loaded), "", ""],
+      ["  of which pods created (ms)", s(phases.created), "", ""],
+      ["  of which pods ready (ms)", s(phases.ready), "", ""],
+      ["  of which ready -> Ready (ms)", s(phases.statusReady), "", ""],
       ["isolation ratio", isoS, "<= 2", isoS.median <= 2 ? "met" : "missed"],
       ["RSS at 0 pods (MB)", s(rss0), "", ""],
       ["RSS at 100 pods (MB)", s(rss100), "", ""],
