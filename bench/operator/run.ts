@@ -3,7 +3,8 @@
 // ServiceAccount. Every figure is the median of several runs (min and max beside it), and the two
 // time figures are ratios to a baseline measured in the same run:
 //   1. convergence: 100 RayClusters of 1 head + 9 workers at once, until all Ready, against a floor
-//      that creates the same 1,000 pods directly with the same client and concurrency;
+//      that creates the same 1,000 pods directly with the same client and concurrency (the mean of
+//      the floor runs just before and just after);
 //   2. isolation: a small cluster's time to Ready while another scales 0 -> 500 workers, against
 //      the same small cluster alone;
 //   3. memory: operator RSS and heap at 0, 100 and 1,000 pods;
@@ -332,6 +333,7 @@ async function main() {
     await b.setup();
     const conv: number[] = [];
     const floors: number[] = [];
+    const ratios: number[] = [];
     const perPod: number[] = [];
     const rss0: number[] = [];
     const rss100: number[] = [];
@@ -343,17 +345,20 @@ async function main() {
     const fmtCpu = (c: Record<string, number>) => Object.entries(c).map(([k, v]) => `${k} ${fmt(v, 1)}`).join(", ") + ` (total ${fmt(Object.values(c).reduce((x, y) => x + y, 0), 1)})`;
     const totalPods = CLUSTERS * (1 + WORKERS_PER_CLUSTER);
 
-    for (let run = 1; run <= (ONLY === "isolation" ? 0 : RUNS); run++) {
-      // Floor first, on an idle API server, then clean.
+    // The floor runs before the first convergence and after each one, on an idle API server (no
+    // operator): each convergence is compared with the mean of the floors on either side of it, so
+    // a machine that drifts faster or slower during the run moves both sides of the ratio.
+    const runFloor = async (label: string) => {
       await b.stopOperator();
       const cpuFloor0 = b.cpuSeconds();
       const f = await b.floor();
       floors.push(f);
       cpu.floor.push(Bench.cpuDelta(cpuFloor0, b.cpuSeconds()));
-      log(`run ${run}: CPU seconds during the floor: ${fmtCpu(cpu.floor[cpu.floor.length - 1])}`);
       await b.clean();
-      log(`run ${run}: floor ${fmt(f)} s for ${totalPods} pods`);
-
+      log(`${label}: floor ${fmt(f)} s for ${totalPods} pods; CPU seconds: ${fmtCpu(cpu.floor[cpu.floor.length - 1])}`);
+    };
+    if (ONLY !== "isolation") await runFloor("before run 1");
+    for (let run = 1; run <= (ONLY === "isolation" ? 0 : RUNS); run++) {
       // Memory at 0 and 100 pods, on a fresh operator.
       await b.startOperator();
       await sleep(1000);
@@ -404,7 +409,7 @@ async function main() {
       const mem = await b.memory();
       rss1000.push(mem.rssMb);
       heap1000.push(mem.heapMb);
-      log(`run ${run}: operator ${fmt(t)} s to Ready for ${CLUSTERS} clusters (ratio ${fmt(t / f)}), ${fmt(perPod[perPod.length - 1])} requests/pod, RSS ${fmt(mem.rssMb, 1)} MB`);
+      log(`run ${run}: operator ${fmt(t)} s to Ready for ${CLUSTERS} clusters, ${fmt(perPod[perPod.length - 1])} requests/pod, RSS ${fmt(mem.rssMb, 1)} MB`);
 
       // Quiet at steady state: writes over QUIET_SECONDS.
       await sleep(2000);
@@ -414,6 +419,10 @@ async function main() {
       quiet.push(q1 - q0);
       log(`run ${run}: ${q1 - q0} API writes in ${QUIET_SECONDS} s at steady state`);
       await b.clean();
+      await runFloor(`after run ${run}`);
+      const ratio = t / ((floors[run - 1] + floors[run]) / 2);
+      ratios.push(ratio);
+      log(`run ${run}: convergence ratio ${fmt(ratio)} (operator ${fmt(t)} s, floors ${fmt(floors[run - 1])} s before and ${fmt(floors[run])} s after)`);
     }
 
     // Isolation: a small cluster alone, then while a big one scales 0 -> BIG_WORKERS.
@@ -422,11 +431,18 @@ async function main() {
     const phases = { created: [] as number[], ready: [] as number[], statusReady: [] as number[] };
     await b.startOperator();
     for (let run = 1; run <= (ONLY === "convergence" ? 0 : RUNS); run++) {
-      const s1 = benchCluster(`small-a-${run}`, b.ns, 1);
-      let t0 = Date.now();
-      await b.createClusters([s1]);
-      await b.waitReady([s1.metadata.name!]);
-      alone.push((Date.now() - t0) / 1000);
+      // Alone: a tenth of a second on simulated nodes, so one sample is mostly noise; each run's
+      // figure is the median of three (after one warm-up on the first run).
+      const samples: number[] = [];
+      for (let i = run === 1 ? 0 : 1; i <= 3; i++) {
+        const s1 = benchCluster(`small-a-${run}-${i}`, b.ns, 1);
+        const t = Date.now();
+        await b.createClusters([s1]);
+        await b.waitReady([s1.metadata.name!]);
+        if (i > 0) samples.push((Date.now() - t) / 1000);
+      }
+      alone.push(summarize(samples).median);
+      let t0: number;
 
       const big = benchCluster(`big-${run}`, b.ns, 0, BIG_WORKERS);
       await b.createClusters([big]);
@@ -457,7 +473,7 @@ async function main() {
     const s = (xs: number[]) => summarize(xs);
     const convS = s(conv);
     const floorS = s(floors);
-    const ratioS = s(conv.map((c, i) => c / floors[i]));
+    const ratioS = s(ratios);
     const isoS = s(loaded.map((l, i) => l / alone[i]));
     Object.assign(results, {
       convergence: { operatorSeconds: convS, floorSeconds: floorS, ratio: ratioS, cpuSecondsByProcess: cpu },
