@@ -338,6 +338,8 @@ async function main() {
     const rss0: number[] = [];
     const rss100: number[] = [];
     const rss1000: number[] = [];
+    const heap0: number[] = [];
+    const heap100: number[] = [];
     const heap1000: number[] = [];
     const quiet: number[] = [];
     let breakdown: Record<string, number> = {};
@@ -362,11 +364,15 @@ async function main() {
       // Memory at 0 and 100 pods, on a fresh operator.
       await b.startOperator();
       await sleep(1000);
-      rss0.push((await b.memory()).rssMb);
+      const m0 = await b.memory();
+      rss0.push(m0.rssMb);
+      heap0.push(m0.heapMb);
       const small = Array.from({ length: 10 }, (_, i) => benchCluster(`mem-${i}`, b.ns, WORKERS_PER_CLUSTER));
       await b.createClusters(small);
       await b.waitReady(small.map((c) => c.metadata.name!));
-      rss100.push((await b.memory()).rssMb);
+      const m100 = await b.memory();
+      rss100.push(m100.rssMb);
+      heap100.push(m100.heapMb);
       await b.clean();
 
       // Convergence of 100 clusters at once, on a fresh operator.
@@ -483,7 +489,7 @@ async function main() {
         ratio: isoS,
         besideScaleUpMs: { bothPodsCreated: s(phases.created), bothPodsReady: s(phases.ready), podsReadyToClusterReady: s(phases.statusReady) },
       },
-      memory: { rssMbAt0: s(rss0), rssMbAt100: s(rss100), rssMbAt1000: s(rss1000), heapMbAt1000: s(heap1000) },
+      memory: { rssMbAt0: s(rss0), rssMbAt100: s(rss100), rssMbAt1000: s(rss1000), heapMbAt0: s(heap0), heapMbAt100: s(heap100), heapMbAt1000: s(heap1000) },
       quiet: { writesIn60s: s(quiet) },
       apiEconomy: { requestsPerPod: s(perPod), lastRunByVerbAndResource: breakdown },
     });
@@ -500,6 +506,8 @@ async function main() {
       ["RSS at 0 pods (MB)", s(rss0), "", ""],
       ["RSS at 100 pods (MB)", s(rss100), "", ""],
       ["RSS at 1000 pods (MB)", s(rss1000), "<= 200", s(rss1000).median <= 200 ? "met" : "missed"],
+      ["heap at 0 pods (MB)", s(heap0), "", ""],
+      ["heap at 100 pods (MB)", s(heap100), "", ""],
       ["heap at 1000 pods (MB)", s(heap1000), "", ""],
       [`API writes in ${QUIET_SECONDS}s, steady`, s(quiet), "0", s(quiet).median === 0 ? "met" : "missed"],
       ["API requests per pod", s(perPod), "", ""],
