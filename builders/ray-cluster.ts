@@ -173,6 +173,11 @@ export function newPodName(generateName: string): string {
   return `${generateName.slice(0, 58)}${suffix}`;
 }
 
+/** The name the operator gives a new head pod of this cluster (workers carry it: HEAD_NAME_ANNOTATION). */
+export function newHeadPodName(rc: RayCluster, spec: ResolvedSpec = withDefaults(rc.spec)): string {
+  return newPodName(generateNameFor(rc.metadata.name!, headType(spec), "head"));
+}
+
 export interface PodBuildOptions {
   /** For workers: the name of the head pod they join. */
   headPodName?: string;

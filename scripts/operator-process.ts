@@ -94,6 +94,17 @@ export class OperatorProcess {
     return { status: r.status, body: await r.text() };
   }
 
+  /** The operator's Prometheus metrics, sample by sample: `name{labels}` → value. */
+  async metrics(): Promise<Map<string, number>> {
+    const m = new Map<string, number>();
+    for (const line of (await this.get("/metrics", this.metricsPort)).body.split("\n")) {
+      if (!line || line.startsWith("#")) continue;
+      const i = line.lastIndexOf(" ");
+      m.set(line.slice(0, i), Number(line.slice(i + 1)));
+    }
+    return m;
+  }
+
   /** Stops the process with `signal` and waits for it to exit. */
   async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> {
     const p = this.proc;

@@ -18,6 +18,8 @@ import * as k8s from "@kubernetes/client-node";
 import { startControlPlane, stopControlPlane, ControlPlaneState } from "../../scripts/cluster/control-plane";
 import { OperatorProcess, serviceAccountToken, tokenKubeconfig, buildOperator } from "../../scripts/operator-process";
 import { KubeRest, isNotFound } from "../../operator/kube/rest";
+import { Informer } from "../../operator/kube/informer";
+import { createLogger } from "../../operator/util/log";
 import { rayClusterCrd } from "../../api/v1/crd";
 import { API_VERSION, CRD_NAME, GROUP, KIND, LABELS, PLURAL, RayCluster, VERSION } from "../../api/v1/types";
 import { namespaceObject } from "../../builders/namespace";
@@ -152,15 +154,8 @@ class Bench {
     return out;
   }
 
-  async metrics(): Promise<Map<string, number>> {
-    const text = (await this.op!.get("/metrics", this.op!.metricsPort)).body;
-    const m = new Map<string, number>();
-    for (const line of text.split("\n")) {
-      if (!line || line.startsWith("#")) continue;
-      const i = line.lastIndexOf(" ");
-      m.set(line.slice(0, i), Number(line.slice(i + 1)));
-    }
-    return m;
+  metrics(): Promise<Map<string, number>> {
+    return this.op!.metrics();
   }
 
   static requests(m: Map<string, number>, verbs?: string[]): number {
@@ -192,49 +187,36 @@ class Bench {
   }
 
   /**
-   * Lists `path`, then watches it from that list's resourceVersion, handing every object seen to
-   * `see` until it returns true (or `stop` aborts). Event-driven, so a figure of a few hundred
-   * milliseconds is not rounded up to a poll interval, and cheap for the API server.
+   * Hands every object of `path` (as listed, then as watched, through the operator's own Informer)
+   * to `see` until it returns true, `stop` aborts, or the time is up. Event-driven, so a figure of a
+   * few hundred milliseconds is not rounded up to a poll interval, and cheap for the API server.
    */
-  async observe(path: string, query: Record<string, string>, see: (obj: any) => boolean, stop?: AbortSignal, timeoutMs = 600_000): Promise<void> {
-    const ac = new AbortController();
-    const abort = () => ac.abort();
-    stop?.addEventListener("abort", abort);
-    const timer = setTimeout(abort, timeoutMs);
-    let done = false;
-    try {
-      while (!ac.signal.aborted) {
-        const list = await this.admin.get(path, query);
-        for (const o of list.items) if (see(o)) done = true;
-        if (done) return;
-        let rv = list.metadata.resourceVersion;
-        while (!ac.signal.aborted && !done) {
-          try {
-            await this.admin.watch(path, { ...query, resourceVersion: rv, allowWatchBookmarks: true }, (e) => {
-              if (e.type === "ERROR") throw new Error(e.object?.message ?? "watch error");
-              rv = e.object?.metadata?.resourceVersion ?? rv;
-              if (e.type !== "BOOKMARK" && e.type !== "DELETED" && see(e.object)) {
-                done = true;
-                ac.abort();
-              }
-            }, ac.signal);
-          } catch {
-            break; // relist
-          }
-        }
-        if (done) return;
-      }
-      if (!stop?.aborted) throw new Error(`timed out watching ${path}`);
-    } finally {
-      clearTimeout(timer);
-      stop?.removeEventListener("abort", abort);
-    }
+  observe(path: string, labelSelector: string | undefined, see: (obj: any) => boolean, stop?: AbortSignal, timeoutMs = 600_000): Promise<void> {
+    const inf = new Informer<any>(this.admin, { name: `bench ${path}`, path, labelSelector, log: createLogger("warn", log) });
+    return new Promise<void>((resolve, reject) => {
+      let over = false;
+      const finish = (e?: Error) => {
+        if (over) return;
+        over = true;
+        clearTimeout(timer);
+        inf.stop();
+        if (e) reject(e);
+        else resolve();
+      };
+      const timer = setTimeout(() => finish(new Error(`timed out watching ${path}`)), timeoutMs);
+      const check = (o: any) => {
+        if (see(o)) finish();
+      };
+      inf.on({ add: check, update: (_, o) => check(o) });
+      stop?.addEventListener("abort", () => finish());
+      inf.start();
+    });
   }
 
   async waitReady(names: string[], timeoutMs = 600_000): Promise<void> {
     const waiting = new Set(names);
     const ready = (rc: any) => rc.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True") && rc.status.observedGeneration === rc.metadata.generation;
-    await this.observe(`/apis/${GROUP}/${VERSION}/namespaces/${this.ns}/${PLURAL}`, {}, (rc) => {
+    await this.observe(`/apis/${GROUP}/${VERSION}/namespaces/${this.ns}/${PLURAL}`, undefined, (rc) => {
       if (ready(rc)) waiting.delete(rc.metadata.name);
       return waiting.size === 0;
     }, undefined, timeoutMs).catch((e) => Promise.reject(new Error(`${names.length} clusters not Ready: ${e.message}`)));
@@ -247,7 +229,7 @@ class Bench {
       if (!seen.has(what)) seen.set(what, Date.now() - t0);
     };
     const ac = new AbortController();
-    const watching = this.observe(`/api/v1/namespaces/${this.ns}/pods`, { labelSelector: `${LABELS.clusterName}=${cluster}` }, (p) => {
+    const watching = this.observe(`/api/v1/namespaces/${this.ns}/pods`, `${LABELS.clusterName}=${cluster}`, (p) => {
       const kind = p.metadata.labels[LABELS.nodeType];
       mark(`${kind} created`);
       if (p.spec.nodeName) mark(`${kind} scheduled`);
@@ -306,7 +288,7 @@ class Bench {
     );
     // Watched, as the operator run's RayClusters are: both times end when the event arrives.
     const running = new Set<string>();
-    await this.observe(`/api/v1/namespaces/${this.ns}/pods`, { labelSelector: LABELS.clusterName }, (p) => {
+    await this.observe(`/api/v1/namespaces/${this.ns}/pods`, LABELS.clusterName, (p) => {
       if (p.status?.phase === "Running") running.add(p.metadata.name);
       return running.size === pods.length;
     });
@@ -402,12 +384,11 @@ async function main() {
       log(`run ${run}: last pod created at +${fmt((lastCreated - started) / 1000, 1)} s, last pod ready at +${fmt((lastRunning - started) / 1000, 1)} s, all clusters Ready at +${fmt(t, 1)} s (timestamps to the second)`);
       perPod.push((Bench.requests(after) - Bench.requests(before)) / totalPods);
       breakdown = Bench.breakdown(before, after, totalPods);
-      const latency = (verb: string) => {
-        const k = `{verb="${verb}"}`;
-        const n = (after.get(`ray_operator_api_request_duration_seconds_count${k}`) ?? 0) - (before.get(`ray_operator_api_request_duration_seconds_count${k}`) ?? 0);
-        return n ? (((after.get(`ray_operator_api_request_duration_seconds_sum${k}`) ?? 0) - (before.get(`ray_operator_api_request_duration_seconds_sum${k}`) ?? 0)) / n) * 1000 : NaN;
-      };
       const delta = (k: string) => (after.get(k) ?? 0) - (before.get(k) ?? 0);
+      const latency = (verb: string) => {
+        const n = delta(`ray_operator_api_request_duration_seconds_count{verb="${verb}"}`);
+        return n ? (delta(`ray_operator_api_request_duration_seconds_sum{verb="${verb}"}`) / n) * 1000 : NaN;
+      };
       const reconciles = delta("ray_operator_reconcile_duration_seconds_count");
       log(`run ${run}: ${reconciles} reconciles, mean ${fmt((delta("ray_operator_reconcile_duration_seconds_sum") / reconciles) * 1000, 0)} ms`);
       log(`run ${run}: mean API latency: create ${fmt(latency("create"), 0)} ms, patch ${fmt(latency("patch"), 0)} ms`);

@@ -3,7 +3,7 @@
 // per-key backoff and several workers, and a level-triggered reconcile that compares the RayCluster
 // with what the cache holds, acts, and writes status only when it changed.
 import { API_VERSION, GROUP, KIND, LABELS, PLURAL, RayCluster, VERSION } from "../../api/v1/types";
-import { buildPod, checkWorkable, headServiceName, newPodName } from "../../builders/ray-cluster";
+import { buildPod, checkWorkable, headServiceName, newHeadPodName } from "../../builders/ray-cluster";
 import { Informer, keyOf } from "../kube/informer";
 import { ApiError, KubeRest, isNotFound, isAlreadyExists } from "../kube/rest";
 import { EventRecorder } from "../kube/events";
@@ -328,16 +328,17 @@ export class RayClusterController {
   private async createPods(rc: RayCluster, key: string, plan: Plan, log: Logger, told: string[]): Promise<string | undefined> {
     const headCreation = plan.creations.find((c) => c.kind === "head");
     const workers = plan.creations.filter((c) => c.kind === "worker");
-    if (!headCreation) return this.createBatch(rc, key, workers, plan.head?.metadata.name, log, told);
-    const headName = newPodName(buildPod(rc, headCreation.type, "head").metadata.generateName);
+    if (!headCreation) return this.createBatch(rc, key, workers, log, { told, headName: plan.head?.metadata.name });
+    const headName = newHeadPodName(rc, plan.spec);
     const head: Pod[] = [];
+    const createHead = () => this.createBatch(rc, key, [headCreation], log, { told, name: headName, out: head });
     if (this.createFailed.has(key)) {
-      const fatal = await this.createBatch(rc, key, [headCreation], undefined, log, told, head, headName);
-      return fatal || head.length === 0 ? fatal : this.createBatch(rc, key, workers, headName, log, told);
+      const fatal = await createHead();
+      return fatal || head.length === 0 ? fatal : this.createBatch(rc, key, workers, log, { told, headName });
     }
     const early: Pod[] = [];
     const toldWorkers: string[] = [];
-    const [h, w] = await Promise.allSettled([this.createBatch(rc, key, [headCreation], undefined, log, told, head, headName), this.createBatch(rc, key, workers, headName, log, toldWorkers, early)]);
+    const [h, w] = await Promise.allSettled([createHead(), this.createBatch(rc, key, workers, log, { told: toldWorkers, headName, out: early })]);
     if (head.length) told.push(...toldWorkers);
     else {
       // The workers' successes must not end the one-step-at-a-time mode the head's failure calls for.
@@ -350,7 +351,11 @@ export class RayClusterController {
     return w.value;
   }
 
-  private async createBatch(rc: RayCluster, key: string, creations: PodCreation[], headName: string | undefined, log: Logger, told: string[], out: Pod[] = [], name?: string): Promise<string | undefined> {
+  /**
+   * Creates pods for `creations`; names of what was created go to `told`, the pods to `out`.
+   * Workers carry `headName`; `name` fixes the pod's name (a head's).
+   */
+  private async createBatch(rc: RayCluster, key: string, creations: PodCreation[], log: Logger, o: { told: string[]; headName?: string; name?: string; out?: Pod[] }): Promise<string | undefined> {
     const ns = rc.metadata.namespace!;
     // After failures, start small (1, 2, 4...); otherwise create what is needed at once.
     const initial = this.createFailed.has(key) ? 1 : this.o.maxBatch ?? MAX_BATCH;
@@ -360,21 +365,21 @@ export class RayClusterController {
         this.expectations.expectCreations(key, c.count);
         const names: string[] = [];
         const { done, error } = await slowStartBatch(c.count, initial, this.o.maxBatch ?? MAX_BATCH, async () => {
-          const pod = buildPod(rc, c.type, c.kind, { headPodName: headName, name });
+          const pod = buildPod(rc, c.type, c.kind, { headPodName: o.headName, name: o.name });
           try {
             const created = await this.o.rest.create(`/api/v1/namespaces/${ns}/pods`, pod, key);
             this.createFailed.delete(key);
             this.o.metrics.podActions.inc({ action: "create", kind: c.kind, reason: "" });
             log.info(`Created ${c.kind} pod ${created.metadata.name} (type ${c.type})`);
             names.push(created.metadata.name);
-            out.push(created);
+            o.out?.push(created);
           } catch (e) {
             this.expectations.creationObserved(key);
             this.createFailed.add(key);
             throw e;
           }
         });
-        if (names.length) told.push(`${c.kind} pod${names.length > 1 ? "s" : ""} ${names.sort().join(", ")}`);
+        if (names.length) o.told.push(`${c.kind} pod${names.length > 1 ? "s" : ""} ${names.sort().join(", ")}`);
         // Creates never attempted will never be observed either.
         const skipped = c.count - done - (error ? 1 : 0);
         for (let i = 0; i < skipped; i++) this.expectations.creationObserved(key);

@@ -246,8 +246,8 @@ describe("the operator (integration: real API server, the operator process under
     const probe = { metadata: { name: "probe", labels: { [LABELS.nodeType]: "head", [LABELS.clusterName]: "refused" } }, spec: { containers: [{ name: "c", image: "x" }] } };
     await eventually("the policy in force", () => c.core.createNamespacedPod({ namespace: ns, body: probe, dryRun: "All" }).then(() => false, (e) => statusCode(e) === 403));
     const workerActions = async () => {
-      const text = (await op.get("/metrics", op.metricsPort)).body;
-      const count = (action: string, reason: string) => Number(new RegExp(`ray_operator_pod_actions_total\\{action="${action}",kind="worker",reason="${reason}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+      const m = await op.metrics();
+      const count = (action: string, reason: string) => m.get(`ray_operator_pod_actions_total{action="${action}",kind="worker",reason="${reason}"}`) ?? 0;
       return { created: count("create", ""), takenBack: count("delete", "HeadNotCreated") };
     };
     const before = await workerActions();
