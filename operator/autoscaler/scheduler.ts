@@ -686,14 +686,7 @@ function nodesNeededByConstraints(input: SchedulerInput, liveNodes: ClusterNode[
 // Scale up (get_nodes_to_launch)
 // ---------------------------------------------------------------------------------------------
 
-interface LaunchPlan {
-  launch: Record<string, number>;
-  wanted: Record<string, number>;
-  infeasible: ResourceDemand[];
-  infeasibleGangs: GangDemand[];
-  infeasibleConstraints: ResourceDemand[];
-  unfulfilled: ResourceDemand[];
-}
+type LaunchPlan = Pick<Decision, "launch" | "wanted" | "infeasible" | "infeasibleGangs" | "infeasibleConstraints" | "unfulfilled">;
 
 function planLaunches(input: SchedulerInput, nodes: ClusterNode[], notes: string[]): LaunchPlan {
   const { flat: gangFlat, strictSpreads } = gangsToDemand(input.gangs);

@@ -364,8 +364,10 @@ export class RayClusterController {
       creations.map(async (c) => {
         this.expectations.expectCreations(key, c.count);
         const names: string[] = [];
+        // One body, built and serialized once, for all pods of a type: the API server gives each its
+        // own name (generateName).
+        const pod = JSON.stringify(buildPod(rc, c.type, c.kind, { headPodName: o.headName, name: o.name }));
         const { done, error } = await slowStartBatch(c.count, initial, this.o.maxBatch ?? MAX_BATCH, async () => {
-          const pod = buildPod(rc, c.type, c.kind, { headPodName: o.headName, name: o.name });
           try {
             const created = await this.o.rest.create(`/api/v1/namespaces/${ns}/pods`, pod, key);
             this.createFailed.delete(key);

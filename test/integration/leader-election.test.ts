@@ -55,7 +55,8 @@ describe("two operator replicas with leader election (integration)", function ()
     await rayClusters(c, ns).create(exampleCluster("example-cluster2", ns));
     await eventually("workers from the new leader", async () => (await workers("example-cluster2")) === 1, 60_000);
     assert.match(replicas[standby].logs(), /acquired lease/);
-    assert.match(replicas[standby].logs(), /Created worker pod example-cluster2-ray-worker-/);
+    // The pod can be listed a moment before the operator has read its create response and logged it.
+    await eventually("the new leader's log of its creates", async () => /Created worker pod example-cluster2-ray-worker-/.test(replicas[standby].logs()), 5000);
     // It took over the running cluster without touching it.
     assert.doesNotMatch(replicas[standby].logs(), /example-cluster:.*(Created|Deleted)/);
   });
