@@ -18,6 +18,8 @@ export interface OperatorWorkloadOptions {
   /** Concurrent reconciles; one slow cluster must not stall the others. */
   workers?: number;
   autoscalerIntervalSeconds?: number;
+  /** Per cluster, workers waiting for the scheduler before more are created; 0: no limit. */
+  maxUnscheduledWorkers?: number;
 }
 
 export const operatorLabels = { "app.kubernetes.io/name": OPERATOR_NAME, "app.kubernetes.io/component": "operator" };
@@ -31,6 +33,7 @@ export function operatorDeployment(o: OperatorWorkloadOptions): any {
     { name: "LOG_LEVEL", value: o.logLevel ?? "info" },
     { name: "RECONCILE_WORKERS", value: String(o.workers ?? 4) },
     { name: "AUTOSCALER_INTERVAL_SECONDS", value: String(o.autoscalerIntervalSeconds ?? 5) },
+    { name: "MAX_UNSCHEDULED_WORKERS", value: String(o.maxUnscheduledWorkers ?? 16) },
     { name: "HEALTH_PORT", value: String(HEALTH_PORT) },
     { name: "METRICS_PORT", value: String(METRICS_PORT) },
   ];

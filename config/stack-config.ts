@@ -51,6 +51,7 @@ const sections: Record<string, any> = {
       logLevel: { enum: ["debug", "info", "warn", "error"] },
       workers: { type: "integer", minimum: 1, maximum: 64 },
       autoscalerIntervalSeconds: { type: "number", minimum: 1, maximum: 300 },
+      maxUnscheduledWorkers: { type: "integer", minimum: 0, maximum: 10000 },
       resources: {
         type: "object",
         additionalProperties: false,
@@ -159,6 +160,7 @@ export function loadStackConfig(all: Record<string, string>): StackConfig {
       logLevel: op.logLevel ?? "info",
       workers: op.workers ?? 4,
       autoscalerIntervalSeconds: op.autoscalerIntervalSeconds ?? 5,
+      maxUnscheduledWorkers: op.maxUnscheduledWorkers ?? 16,
       resources: {
         requests: { cpu: String(op.resources?.requests?.cpu ?? "100m"), memory: String(op.resources?.requests?.memory ?? "128Mi") },
         limits: {

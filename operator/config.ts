@@ -19,6 +19,8 @@ export interface OperatorConfig {
   qps: number;
   burst: number;
   resyncSeconds: number;
+  /** Per cluster, workers waiting for the scheduler's first look before more are created (0: no limit). */
+  maxUnscheduledWorkers: number;
 }
 
 const int = (v: string | undefined, dflt: number, name: string) => {
@@ -53,5 +55,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
     qps: int(env.KUBE_API_QPS, 50, "KUBE_API_QPS"),
     burst: int(env.KUBE_API_BURST, 100, "KUBE_API_BURST"),
     resyncSeconds: int(env.RESYNC_SECONDS, 300, "RESYNC_SECONDS"),
+    maxUnscheduledWorkers: int(env.MAX_UNSCHEDULED_WORKERS, 16, "MAX_UNSCHEDULED_WORKERS"),
   };
 }

@@ -22,7 +22,7 @@ async function main() {
   // Events get a client and rate limit of their own: telling what happened must never delay doing it.
   const eventsRest = await KubeRest.create(kc, { qps: Math.max(5, config.qps / 2), burst: config.burst, userAgent: `ray-operator/${config.identity}`, onRequest: metrics.observeRequest });
   const events = new EventRecorder(eventsRest, "ray-operator", config.identity, log);
-  const controller = new RayClusterController({ rest, log: log.child("reconcile"), metrics, events, namespace: config.watchNamespace, workers: config.workers, resyncSeconds: config.resyncSeconds });
+  const controller = new RayClusterController({ rest, log: log.child("reconcile"), metrics, events, namespace: config.watchNamespace, workers: config.workers, resyncSeconds: config.resyncSeconds, maxUnscheduledWorkers: config.maxUnscheduledWorkers });
 
   log.info(`ray-operator starting as ${config.identity}: watching ${config.watchNamespace ? `namespace ${config.watchNamespace}` : "all namespaces"} on ${rest.server.origin}, ${config.workers} workers, leader election ${config.leaderElect ? "on" : "off"}`);
   for (const [k, v] of config.gcsAddressOverrides) log.warn(`GCS address override: ${k} -> ${v} (instead of its head Service)`);

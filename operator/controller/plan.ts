@@ -14,7 +14,7 @@
 import { RayCluster } from "../../api/v1/types";
 import { ResolvedSpec, headType, withDefaults, workerTypes } from "../../api/v1/defaults";
 import { buildHeadService, headServicePorts, HEAD_NAME_ANNOTATION, launchConfigHash } from "../../builders/ray-cluster";
-import { Pod, created, isFinished, isReady, isRunning, isTerminating, launchHashOf, nodeKind, podType } from "./pods";
+import { Pod, awaitingScheduler, created, isFinished, isReady, isRunning, isTerminating, launchHashOf, nodeKind, podType } from "./pods";
 
 export type DeleteReason = "HeadFailed" | "HeadOutdated" | "DuplicateHead" | "WorkerFailed" | "Outdated" | "HeadReplaced" | "HeadNotCreated" | "TypeRemoved" | "ScaleDown" | "Idle";
 
@@ -37,6 +37,18 @@ export interface ScaleIntent {
   remove?: string[];
 }
 
+/** How fast a plan may grow a cluster; not part of the contract, a courtesy to the rest of the cluster. */
+export interface PlanLimits {
+  /**
+   * At most this many of the cluster's workers waiting for the scheduler's first look (0: no limit).
+   * kube-scheduler serves pods of equal priority first come, first served: a 500-worker scale-up
+   * created at once puts every other cluster's pods behind all 500. Pods the scheduler has looked
+   * at (bound, or found unschedulable and left for a cluster autoscaler) no longer count, so this
+   * paces a scale-up at the scheduler's speed and never stalls it on capacity or image pulls.
+   */
+  maxUnscheduledWorkers?: number;
+}
+
 export interface Plan {
   spec: ResolvedSpec;
   head?: Pod;
@@ -51,6 +63,8 @@ export interface Plan {
   current: Record<string, Pod[]>;
   /** Pods that will be replaced because they are outdated. */
   outdated: number;
+  /** Workers wanted but not created in this pass: the scheduler has enough of ours to look at. */
+  deferred: number;
 }
 
 /** Previous desired worker counts, from status: this is what makes an operator restart a no-op. */
@@ -66,9 +80,9 @@ function removalOrder(a: Pod, b: Pod): number {
   return rank(a) - rank(b) || created(b) - created(a);
 }
 
-export function planCluster(rc: RayCluster, pods: Pod[], service: any | undefined, intent: ScaleIntent = {}): Plan {
+export function planCluster(rc: RayCluster, pods: Pod[], service: any | undefined, intent: ScaleIntent = {}, limits: PlanLimits = {}): Plan {
   const spec = withDefaults(rc.spec);
-  const plan: Plan = { spec, deletions: [], creations: [], desired: {}, current: {}, outdated: 0 };
+  const plan: Plan = { spec, deletions: [], creations: [], desired: {}, current: {}, outdated: 0, deferred: 0 };
   const del = (pod: Pod, reason: DeleteReason) => plan.deletions.push({ pod, reason });
 
   // The head Service.
@@ -134,6 +148,8 @@ export function planCluster(rc: RayCluster, pods: Pod[], service: any | undefine
     total -= cut;
   }
 
+  // Room the scheduler window leaves for new workers (pods being replaced still count until gone).
+  let room = limits.maxUnscheduledWorkers ? Math.max(0, limits.maxUnscheduledWorkers - live.filter((p) => nodeKind(p) === "worker" && awaitingScheduler(p)).length) : Infinity;
   const idle = new Set(intent.remove ?? []);
   for (const t of types) {
     const have = plan.current[t.name];
@@ -153,7 +169,12 @@ export function planCluster(rc: RayCluster, pods: Pod[], service: any | undefine
     }
     // Workers join the head that exists, or the one created in the same pass; while an old head is
     // still terminating, nothing is created.
-    if ((head || newHead) && have.length < desired) plan.creations.push({ kind: "worker", type: t.name, count: desired - have.length });
+    if ((head || newHead) && have.length < desired) {
+      const count = Math.min(desired - have.length, room);
+      plan.deferred += desired - have.length - count;
+      room -= count;
+      if (count > 0) plan.creations.push({ kind: "worker", type: t.name, count });
+    }
   }
   return plan;
 }

@@ -9,6 +9,8 @@ export const isTerminating = (p: Pod) => !!p.metadata.deletionTimestamp;
 export const isFinished = (p: Pod) => p.status?.phase === "Failed" || p.status?.phase === "Succeeded";
 export const isRunning = (p: Pod) => p.status?.phase === "Running";
 export const isReady = (p: Pod) => isRunning(p) && !!p.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True");
+/** Not yet looked at by the scheduler: neither bound nor given a PodScheduled condition (unschedulable, gated). */
+export const awaitingScheduler = (p: Pod) => !p.spec?.nodeName && !p.status?.conditions?.some((c: any) => c.type === "PodScheduled");
 export const nodeKind = (p: Pod): NodeKind | undefined => p.metadata.labels?.[LABELS.nodeType] as NodeKind | undefined;
 export const podType = (p: Pod) => p.metadata.labels?.[LABELS.userNodeType];
 export const launchHashOf = (p: Pod) => p.metadata.labels?.[LABELS.launchConfig];

@@ -137,6 +137,45 @@ describe("the operator (integration: real API server, the operator process under
     for (const uid of uids(before)) assert.ok(uids(after).includes(uid), "an existing pod was replaced");
   });
 
+  it("paces a scale-up by the scheduler: a few workers at a time wait for it, unschedulable ones do not count", async () => {
+    await op.stop();
+    op = await startOperator({ MAX_UNSCHEDULED_WORKERS: "3" });
+    const paced = edited(exampleCluster("example-cluster", ns), (r) => {
+      r.metadata.name = "paced";
+      r.spec.maxWorkers = 10;
+      r.spec.podTypes[1].minWorkers = 10;
+      r.spec.podTypes[1].maxWorkers = 10;
+      // No scheduler serves this name: the workers are never looked at.
+      r.spec.podTypes[1].podConfig.spec.schedulerName = "no-such-scheduler";
+    });
+    await rcs().create(paced);
+    const workers = async () => (await podsOf(c, ns, "paced")).filter((p) => p.kind === "worker");
+    await eventually("3 workers created", async () => (await workers()).length === 3, 30_000);
+    await sleep(3000);
+    assert.equal((await workers()).length, 3, "no worker beyond the window while the scheduler has not looked at any");
+    const rc = await rcs().get("paced");
+    assert.equal(rc.status.podTypes.find((t: any) => t.name === "worker-nodes").desired, 10, "status still wants 10");
+
+    // Unschedulable (no node matches) is a verdict: those pods leave the window, so all 10 exist.
+    const unschedulable = await rcs().get("paced");
+    delete unschedulable.spec.podTypes[1].podConfig.spec.schedulerName;
+    unschedulable.spec.podTypes[1].podConfig.spec.nodeSelector = { "no-such-label": "x" };
+    await rcs().replace(unschedulable);
+    await eventually("10 unschedulable workers", async () => {
+      const ws = await workers();
+      return ws.length === 10 && ws.every((p) => p.phase === "Pending");
+    }, 60_000, 300);
+
+    // Schedulable again: each pod the scheduler takes makes room for the next, up to 10 Ready.
+    const schedulable = await rcs().get("paced");
+    delete schedulable.spec.podTypes[1].podConfig.spec.nodeSelector;
+    await rcs().replace(schedulable);
+    await converged(c, ns, "paced", 10, 90_000);
+    await rcs().delete("paced");
+    await op.stop();
+    op = await startOperator();
+  });
+
   it("replaces a deleted worker pod", async () => {
     const before = await podsOf(c, ns, "example-cluster2");
     const victim = before.find((p) => p.kind === "worker")!;

@@ -7,7 +7,7 @@ import { exampleCluster, edited } from "../helpers/examples";
 
 let n = 0;
 /** A pod as the cache would hold it after the operator created it. */
-function pod(rc: any, type: string, kind: "head" | "worker", opts: { phase?: string; ready?: boolean; headName?: string; deleting?: boolean; created?: number } = {}) {
+function pod(rc: any, type: string, kind: "head" | "worker", opts: { phase?: string; ready?: boolean; headName?: string; deleting?: boolean; created?: number; scheduling?: "awaiting" | "unschedulable" } = {}) {
   const p = buildPod(rc, type, kind, { headPodName: opts.headName });
   n++;
   p.metadata.name = `${p.metadata.generateName}${n}`;
@@ -16,6 +16,9 @@ function pod(rc: any, type: string, kind: "head" | "worker", opts: { phase?: str
   if (opts.deleting) p.metadata.deletionTimestamp = new Date().toISOString();
   const phase = opts.phase ?? "Running";
   p.status = { phase, conditions: [{ type: "Ready", status: opts.ready === false || phase !== "Running" ? "False" : "True" }], podIP: "10.0.0.9" };
+  if (opts.scheduling === "awaiting") p.status = { phase: "Pending" };
+  else if (opts.scheduling === "unschedulable") p.status = { phase: "Pending", conditions: [{ type: "PodScheduled", status: "False", reason: "Unschedulable" }] };
+  else p.spec.nodeName = "node-1";
   return p;
 }
 
@@ -102,6 +105,50 @@ describe("planning a RayCluster", () => {
     assert.equal(planCluster(rc, [head], {}, { targets: { "worker-nodes": 10 } }).desired["worker-nodes"], 3);
     const plan = planCluster({ ...rc, status: { podTypes: [{ name: "worker-nodes", desired: 3 }] } }, [head, ...ws], {}, { targets: { "worker-nodes": 2 }, remove: [ws[1].metadata.name, ws[2].metadata.name] });
     assert.deepEqual(plan.deletions.map((d) => [d.pod.metadata.name, d.reason]), [[ws[1].metadata.name, "Idle"]]);
+  });
+
+  describe("the scheduler window", () => {
+    const ten = edited(rc, (r) => {
+      r.spec.maxWorkers = 10;
+      r.spec.podTypes[1].minWorkers = 10;
+      r.spec.podTypes[1].maxWorkers = 10;
+    });
+    const window = { maxUnscheduledWorkers: 4 };
+
+    it("creates the head and no more workers than the window holds, and says how many wait", () => {
+      const plan = planCluster(ten, [], undefined, {}, window);
+      assert.deepEqual(plan.creations, [{ kind: "head", type: "head-node", count: 1 }, { kind: "worker", type: "worker-nodes", count: 4 }]);
+      assert.equal(plan.deferred, 6);
+      assert.equal(plan.desired["worker-nodes"], 10, "the desired count is not cut, only paced");
+    });
+
+    it("counts the workers the scheduler has not looked at yet, and no others", () => {
+      const head = pod(ten, "head-node", "head");
+      const w = (scheduling?: "awaiting" | "unschedulable") => pod(ten, "worker-nodes", "worker", { headName: head.metadata.name, scheduling });
+      // 3 awaiting: room for 1.
+      let plan = planCluster(ten, [head, w("awaiting"), w("awaiting"), w("awaiting"), w()], {}, {}, window);
+      assert.deepEqual(plan.creations, [{ kind: "worker", type: "worker-nodes", count: 1 }]);
+      assert.equal(plan.deferred, 5);
+      // Bound or found unschedulable (waiting for capacity): the window is free again.
+      plan = planCluster(ten, [head, w("unschedulable"), w("unschedulable"), w("unschedulable"), w()], {}, {}, window);
+      assert.deepEqual(plan.creations, [{ kind: "worker", type: "worker-nodes", count: 4 }]);
+      // Full: nothing created, nothing removed.
+      plan = planCluster(ten, [head, w("awaiting"), w("awaiting"), w("awaiting"), w("awaiting")], {}, {}, window);
+      assert.deepEqual(plan.creations, []);
+      assert.deepEqual(plan.deletions, []);
+      assert.equal(plan.deferred, 6);
+    });
+
+    it("never holds back a head, and without a window creates everything at once", () => {
+      const head = pod(ten, "head-node", "head");
+      const awaiting = [1, 2, 3, 4].map(() => pod(ten, "worker-nodes", "worker", { headName: head.metadata.name, scheduling: "awaiting" }));
+      // The head is gone: a new head is created although the window is full (its workers wait).
+      const restart = planCluster({ ...ten, status: { head: { podName: head.metadata.name } } }, awaiting, {}, {}, window);
+      assert.deepEqual(restart.creations.filter((c) => c.kind === "head"), [{ kind: "head", type: "head-node", count: 1 }]);
+      const unlimited = planCluster(ten, [], undefined, {}, { maxUnscheduledWorkers: 0 });
+      assert.deepEqual(unlimited.creations.find((c) => c.kind === "worker"), { kind: "worker", type: "worker-nodes", count: 10 });
+      assert.equal(unlimited.deferred, 0);
+    });
   });
 
   it("replaces workers started against another head", () => {

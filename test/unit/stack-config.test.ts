@@ -41,6 +41,7 @@ describe("stack config", () => {
     ["a misspelled operator key", (c) => (c["ray-operator:operator"].replica = 2), /^ray-operator:operator\.replica: unknown key; expected one of: image, .*replicas/],
     ["replicas of the wrong type", (c) => (c["ray-operator:operator"].replicas = "two"), /^ray-operator:operator\.replicas: must be integer, got "two"$/],
     ["zero replicas", (c) => (c["ray-operator:operator"].replicas = 0), /^ray-operator:operator\.replicas: must be >= 1, got 0$/],
+    ["a negative scheduler window", (c) => (c["ray-operator:operator"].maxUnscheduledWorkers = -1), /^ray-operator:operator\.maxUnscheduledWorkers: must be >= 0, got -1$/],
     ["a bad watch mode", (c) => (c["ray-operator:operator"].watch = "everything"), /^ray-operator:operator\.watch: expected one of "namespace", "cluster", got "everything"$/],
     ["a bad Pod Security level", (c) => (c["ray-operator:namespace"].podSecurity = "strict"), /^ray-operator:namespace\.podSecurity: expected one of/],
     ["a cluster's minWorkers above maxWorkers", (c) => (c["ray-operator:clusters"]["example-cluster2"].spec.podTypes[1].minWorkers = 4), /^ray-operator:clusters\.example-cluster2\.spec\.podTypes\[1\]\.minWorkers: Invalid value: minWorkers must be less than or equal to maxWorkers$/],
@@ -69,6 +70,7 @@ describe("stack config", () => {
     assert.equal(c.namespace.name, "ray");
     assert.equal(c.namespace.create, true);
     assert.equal(c.operator.replicas, 1);
+    assert.equal(c.operator.maxUnscheduledWorkers, 16);
     assert.deepEqual(c.clusters, {});
     assert.equal(loadStackConfig({ "ray-operator:namespace": "ray-prod" }).namespace.name, "ray-prod");
   });
