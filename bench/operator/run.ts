@@ -415,7 +415,19 @@ async function main() {
     // Isolation: a small cluster alone, then while a big one scales 0 -> BIG_WORKERS.
     const alone: number[] = [];
     const loaded: number[] = [];
-    const phases = { created: [] as number[], ready: [] as number[], statusReady: [] as number[] };
+    // Where the small cluster's time went, alone and beside: until both pods exist (the operator's
+    // pass and the API server's creates), until both are ready (scheduler and kwok), and from there
+    // to Ready in status (the operator).
+    type Phases = { created: number[]; ready: number[]; statusReady: number[] };
+    const newPhases = (): Phases => ({ created: [], ready: [], statusReady: [] });
+    const phases = newPhases();
+    const alonePhases = newPhases();
+    const addPhases = (to: Phases, marks: Map<string, number>, totalMs: number) => {
+      const at = (what: string) => Math.max(marks.get(`head ${what}`) ?? NaN, marks.get(`worker ${what}`) ?? NaN);
+      to.created.push(at("created"));
+      to.ready.push(at("ready"));
+      to.statusReady.push(totalMs - at("ready"));
+    };
     // What isolation costs the big cluster: its 0 -> BIG_WORKERS scale-up, edit to Ready.
     const bigScaleUp: number[] = [];
     await b.startOperator();
@@ -423,14 +435,21 @@ async function main() {
       // Alone: a tenth of a second on simulated nodes, so one sample is mostly noise; each run's
       // figure is the median of three (after one warm-up on the first run).
       const samples: number[] = [];
+      const runPhases = newPhases();
       for (let i = run === 1 ? 0 : 1; i <= 3; i++) {
         const s1 = benchCluster(`small-a-${run}-${i}`, b.ns, 1);
         const t = Date.now();
+        const timeline = b.trace(s1.metadata.name!, t);
         await b.createClusters([s1]);
         await b.waitReady([s1.metadata.name!]);
-        if (i > 0) samples.push((Date.now() - t) / 1000);
+        const total = Date.now() - t;
+        const marks = await timeline();
+        if (i === 0) continue;
+        samples.push(total / 1000);
+        addPhases(runPhases, marks, total);
       }
       alone.push(summarize(samples).median);
+      for (const k of ["created", "ready", "statusReady"] as const) alonePhases[k].push(summarize(runPhases[k]).median);
       let t0: number;
 
       const big = benchCluster(`big-${run}`, b.ns, 0, BIG_WORKERS);
@@ -446,15 +465,11 @@ async function main() {
       const timeline = b.trace(s2.metadata.name!, t0);
       await b.createClusters([s2]);
       await b.waitReady([s2.metadata.name!]);
-      loaded.push((Date.now() - t0) / 1000);
+      const total = Date.now() - t0;
+      loaded.push(total / 1000);
       const marks = await timeline();
-      log(`run ${run}: small cluster beside the scale-up: ${[...marks].map(([k, v]) => `${k} +${v} ms`).join(", ")}, Ready +${Date.now() - t0} ms`);
-      // Where the time went: until both pods exist (the operator's pass and the API server's creates),
-      // until both are ready (scheduler and kwok), and from there to Ready in status (the operator).
-      const at = (what: string) => Math.max(marks.get(`head ${what}`) ?? NaN, marks.get(`worker ${what}`) ?? NaN);
-      phases.created.push(at("created"));
-      phases.ready.push(at("ready"));
-      phases.statusReady.push(loaded[loaded.length - 1] * 1000 - at("ready"));
+      log(`run ${run}: small cluster beside the scale-up: ${[...marks].map(([k, v]) => `${k} +${v} ms`).join(", ")}, Ready +${total} ms`);
+      addPhases(phases, marks, total);
       await b.waitReady([big.metadata.name!]);
       bigScaleUp.push((Date.now() - tBig) / 1000);
       log(`run ${run}: big cluster 0 -> ${BIG_WORKERS} workers Ready in ${fmt(bigScaleUp[bigScaleUp.length - 1])} s`);
@@ -474,6 +489,7 @@ async function main() {
         besideScaleUpSeconds: s(loaded),
         ratio: isoS,
         bigScaleUpSeconds: s(bigScaleUp),
+        aloneMs: { bothPodsCreated: s(alonePhases.created), bothPodsReady: s(alonePhases.ready), podsReadyToClusterReady: s(alonePhases.statusReady) },
         besideScaleUpMs: { bothPodsCreated: s(phases.created), bothPodsReady: s(phases.ready), podsReadyToClusterReady: s(phases.statusReady) },
       },
       memory: { rssMbAt0: s(rss0), rssMbAt100: s(rss100), rssMbAt1000: s(rss1000), heapMbAt0: s(heap0), heapMbAt100: s(heap100), heapMbAt1000: s(heap1000) },
@@ -486,9 +502,12 @@ async function main() {
       ["convergence ratio", ratioS, "<= 1.25", ratioS.median <= 1.25 ? "met" : "missed"],
       ["isolation, alone (s)", s(alone), "", ""],
       ["isolation, beside scale-up (s)", s(loaded), "", ""],
-      ["  of which pods created (ms)", s(phases.created), "", ""],
-      ["  of which pods ready (ms)", s(phases.ready), "", ""],
-      ["  of which ready -> Ready (ms)", s(phases.statusReady), "", ""],
+      ["  alone: pods created (ms)", s(alonePhases.created), "", ""],
+      ["  alone: pods ready (ms)", s(alonePhases.ready), "", ""],
+      ["  alone: ready -> Ready (ms)", s(alonePhases.statusReady), "", ""],
+      ["  beside: pods created (ms)", s(phases.created), "", ""],
+      ["  beside: pods ready (ms)", s(phases.ready), "", ""],
+      ["  beside: ready -> Ready (ms)", s(phases.statusReady), "", ""],
       [`  big cluster 0 -> ${BIG_WORKERS} (s)`, s(bigScaleUp), "", ""],
       ["isolation ratio", isoS, "<= 2", isoS.median <= 2 ? "met" : "missed"],
       ["RSS at 0 pods (MB)", s(rss0), "", ""],
