@@ -161,11 +161,14 @@ export function planCluster(rc: RayCluster, pods: Pod[], service: any | undefine
       del(w, "Idle");
       surplus--;
     }
-    const deleting = new Set(plan.deletions.map((d) => d.pod.metadata.name));
-    for (const w of have.filter((p) => !deleting.has(p.metadata.name)).sort(removalOrder)) {
-      if (surplus <= 0) break;
-      del(w, "ScaleDown");
-      surplus--;
+    // Sorted only when something goes: a pass runs on every scheduling of a big scale-up's pods.
+    if (surplus > 0) {
+      const deleting = new Set(plan.deletions.map((d) => d.pod.metadata.name));
+      for (const w of have.filter((p) => !deleting.has(p.metadata.name)).sort(removalOrder)) {
+        if (surplus <= 0) break;
+        del(w, "ScaleDown");
+        surplus--;
+      }
     }
     // Workers join the head that exists, or the one created in the same pass; while an old head is
     // still terminating, nothing is created.

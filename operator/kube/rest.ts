@@ -9,6 +9,7 @@ import * as https from "https";
 import * as tlsModule from "tls";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { TokenBucket } from "../util/token-bucket";
+import { splitLines } from "../util/split-lines";
 
 export class ApiError extends Error {
   constructor(
@@ -209,21 +210,13 @@ export class KubeRest {
           res.on("end", () => reject(new ApiError(res.statusCode ?? 0, "", `watch ${path}: HTTP ${res.statusCode} ${text.slice(0, 200)}`)));
           return;
         }
-        let buffer = "";
         res.setEncoding("utf8");
+        const push = splitLines((line) => onEvent(JSON.parse(line)));
         res.on("data", (chunk: string) => {
-          buffer += chunk;
-          let nl: number;
-          while ((nl = buffer.indexOf("\n")) >= 0) {
-            const line = buffer.slice(0, nl).trim();
-            buffer = buffer.slice(nl + 1);
-            if (!line) continue;
-            try {
-              onEvent(JSON.parse(line));
-            } catch (e) {
-              req.destroy(e as Error);
-              return;
-            }
+          try {
+            push(chunk);
+          } catch (e) {
+            req.destroy(e as Error);
           }
         });
         res.on("end", () => resolve());
