@@ -84,8 +84,8 @@ export class RayClusterController {
   /** The last refusal (403, 422) of a cluster's creates, until a pass creates what it planned. */
   private readonly createErrors = new Map<string, string>();
   private readonly statusWrittenAt = new Map<string, number>();
-  /** Clusters with workers held back by the scheduler window: each pod the scheduler takes makes room. */
-  private readonly deferring = new Set<string>();
+  /** Workers held back by the scheduler window, by cluster: each pod the scheduler takes makes room. */
+  private readonly deferring = new Map<string, number>();
   private resyncTimer?: NodeJS.Timeout;
   private gaugeTimer?: NodeJS.Timeout;
   private running?: Promise<void>;
@@ -109,7 +109,7 @@ export class RayClusterController {
         this.statusWrittenAt.delete(keyOf(rc));
         this.createFailed.delete(keyOf(rc));
         this.createErrors.delete(keyOf(rc));
-        this.deferring.delete(keyOf(rc));
+        this.setDeferred(keyOf(rc), 0);
         this.reports.delete(keyOf(rc));
         this.queue.add(keyOf(rc));
       },
@@ -246,8 +246,9 @@ export class RayClusterController {
 
     const report = this.reports.get(key);
     const plan = planCluster(rc, pods, service, report?.intent, { maxUnscheduledWorkers: this.o.maxUnscheduledWorkers });
-    if (plan.deferred) this.deferring.add(key);
-    else this.deferring.delete(key);
+    const wasDeferring = this.deferring.has(key);
+    this.setDeferred(key, plan.deferred);
+    if (plan.deferred && !wasDeferring) log.info(`pacing the scale-up: ${plan.deferred} more workers are created as the scheduler takes the ones waiting for it (MAX_UNSCHEDULED_WORKERS=${this.o.maxUnscheduledWorkers})`);
     const inputs: StatusInputs = { rc, pods, service, plan, autoscaler: report?.status, autoscalerUnreachable: report?.unreachable };
 
     if (!this.expectations.satisfied(key)) {
@@ -279,6 +280,15 @@ export class RayClusterController {
     inputs.createError = createError ?? this.createErrors.get(key);
     await this.writeStatus(rc, inputs);
     return createError ? { requeueAfterMs: 30_000 } : undefined;
+  }
+
+  private setDeferred(key: string, n: number) {
+    if ((this.deferring.get(key) ?? 0) === n) return;
+    if (n) this.deferring.set(key, n);
+    else this.deferring.delete(key);
+    let total = 0;
+    for (const v of this.deferring.values()) total += v;
+    this.o.metrics.workersDeferred.set(total);
   }
 
   private target(rc: RayCluster) {

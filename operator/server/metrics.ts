@@ -15,6 +15,7 @@ export class OperatorMetrics {
   readonly queueDepth = new Gauge({ name: "ray_operator_workqueue_depth", help: "Keys waiting in the work queue.", registers: [this.registry] });
   readonly clusters = new Gauge({ name: "ray_operator_clusters", help: "RayClusters by phase.", labelNames: ["phase"], registers: [this.registry] });
   readonly pods = new Gauge({ name: "ray_operator_pods", help: "Pods owned by RayClusters, by kind and phase.", labelNames: ["kind", "phase"], registers: [this.registry] });
+  readonly workersDeferred = new Gauge({ name: "ray_operator_workers_deferred", help: "Workers wanted but not created yet: their cluster already has MAX_UNSCHEDULED_WORKERS waiting for the scheduler.", registers: [this.registry] });
   readonly podActions = new Counter({ name: "ray_operator_pod_actions_total", help: "Pods created and deleted, by kind and reason.", labelNames: ["action", "kind", "reason"], registers: [this.registry] });
   readonly apiRequests = new Counter({ name: "ray_operator_api_requests_total", help: "Kubernetes API requests by verb, resource and status code.", labelNames: ["verb", "resource", "code"], registers: [this.registry] });
   readonly apiLatency = new Histogram({

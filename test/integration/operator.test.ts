@@ -155,6 +155,8 @@ describe("the operator (integration: real API server, the operator process under
     assert.equal((await workers()).length, 3, "no worker beyond the window while the scheduler has not looked at any");
     const rc = await rcs().get("paced");
     assert.equal(rc.status.podTypes.find((t: any) => t.name === "worker-nodes").desired, 10, "status still wants 10");
+    assert.equal((await op.metrics()).get("ray_operator_workers_deferred"), 7, "the held-back workers are in the metrics");
+    assert.match(op.logs(), /^paced:.*pacing the scale-up: 7 more workers/m);
 
     // Unschedulable (no node matches) is a verdict: those pods leave the window, so all 10 exist.
     const unschedulable = await rcs().get("paced");
@@ -171,6 +173,7 @@ describe("the operator (integration: real API server, the operator process under
     delete schedulable.spec.podTypes[1].podConfig.spec.nodeSelector;
     await rcs().replace(schedulable);
     await converged(c, ns, "paced", 10, 90_000);
+    assert.equal((await op.metrics()).get("ray_operator_workers_deferred"), 0);
     await rcs().delete("paced");
     await op.stop();
     op = await startOperator();
