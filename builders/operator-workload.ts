@@ -22,6 +22,9 @@ export interface OperatorWorkloadOptions {
   maxUnscheduledWorkers?: number;
 }
 
+/** The operator's settings when neither the stack config nor the environment gives them. */
+export const OPERATOR_DEFAULTS = { workers: 4, autoscalerIntervalSeconds: 5, maxUnscheduledWorkers: 16 } as const;
+
 export const operatorLabels = { "app.kubernetes.io/name": OPERATOR_NAME, "app.kubernetes.io/component": "operator" };
 
 export function operatorDeployment(o: OperatorWorkloadOptions): any {
@@ -31,9 +34,9 @@ export function operatorDeployment(o: OperatorWorkloadOptions): any {
     // Leader election is on whenever more than one replica may run at once.
     { name: "LEADER_ELECT", value: o.replicas > 1 ? "true" : "false" },
     { name: "LOG_LEVEL", value: o.logLevel ?? "info" },
-    { name: "RECONCILE_WORKERS", value: String(o.workers ?? 4) },
-    { name: "AUTOSCALER_INTERVAL_SECONDS", value: String(o.autoscalerIntervalSeconds ?? 5) },
-    { name: "MAX_UNSCHEDULED_WORKERS", value: String(o.maxUnscheduledWorkers ?? 16) },
+    { name: "RECONCILE_WORKERS", value: String(o.workers ?? OPERATOR_DEFAULTS.workers) },
+    { name: "AUTOSCALER_INTERVAL_SECONDS", value: String(o.autoscalerIntervalSeconds ?? OPERATOR_DEFAULTS.autoscalerIntervalSeconds) },
+    { name: "MAX_UNSCHEDULED_WORKERS", value: String(o.maxUnscheduledWorkers ?? OPERATOR_DEFAULTS.maxUnscheduledWorkers) },
     { name: "HEALTH_PORT", value: String(HEALTH_PORT) },
     { name: "METRICS_PORT", value: String(METRICS_PORT) },
   ];

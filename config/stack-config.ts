@@ -8,7 +8,7 @@ import { validateRayCluster } from "../api/v1/validate";
 import { checkWorkable } from "../builders/ray-cluster";
 import { PodSecurityLevel } from "../builders/namespace";
 import { WatchMode } from "../builders/rbac";
-import { OperatorWorkloadOptions } from "../builders/operator-workload";
+import { OPERATOR_DEFAULTS, OperatorWorkloadOptions } from "../builders/operator-workload";
 
 export const PROJECT = "ray-operator";
 
@@ -158,9 +158,9 @@ export function loadStackConfig(all: Record<string, string>): StackConfig {
       replicas: op.replicas ?? 1,
       watch: (op.watch as WatchMode) ?? "namespace",
       logLevel: op.logLevel ?? "info",
-      workers: op.workers ?? 4,
-      autoscalerIntervalSeconds: op.autoscalerIntervalSeconds ?? 5,
-      maxUnscheduledWorkers: op.maxUnscheduledWorkers ?? 16,
+      workers: op.workers ?? OPERATOR_DEFAULTS.workers,
+      autoscalerIntervalSeconds: op.autoscalerIntervalSeconds ?? OPERATOR_DEFAULTS.autoscalerIntervalSeconds,
+      maxUnscheduledWorkers: op.maxUnscheduledWorkers ?? OPERATOR_DEFAULTS.maxUnscheduledWorkers,
       resources: {
         requests: { cpu: String(op.resources?.requests?.cpu ?? "100m"), memory: String(op.resources?.requests?.memory ?? "128Mi") },
         limits: {

@@ -1,6 +1,7 @@
 // The operator's settings, from its environment (set by the Deployment the Pulumi program builds).
 import { hostname } from "os";
 import type { Level } from "./util/log";
+import { OPERATOR_DEFAULTS } from "../builders/operator-workload";
 
 export interface OperatorConfig {
   /** Watch only this namespace; undefined: the whole cluster. */
@@ -47,14 +48,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
     identity: env.POD_NAME || `${hostname()}-${process.pid}`,
     leaderElect: (env.LEADER_ELECT ?? "false") === "true",
     logLevel,
-    workers: int(env.RECONCILE_WORKERS, 4, "RECONCILE_WORKERS") || 1,
+    workers: int(env.RECONCILE_WORKERS, OPERATOR_DEFAULTS.workers, "RECONCILE_WORKERS") || 1,
     healthPort: int(env.HEALTH_PORT, 8081, "HEALTH_PORT"),
     metricsPort: int(env.METRICS_PORT, 8080, "METRICS_PORT"),
-    autoscalerIntervalSeconds: int(env.AUTOSCALER_INTERVAL_SECONDS, 5, "AUTOSCALER_INTERVAL_SECONDS"),
+    autoscalerIntervalSeconds: int(env.AUTOSCALER_INTERVAL_SECONDS, OPERATOR_DEFAULTS.autoscalerIntervalSeconds, "AUTOSCALER_INTERVAL_SECONDS"),
     gcsAddressOverrides: overrides,
     qps: int(env.KUBE_API_QPS, 50, "KUBE_API_QPS"),
     burst: int(env.KUBE_API_BURST, 100, "KUBE_API_BURST"),
     resyncSeconds: int(env.RESYNC_SECONDS, 300, "RESYNC_SECONDS"),
-    maxUnscheduledWorkers: int(env.MAX_UNSCHEDULED_WORKERS, 16, "MAX_UNSCHEDULED_WORKERS"),
+    maxUnscheduledWorkers: int(env.MAX_UNSCHEDULED_WORKERS, OPERATOR_DEFAULTS.maxUnscheduledWorkers, "MAX_UNSCHEDULED_WORKERS"),
   };
 }

@@ -120,7 +120,10 @@ export function planCluster(rc: RayCluster, pods: Pod[], service: any | undefine
   const prev = previousDesired(rc);
   for (const t of types) plan.current[t.name] = [];
   const hashes = new Map(types.map((t) => [t.name, launchConfigHash(rc, t, "worker", spec)]));
+  // Workers the scheduler has not looked at yet, replaced ones included (they count until gone).
+  let awaiting = 0;
   for (const w of live.filter((p) => nodeKind(p) === "worker")) {
+    if (awaitingScheduler(w)) awaiting++;
     const type = podType(w) ?? "";
     if (!hashes.has(type)) del(w, "TypeRemoved");
     else if (!head || w.metadata.annotations?.[HEAD_NAME_ANNOTATION] !== head.metadata.name) del(w, "HeadReplaced");
@@ -148,8 +151,8 @@ export function planCluster(rc: RayCluster, pods: Pod[], service: any | undefine
     total -= cut;
   }
 
-  // Room the scheduler window leaves for new workers (pods being replaced still count until gone).
-  let room = limits.maxUnscheduledWorkers ? Math.max(0, limits.maxUnscheduledWorkers - live.filter((p) => nodeKind(p) === "worker" && awaitingScheduler(p)).length) : Infinity;
+  // Room the scheduler window leaves for new workers.
+  let room = limits.maxUnscheduledWorkers ? Math.max(0, limits.maxUnscheduledWorkers - awaiting) : Infinity;
   const idle = new Set(intent.remove ?? []);
   for (const t of types) {
     const have = plan.current[t.name];

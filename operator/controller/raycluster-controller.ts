@@ -26,8 +26,6 @@ export interface ControllerOptions {
   namespace?: string;
   workers: number;
   resyncSeconds?: number;
-  /** Pod creations in flight at once for one cluster (slow-start batches grow up to this). */
-  maxBatch?: number;
   /** Per cluster, workers waiting for the scheduler's first look before more are created (0: no limit). */
   maxUnscheduledWorkers?: number;
 }
@@ -246,9 +244,7 @@ export class RayClusterController {
 
     const report = this.reports.get(key);
     const plan = planCluster(rc, pods, service, report?.intent, { maxUnscheduledWorkers: this.o.maxUnscheduledWorkers });
-    const wasDeferring = this.deferring.has(key);
-    this.setDeferred(key, plan.deferred);
-    if (plan.deferred && !wasDeferring) log.info(`pacing the scale-up: ${plan.deferred} more workers are created as the scheduler takes the ones waiting for it (MAX_UNSCHEDULED_WORKERS=${this.o.maxUnscheduledWorkers})`);
+    if (!this.setDeferred(key, plan.deferred) && plan.deferred) log.info(`pacing the scale-up: ${plan.deferred} more workers are created as the scheduler takes the ones waiting for it (MAX_UNSCHEDULED_WORKERS=${this.o.maxUnscheduledWorkers})`);
     const inputs: StatusInputs = { rc, pods, service, plan, autoscaler: report?.status, autoscalerUnreachable: report?.unreachable };
 
     if (!this.expectations.satisfied(key)) {
@@ -282,13 +278,16 @@ export class RayClusterController {
     return createError ? { requeueAfterMs: 30_000 } : undefined;
   }
 
-  private setDeferred(key: string, n: number) {
-    if ((this.deferring.get(key) ?? 0) === n) return;
+  /** Records how many of a cluster's workers the window holds back; returns how many it held before. */
+  private setDeferred(key: string, n: number): number {
+    const before = this.deferring.get(key) ?? 0;
+    if (before === n) return before;
     if (n) this.deferring.set(key, n);
     else this.deferring.delete(key);
     let total = 0;
     for (const v of this.deferring.values()) total += v;
     this.o.metrics.workersDeferred.set(total);
+    return before;
   }
 
   private target(rc: RayCluster) {
@@ -381,7 +380,7 @@ export class RayClusterController {
   private async createBatch(rc: RayCluster, key: string, creations: PodCreation[], log: Logger, o: { told: string[]; headName?: string; name?: string; out?: Pod[] }): Promise<string | undefined> {
     const ns = rc.metadata.namespace!;
     // After failures, start small (1, 2, 4...); otherwise create what is needed at once.
-    const initial = this.createFailed.has(key) ? 1 : this.o.maxBatch ?? MAX_BATCH;
+    const initial = this.createFailed.has(key) ? 1 : MAX_BATCH;
     let fatal: string | undefined;
     await Promise.all(
       creations.map(async (c) => {
@@ -390,7 +389,7 @@ export class RayClusterController {
         // One body, built and serialized once, for all pods of a type: the API server gives each its
         // own name (generateName).
         const pod = JSON.stringify(buildPod(rc, c.type, c.kind, { headPodName: o.headName, name: o.name }));
-        const { done, error } = await slowStartBatch(c.count, initial, this.o.maxBatch ?? MAX_BATCH, async () => {
+        const { done, error } = await slowStartBatch(c.count, initial, MAX_BATCH, async () => {
           try {
             const created = await this.o.rest.create(`/api/v1/namespaces/${ns}/pods`, pod, key);
             this.createFailed.delete(key);

@@ -59,6 +59,10 @@ describe("the operator (integration: real API server, the operator process under
     await eventually("the operator to be ready", async () => p.running() && (await p.get("/readyz").catch(() => ({ status: 0 }))).status === 200, 60_000);
     return p;
   };
+  const restartOperator = async (env: Record<string, string> = {}) => {
+    await op.stop();
+    op = await startOperator(env);
+  };
 
   before(async function () {
     this.timeout(1_800_000);
@@ -138,8 +142,7 @@ describe("the operator (integration: real API server, the operator process under
   });
 
   it("paces a scale-up by the scheduler: a few workers at a time wait for it, unschedulable ones do not count", async () => {
-    await op.stop();
-    op = await startOperator({ MAX_UNSCHEDULED_WORKERS: "3" });
+    await restartOperator({ MAX_UNSCHEDULED_WORKERS: "3" });
     const paced = edited(exampleCluster("example-cluster", ns), (r) => {
       r.metadata.name = "paced";
       r.spec.maxWorkers = 10;
@@ -175,8 +178,7 @@ describe("the operator (integration: real API server, the operator process under
     await converged(c, ns, "paced", 10, 90_000);
     assert.equal((await op.metrics()).get("ray_operator_workers_deferred"), 0);
     await rcs().delete("paced");
-    await op.stop();
-    op = await startOperator();
+    await restartOperator();
   });
 
   it("replaces a deleted worker pod", async () => {
@@ -321,8 +323,7 @@ describe("the operator (integration: real API server, the operator process under
 
   it("leaves running clusters untouched when the operator restarts", async () => {
     const before = [...(await podsOf(c, ns, "example-cluster")), ...(await podsOf(c, ns, "example-cluster2"))];
-    await op.stop();
-    op = await startOperator();
+    await restartOperator();
     await sleep(5000);
     const after = [...(await converged(c, ns, "example-cluster", 2)), ...(await converged(c, ns, "example-cluster2", 2))];
     assert.deepEqual(uids(after), uids(before));
@@ -331,9 +332,8 @@ describe("the operator (integration: real API server, the operator process under
   });
 
   it("never duplicates or replaces pods when killed in the middle of creating many workers", async () => {
-    await op.stop();
     // A slow client, so the kill lands in the middle of the creates.
-    op = await startOperator({ KUBE_API_QPS: "4", KUBE_API_BURST: "4" });
+    await restartOperator({ KUBE_API_QPS: "4", KUBE_API_BURST: "4" });
     const big = edited(exampleCluster("example-cluster", ns), (r) => {
       r.metadata.name = "big";
       r.spec.maxWorkers = 40;
