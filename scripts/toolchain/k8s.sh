@@ -12,8 +12,12 @@ K8S_VERSION="${K8S_VERSION:-v1.34.4}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
 CACHE_ROOT="${RAYOP_CACHE:-$HOME/.cache/ray-k8s-operator}"
+COREDNS_VERSION="${COREDNS_VERSION:-v1.14.7}"
 BIN="$CACHE_ROOT/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION/bin"
-WANT=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+# The control plane, the simulated nodes, and the real node's own parts (kubelet, kube-proxy,
+# CoreDNS; containerd, runc and the CNI plugins come from Debian, see scripts/node/).
+K8S_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
+WANT=(etcd "${K8S_CMDS[@]}" kwok coredns)
 
 have_all() { for b in "${WANT[@]}"; do [ -x "$BIN/$b" ] || return 1; done; }
 if have_all; then echo "$BIN"; exit 0; fi
@@ -29,7 +33,9 @@ start=$(date +%s)
 minor="${K8S_VERSION#v1.}"; minor="${minor%%.*}"
 staging_version="v0.${K8S_VERSION#v1.}"
 
-if [ ! -x "$BIN/kube-apiserver" ] || [ ! -x "$BIN/kube-controller-manager" ] || [ ! -x "$BIN/kube-scheduler" ]; then
+missing_k8s=false
+for c in "${K8S_CMDS[@]}"; do [ -x "$BIN/$c" ] || missing_k8s=true; done
+if $missing_k8s; then
   log "building Kubernetes $K8S_VERSION server binaries (staging modules at $staging_version)"
   cd "$SRC"
   cat > go.mod <<GOMOD
@@ -53,6 +59,8 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kubelet"
+	_ "k8s.io/kubernetes/cmd/kube-proxy"
 )
 GO
   go get "k8s.io/kubernetes@$K8S_VERSION" >&2
@@ -60,7 +68,7 @@ GO
   vpkg=k8s.io/component-base/version
   ldflags="-s -w -X $vpkg.gitVersion=$K8S_VERSION -X $vpkg.gitMajor=1 -X $vpkg.gitMinor=$minor -X $vpkg.gitTreeState=clean -X $vpkg.buildDate=1970-01-01T00:00:00Z"
   ldflags="$ldflags -X k8s.io/client-go/pkg/version.gitVersion=$K8S_VERSION -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
-  for c in kube-apiserver kube-controller-manager kube-scheduler; do
+  for c in "${K8S_CMDS[@]}"; do
     [ -x "$BIN/$c" ] && continue
     log "go build $c"
     go build -ldflags "$ldflags" -o "$BIN/$c.tmp" "k8s.io/kubernetes/cmd/$c" && mv "$BIN/$c.tmp" "$BIN/$c"
@@ -91,6 +99,13 @@ fi
 if [ ! -x "$BIN/kwok" ]; then
   log "building kwok $KWOK_VERSION"
   GOBIN="$BIN" go install -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" >&2
+fi
+
+if [ ! -x "$BIN/coredns" ]; then
+  # Cluster DNS for the real node. Only the `kubernetes` plugin is used (no upstream forwarding:
+  # nothing from the pod network leaves the machine).
+  log "building CoreDNS $COREDNS_VERSION"
+  GOBIN="$BIN" go install -ldflags "-s -w" "github.com/coredns/coredns@$COREDNS_VERSION" >&2
 fi
 
 have_all || { log "some binaries are missing in $BIN"; exit 1; }
