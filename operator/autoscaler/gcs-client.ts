@@ -9,30 +9,25 @@
 //
 // Every call carries a deadline (default 5 s) and does not wait for the channel to become ready, so
 // a head that is down fails the call at once (UNAVAILABLE) instead of hanging the reconcile loop;
-// errors are GcsError with the gRPC code, the method and the address. Messages are encoded by our own
-// schemas (autoscaler-proto.ts), so nothing is generated and nothing is loaded at run time.
+// errors are GcsError with the gRPC code, the method and the address.
+//
+// The messages and the service are TypeScript generated from the descriptors of the pinned Ray wheel
+// (operator/autoscaler/gen/, written by scripts/proto/generate.sh, checked against the wheel by
+// test/integration/ray-proto.test.ts), encoded by @bufbuild/protobuf. The transport stays
+// @grpc/grpc-js with the generated toBinary/fromBinary as (de)serializers: it already gives the
+// semantics above (per-call deadline, waitForReady off, status codes) with no extra dependency.
+// This module turns the generated messages (bigint int64s, bytes, enums) into the plain typed
+// objects the autoscaler works with (numbers, hex node ids, names), and back for the report.
+import { create, fromBinary, protoInt64, toBinary } from "@bufbuild/protobuf";
+import type { DescMessage, DescMethod, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
-import {
-  AUTOSCALER_SERVICE,
-  AutoscalingState as AutoscalingStateSchema,
-  DrainNodeReasonEnum,
-  DrainNodeReply,
-  DrainNodeRequest,
-  GetClusterResourceStateReply,
-  GetClusterResourceStateRequest,
-  GetClusterStatusReply,
-  GetClusterStatusRequest,
-  NodeStatusEnum,
-  PlacementStrategyEnum,
-  ReportAutoscalingStateReply,
-  ReportAutoscalingStateRequest,
-} from "./autoscaler-proto";
-import { decodeMessage, Decoded, encodeMessage, MessageSchema } from "./protowire";
+import * as autoscalerPb from "./gen/src/ray/protobuf/autoscaler_pb";
+import type * as commonPb from "./gen/src/ray/protobuf/common_pb";
 
 export type ResourceMap = Record<string, number>;
 
 /** ray.rpc.autoscaler.NodeStatus, by name. */
-export type RayNodeStatus = keyof typeof NodeStatusEnum;
+export type RayNodeStatus = keyof typeof autoscalerPb.NodeStatus;
 
 /** One Ray node as the GCS sees it (ray.rpc.autoscaler.NodeState). */
 export interface RayNodeState {
@@ -65,8 +60,8 @@ export interface PlacementConstraintInfo {
 export interface ResourceRequestInfo {
   resources: ResourceMap;
   placementConstraints: PlacementConstraintInfo[];
-  /** Label selectors, kept as decoded (rarely used; shown for completeness). */
-  labelSelectors: Decoded[];
+  /** Label selectors, as Ray sent them (rarely used; kept for completeness). */
+  labelSelectors: commonPb.LabelSelector[];
 }
 
 export interface ResourceRequestByCountInfo {
@@ -74,7 +69,8 @@ export interface ResourceRequestByCountInfo {
   count: number;
 }
 
-export type PlacementStrategy = keyof typeof PlacementStrategyEnum;
+/** ray.rpc.PlacementStrategy (common.proto), by name. */
+export type PlacementStrategy = keyof typeof commonPb.PlacementStrategy;
 
 /** A pending placement group (ray.rpc.autoscaler.GangResourceRequest). */
 export interface GangRequestInfo {
@@ -111,23 +107,41 @@ export interface AutoscalingStateReport {
   /** Must increase with every report (the GCS ignores a report older than the one it has). */
   autoscalerStateVersion: number;
   /** Pods asked for, by type, not yet running. */
-  pendingInstanceRequests?: { rayNodeTypeName: string; instanceTypeName?: string; count: number; requestTsMs?: number }[];
+  pendingInstanceRequests?: PendingInstanceRequestReport[];
   /** Pods created that have not joined Ray yet. */
-  pendingInstances?: { rayNodeTypeName: string; instanceTypeName?: string; instanceId: string; ipAddress?: string; details?: string }[];
+  pendingInstances?: PendingInstanceReport[];
   infeasibleResourceRequests?: ResourceMap[];
   infeasibleGangResourceRequests?: { bundles: ResourceMap[]; details?: string }[];
   infeasibleClusterResourceConstraints?: { resources: ResourceMap; count: number }[][];
-  failedInstanceRequests?: {
-    rayNodeTypeName: string;
-    instanceTypeName?: string;
-    count: number;
-    reason: string;
-    startTsMs?: number;
-    failedTsMs?: number;
-  }[];
+  failedInstanceRequests?: FailedInstanceRequestReport[];
 }
 
-export type DrainReason = "IDLE_TERMINATION" | "PREEMPTION";
+export interface PendingInstanceRequestReport {
+  rayNodeTypeName: string;
+  instanceTypeName?: string;
+  count: number;
+  requestTsMs?: number;
+}
+
+export interface PendingInstanceReport {
+  rayNodeTypeName: string;
+  instanceTypeName?: string;
+  instanceId: string;
+  ipAddress?: string;
+  details?: string;
+}
+
+export interface FailedInstanceRequestReport {
+  rayNodeTypeName: string;
+  instanceTypeName?: string;
+  count: number;
+  reason: string;
+  startTsMs?: number;
+  failedTsMs?: number;
+}
+
+/** ray.rpc.autoscaler.DrainNodeReason by name, less UNSPECIFIED (the GCS rejects it). */
+export type DrainReason = Exclude<keyof typeof autoscalerPb.DrainNodeReason, "UNSPECIFIED">;
 
 export interface DrainNodeArgs {
   /** The node id, hex (RayNodeState.nodeId) or raw bytes. */
@@ -175,10 +189,43 @@ export class GcsError extends Error {
   }
 }
 
+/** A unary RPC of a generated service, typed by its request and reply messages. */
+export type UnaryMethod<Request extends DescMessage, Reply extends DescMessage> = DescMethod & {
+  methodKind: "unary";
+  input: Request;
+  output: Reply;
+};
+
+/**
+ * The gRPC definition of a generated unary RPC: its path and the generated binary codec. The client
+ * calls through it; a server (the fake GCS of the unit tests) can serve through it.
+ */
+export function grpcMethodDefinition<Request extends DescMessage, Reply extends DescMessage>(
+  method: UnaryMethod<Request, Reply>,
+): grpc.MethodDefinition<MessageShape<Request>, MessageShape<Reply>> {
+  return {
+    path: `/${method.parent.typeName}/${method.name}`,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (request) => asBuffer(toBinary(method.input, request)),
+    requestDeserialize: (bytes) => fromBinary(method.input, bytes),
+    responseSerialize: (reply) => asBuffer(toBinary(method.output, reply)),
+    responseDeserialize: (bytes) => fromBinary(method.output, bytes),
+  };
+}
+
+/** grpc-js wants a Buffer; this one shares the encoder's memory rather than copying it. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 const DEFAULT_TIMEOUT_MS = 5000;
 // Ray's GCS replies can be large on big clusters (every node's resources and labels); gRPC's
 // default receive limit is 4 MiB.
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+/** The service's RPCs, by their generated names (getClusterResourceState, drainNode, ...). */
+const AUTOSCALER_RPCS = autoscalerPb.AutoscalerStateService.method;
 
 export class GcsAutoscalerClient {
   readonly address: string;
@@ -207,24 +254,17 @@ export class GcsAutoscalerClient {
     opts: CallOptions & { lastSeenVersion?: number } = {},
   ): Promise<ClusterResourceState> {
     const reply = await this.call(
-      "GetClusterResourceState",
-      GetClusterResourceStateRequest,
-      GetClusterResourceStateReply,
-      { last_seen_cluster_resource_state_version: opts.lastSeenVersion ?? 0 },
+      AUTOSCALER_RPCS.getClusterResourceState,
+      { lastSeenClusterResourceStateVersion: protoInt64.parse(opts.lastSeenVersion ?? 0) },
       opts,
     );
-    return toClusterResourceState((reply.cluster_resource_state as Decoded | undefined) ?? {});
+    return toClusterResourceState(reply.clusterResourceState ?? create(autoscalerPb.ClusterResourceStateSchema));
   }
 
   /** Reports the autoscaler's decision; Ray keeps the newest and `ray status` prints it. */
   async reportAutoscalingState(report: AutoscalingStateReport, opts: CallOptions = {}): Promise<void> {
-    await this.call(
-      "ReportAutoscalingState",
-      ReportAutoscalingStateRequest,
-      ReportAutoscalingStateReply,
-      { autoscaling_state: fromAutoscalingStateReport(report) },
-      opts,
-    );
+    const autoscalingState = fromAutoscalingStateReport(report);
+    await this.call(AUTOSCALER_RPCS.reportAutoscalingState, { autoscalingState }, opts);
   }
 
   /**
@@ -233,32 +273,34 @@ export class GcsAutoscalerClient {
    * lands on it just now; a rejected drain means: keep the node.
    */
   async drainNode(args: DrainNodeArgs, opts: CallOptions = {}): Promise<DrainNodeResult> {
-    const nodeId = typeof args.nodeId === "string" ? Buffer.from(args.nodeId, "hex") : Buffer.from(args.nodeId);
+    const nodeId = typeof args.nodeId === "string" ? Buffer.from(args.nodeId, "hex") : args.nodeId;
     if (nodeId.length === 0) throw new Error("drainNode: empty node id");
     const reply = await this.call(
-      "DrainNode",
-      DrainNodeRequest,
-      DrainNodeReply,
+      AUTOSCALER_RPCS.drainNode,
       {
-        node_id: nodeId,
-        reason: DrainNodeReasonEnum[`DRAIN_NODE_REASON_${args.reason}`],
-        reason_message: args.message,
-        deadline_timestamp_ms: args.deadlineTimestampMs ?? 0,
+        nodeId,
+        reason: autoscalerPb.DrainNodeReason[args.reason],
+        reasonMessage: args.message,
+        deadlineTimestampMs: protoInt64.parse(args.deadlineTimestampMs ?? 0),
       },
       opts,
     );
-    return { accepted: reply.is_accepted as boolean, rejectionReason: reply.rejection_reason_message as string };
+    return { accepted: reply.isAccepted, rejectionReason: reply.rejectionReasonMessage };
   }
 
   /**
    * What `ray status` reads: the cluster state plus the last autoscaling state reported. Mainly for
-   * tests and diagnostics; the raw autoscaling state is returned decoded (snake_case keys).
+   * tests and diagnostics; the autoscaling state is returned as the generated message.
    */
-  async getClusterStatus(opts: CallOptions = {}): Promise<{ clusterResourceState: ClusterResourceState; autoscalingState?: Decoded }> {
-    const reply = await this.call("GetClusterStatus", GetClusterStatusRequest, GetClusterStatusReply, {}, opts);
+  async getClusterStatus(
+    opts: CallOptions = {},
+  ): Promise<{ clusterResourceState: ClusterResourceState; autoscalingState?: autoscalerPb.AutoscalingState }> {
+    const reply = await this.call(AUTOSCALER_RPCS.getClusterStatus, {}, opts);
     return {
-      clusterResourceState: toClusterResourceState((reply.cluster_resource_state as Decoded | undefined) ?? {}),
-      autoscalingState: reply.autoscaling_state as Decoded | undefined,
+      clusterResourceState: toClusterResourceState(
+        reply.clusterResourceState ?? create(autoscalerPb.ClusterResourceStateSchema),
+      ),
+      autoscalingState: reply.autoscalingState,
     };
   }
 
@@ -266,28 +308,31 @@ export class GcsAutoscalerClient {
     this.client.close();
   }
 
-  private call(
-    method: string,
-    requestSchema: MessageSchema,
-    replySchema: MessageSchema,
-    request: Decoded,
+  private call<Request extends DescMessage, Reply extends DescMessage>(
+    method: UnaryMethod<Request, Reply>,
+    request: MessageInitShape<Request>,
     opts: CallOptions,
-  ): Promise<Decoded> {
+  ): Promise<MessageShape<Reply>> {
+    const definition = grpcMethodDefinition(method);
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
     const metadata = new grpc.Metadata();
     if (this.authToken) metadata.set("authorization", `Bearer ${this.authToken}`);
     return new Promise((resolve, reject) => {
-      this.client.makeUnaryRequest<Decoded, Decoded>(
-        `/${AUTOSCALER_SERVICE}/${method}`,
-        (msg) => encodeMessage(requestSchema, msg),
-        (buf) => decodeMessage(replySchema, buf),
-        request,
+      this.client.makeUnaryRequest(
+        definition.path,
+        definition.requestSerialize,
+        definition.responseDeserialize,
+        create(method.input, request),
         metadata,
         // waitForReady stays false: an unreachable head fails now, not at the deadline.
         { deadline: Date.now() + timeoutMs },
         (err, reply) => {
-          if (err) reject(new GcsError(method, this.address, err.code ?? grpc.status.UNKNOWN, err.details || err.message));
-          else resolve(reply ?? {});
+          if (err) {
+            const code = err.code ?? grpc.status.UNKNOWN;
+            reject(new GcsError(method.name, this.address, code, err.details || err.message));
+          } else {
+            resolve(reply ?? create(method.output));
+          }
         },
       );
     });
@@ -295,32 +340,41 @@ export class GcsAutoscalerClient {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Decoded messages → typed results
+// Generated messages → typed results
 // ---------------------------------------------------------------------------------------------
 
+// The generated enum maps names to numbers and, being a numeric TypeScript enum, numbers back to
+// names; the entries with a number value are the names.
 const NODE_STATUS_BY_NUMBER = new Map<number, RayNodeStatus>(
-  Object.entries(NodeStatusEnum).map(([k, v]) => [v, k as RayNodeStatus]),
+  Object.entries(autoscalerPb.NodeStatus).flatMap(([name, value]): [number, RayNodeStatus][] =>
+    typeof value === "number" ? [[value, name as RayNodeStatus]] : [],
+  ),
 );
 
-function toResourceRequest(d: Decoded): ResourceRequestInfo {
+function hex(bytes: Uint8Array): string {
+  return asBuffer(bytes).toString("hex");
+}
+
+function toPlacementConstraint(constraint: autoscalerPb.PlacementConstraint): PlacementConstraintInfo {
+  const info: PlacementConstraintInfo = {};
+  const { antiAffinity, affinity } = constraint;
+  if (antiAffinity) info.antiAffinity = { labelName: antiAffinity.labelName, labelValue: antiAffinity.labelValue };
+  if (affinity) info.affinity = { labelName: affinity.labelName, labelValue: affinity.labelValue };
+  return info;
+}
+
+function toResourceRequest(request: autoscalerPb.ResourceRequest): ResourceRequestInfo {
   return {
-    resources: { ...(d.resources_bundle as ResourceMap) },
-    placementConstraints: (d.placement_constraints as Decoded[]).map((c) => {
-      const out: PlacementConstraintInfo = {};
-      const anti = c.anti_affinity as Decoded | undefined;
-      const aff = c.affinity as Decoded | undefined;
-      if (anti) out.antiAffinity = { labelName: anti.label_name as string, labelValue: anti.label_value as string };
-      if (aff) out.affinity = { labelName: aff.label_name as string, labelValue: aff.label_value as string };
-      return out;
-    }),
-    labelSelectors: d.label_selectors as Decoded[],
+    resources: { ...request.resourcesBundle },
+    placementConstraints: request.placementConstraints.map(toPlacementConstraint),
+    labelSelectors: request.labelSelectors,
   };
 }
 
-function toByCount(d: Decoded): ResourceRequestByCountInfo {
+function toByCount(byCount: autoscalerPb.ResourceRequestByCount): ResourceRequestByCountInfo {
   return {
-    request: toResourceRequest((d.request as Decoded | undefined) ?? { resources_bundle: {}, placement_constraints: [], label_selectors: [] }),
-    count: d.count as number,
+    request: toResourceRequest(byCount.request ?? create(autoscalerPb.ResourceRequestSchema)),
+    count: Number(byCount.count),
   };
 }
 
@@ -329,92 +383,100 @@ export function gangStrategy(bundles: ResourceRequestInfo[], details: string): P
   if (bundles.some((b) => b.placementConstraints.some((c) => c.antiAffinity))) return "STRICT_SPREAD";
   if (bundles.some((b) => b.placementConstraints.some((c) => c.affinity))) return "STRICT_PACK";
   // No constraint: PACK or SPREAD, named in the details text (longest names first).
-  const m = /\b(STRICT_SPREAD|STRICT_PACK|SPREAD|PACK)\b/.exec(details);
-  return (m?.[1] as PlacementStrategy | undefined) ?? "PACK";
+  const named = /\b(STRICT_SPREAD|STRICT_PACK|SPREAD|PACK)\b/.exec(details)?.[1];
+  return named === "STRICT_SPREAD" || named === "STRICT_PACK" || named === "SPREAD" ? named : "PACK";
 }
 
-function toGang(d: Decoded): GangRequestInfo {
+function toGang(gang: autoscalerPb.GangResourceRequest): GangRequestInfo {
   // Ray ≥ 2.48 may send the bundles through `bundle_selectors` (fallback strategies); the first
   // selector is the primary choice, as in Ray's own scheduler. Older fields otherwise.
-  const selectors = d.bundle_selectors as Decoded[];
-  const raw = selectors.length > 0 ? (selectors[0].resource_requests as Decoded[]) : (d.requests as Decoded[]);
-  const bundles = raw.map(toResourceRequest);
-  const details = d.details as string;
-  return { bundles, details, strategy: gangStrategy(bundles, details) };
+  const [primarySelector] = gang.bundleSelectors;
+  const requests = primarySelector ? primarySelector.resourceRequests : gang.requests;
+  const bundles = requests.map(toResourceRequest);
+  return { bundles, details: gang.details, strategy: gangStrategy(bundles, gang.details) };
 }
 
-function toNode(d: Decoded): RayNodeState {
+function toNode(node: autoscalerPb.NodeState): RayNodeState {
   return {
-    nodeId: (d.node_id as Buffer).toString("hex"),
-    instanceId: d.instance_id as string,
-    rayNodeTypeName: d.ray_node_type_name as string,
-    instanceTypeName: d.instance_type_name as string,
-    nodeIpAddress: d.node_ip_address as string,
-    status: NODE_STATUS_BY_NUMBER.get(d.status as number) ?? "UNSPECIFIED",
-    totalResources: { ...(d.total_resources as ResourceMap) },
-    availableResources: { ...(d.available_resources as ResourceMap) },
-    idleDurationMs: d.idle_duration_ms as number,
-    nodeActivity: d.node_activity as string[],
-    labels: { ...(d.labels as Record<string, string>) },
-    dynamicLabels: { ...(d.dynamic_labels as Record<string, string>) },
-    nodeStateVersion: d.node_state_version as number,
+    nodeId: hex(node.nodeId),
+    instanceId: node.instanceId,
+    rayNodeTypeName: node.rayNodeTypeName,
+    instanceTypeName: node.instanceTypeName,
+    nodeIpAddress: node.nodeIpAddress,
+    // A status a newer Ray adds reads as UNSPECIFIED.
+    status: NODE_STATUS_BY_NUMBER.get(node.status) ?? "UNSPECIFIED",
+    totalResources: { ...node.totalResources },
+    availableResources: { ...node.availableResources },
+    idleDurationMs: Number(node.idleDurationMs),
+    nodeActivity: [...node.nodeActivity],
+    labels: { ...node.labels },
+    dynamicLabels: { ...node.dynamicLabels },
+    nodeStateVersion: Number(node.nodeStateVersion),
   };
 }
 
-/** Converts a decoded ClusterResourceState (snake_case, defaults filled) to the typed result. */
-export function toClusterResourceState(d: Decoded): ClusterResourceState {
-  const list = (k: string) => (d[k] as Decoded[] | undefined) ?? [];
+/** Converts the generated ClusterResourceState (int64s as bigint, node ids as bytes) to the typed result. */
+export function toClusterResourceState(state: autoscalerPb.ClusterResourceState): ClusterResourceState {
   return {
-    version: (d.cluster_resource_state_version as number | undefined) ?? 0,
-    lastSeenAutoscalerStateVersion: (d.last_seen_autoscaler_state_version as number | undefined) ?? 0,
-    sessionName: (d.cluster_session_name as string | undefined) ?? "",
-    nodes: list("node_states").map(toNode),
-    pendingResourceRequests: list("pending_resource_requests").map(toByCount),
-    pendingGangResourceRequests: list("pending_gang_resource_requests").map(toGang),
-    clusterResourceConstraints: list("cluster_resource_constraints").map((c) =>
-      (c.resource_requests as Decoded[]).map(toByCount),
+    version: Number(state.clusterResourceStateVersion),
+    lastSeenAutoscalerStateVersion: Number(state.lastSeenAutoscalerStateVersion),
+    sessionName: state.clusterSessionName,
+    nodes: state.nodeStates.map(toNode),
+    pendingResourceRequests: state.pendingResourceRequests.map(toByCount),
+    pendingGangResourceRequests: state.pendingGangResourceRequests.map(toGang),
+    clusterResourceConstraints: state.clusterResourceConstraints.map((constraint) =>
+      constraint.resourceRequests.map(toByCount),
     ),
   };
 }
 
-const bundle = (resources: ResourceMap): Decoded => ({ resources_bundle: resources });
+// ---------------------------------------------------------------------------------------------
+// Our report → the generated AutoscalingState
+// ---------------------------------------------------------------------------------------------
 
-/** Converts our report to the wire's AutoscalingState (snake_case). */
-export function fromAutoscalingStateReport(r: AutoscalingStateReport): Decoded {
-  return {
-    last_seen_cluster_resource_state_version: r.lastSeenClusterResourceStateVersion,
-    autoscaler_state_version: r.autoscalerStateVersion,
-    pending_instance_requests: (r.pendingInstanceRequests ?? []).map((p) => ({
-      instance_type_name: p.instanceTypeName ?? p.rayNodeTypeName,
-      ray_node_type_name: p.rayNodeTypeName,
-      count: p.count,
-      request_ts: p.requestTsMs ?? 0,
+const bundle = (resources: ResourceMap): MessageInitShape<typeof autoscalerPb.ResourceRequestSchema> => ({
+  resourcesBundle: resources,
+});
+
+/** Converts our report to the wire's AutoscalingState (the instance type defaults to the Ray type). */
+export function fromAutoscalingStateReport(report: AutoscalingStateReport): autoscalerPb.AutoscalingState {
+  return create(autoscalerPb.AutoscalingStateSchema, {
+    lastSeenClusterResourceStateVersion: protoInt64.parse(report.lastSeenClusterResourceStateVersion),
+    autoscalerStateVersion: protoInt64.parse(report.autoscalerStateVersion),
+    pendingInstanceRequests: (report.pendingInstanceRequests ?? []).map((pending) => ({
+      instanceTypeName: pending.instanceTypeName ?? pending.rayNodeTypeName,
+      rayNodeTypeName: pending.rayNodeTypeName,
+      count: pending.count,
+      requestTs: protoInt64.parse(pending.requestTsMs ?? 0),
     })),
-    infeasible_resource_requests: (r.infeasibleResourceRequests ?? []).map(bundle),
-    infeasible_gang_resource_requests: (r.infeasibleGangResourceRequests ?? []).map((g) => ({
-      requests: g.bundles.map(bundle),
-      details: g.details ?? "",
+    infeasibleResourceRequests: (report.infeasibleResourceRequests ?? []).map(bundle),
+    infeasibleGangResourceRequests: (report.infeasibleGangResourceRequests ?? []).map((gang) => ({
+      requests: gang.bundles.map(bundle),
+      details: gang.details ?? "",
     })),
-    infeasible_cluster_resource_constraints: (r.infeasibleClusterResourceConstraints ?? []).map((c) => ({
-      resource_requests: c.map((x) => ({ request: bundle(x.resources), count: x.count })),
+    infeasibleClusterResourceConstraints: (report.infeasibleClusterResourceConstraints ?? []).map((constraint) => ({
+      resourceRequests: constraint.map((byCount) => ({
+        request: bundle(byCount.resources),
+        count: protoInt64.parse(byCount.count),
+      })),
     })),
-    pending_instances: (r.pendingInstances ?? []).map((p) => ({
-      instance_type_name: p.instanceTypeName ?? p.rayNodeTypeName,
-      ray_node_type_name: p.rayNodeTypeName,
-      instance_id: p.instanceId,
-      ip_address: p.ipAddress ?? "",
-      details: p.details ?? "",
+    pendingInstances: (report.pendingInstances ?? []).map((pending) => ({
+      instanceTypeName: pending.instanceTypeName ?? pending.rayNodeTypeName,
+      rayNodeTypeName: pending.rayNodeTypeName,
+      instanceId: pending.instanceId,
+      ipAddress: pending.ipAddress ?? "",
+      details: pending.details ?? "",
     })),
-    failed_instance_requests: (r.failedInstanceRequests ?? []).map((f) => ({
-      instance_type_name: f.instanceTypeName ?? f.rayNodeTypeName,
-      ray_node_type_name: f.rayNodeTypeName,
-      count: f.count,
-      reason: f.reason,
-      start_ts: f.startTsMs ?? 0,
-      failed_ts: f.failedTsMs ?? 0,
+    failedInstanceRequests: (report.failedInstanceRequests ?? []).map((failed) => ({
+      instanceTypeName: failed.instanceTypeName ?? failed.rayNodeTypeName,
+      rayNodeTypeName: failed.rayNodeTypeName,
+      count: failed.count,
+      reason: failed.reason,
+      startTs: protoInt64.parse(failed.startTsMs ?? 0),
+      failedTs: protoInt64.parse(failed.failedTsMs ?? 0),
     })),
-  };
+  });
 }
 
 /** The AutoscalingState schema, re-exported for tests that decode what was reported. */
-export { AutoscalingStateSchema };
+export const AutoscalingStateSchema = autoscalerPb.AutoscalingStateSchema;

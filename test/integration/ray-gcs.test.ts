@@ -200,9 +200,9 @@ time.sleep(3600)
     });
     const status = await gcs.getClusterStatus();
     const reported = status.autoscalingState!;
-    assert.equal(reported.autoscaler_state_version, 1);
-    assert.equal((reported.pending_instances as { instance_id: string }[])[0].instance_id, "example-cluster-ray-worker-pend1");
-    assert.deepEqual((reported.infeasible_resource_requests as { resources_bundle: object }[])[0].resources_bundle, { GPU: 8 });
+    assert.equal(reported.autoscalerStateVersion, 1n);
+    assert.equal(reported.pendingInstances[0].instanceId, "example-cluster-ray-worker-pend1");
+    assert.deepEqual(reported.infeasibleResourceRequests[0].resourcesBundle, { GPU: 8 });
     const text = cluster!.rayStatus();
     assert.match(text, /Pending:/, text);
     assert.match(text, /example-cluster-ray-worker-pend1: worker-nodes/, text);

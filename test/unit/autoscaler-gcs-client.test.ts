@@ -1,212 +1,339 @@
-// The GCS client and its wire codec, against an in-process gRPC server on 127.0.0.1 that speaks the
-// same service with the same schemas. (The real GCS is in test/integration/ray-gcs.test.ts; the field
-// numbers are checked against the Ray wheel's descriptor in test/integration/ray-proto.test.ts.)
+// The GCS client and its messages, against an in-process gRPC server on 127.0.0.1 that serves the same
+// service through the same generated code (operator/autoscaler/gen/). The real GCS is in
+// test/integration/ray-gcs.test.ts; the generated code is checked against the Ray wheel in
+// test/integration/ray-proto.test.ts.
 import { strict as assert } from "assert";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import fc from "fast-check";
 import {
+  AutoscalerStateService,
   AutoscalingState,
-  ClusterResourceState as ClusterResourceStateSchema,
-  DrainNodeReply,
+  ClusterResourceStateSchema,
+  DrainNodeReason,
+  DrainNodeReplySchema,
   DrainNodeRequest,
-  GetClusterResourceStateReply,
-  GetClusterResourceStateRequest,
-  NodeState,
-  ReportAutoscalingStateReply,
-  ReportAutoscalingStateRequest,
-} from "../../operator/autoscaler/autoscaler-proto";
-import { ClusterResourceState, GcsAutoscalerClient, GcsError, gangStrategy, RayNodeState } from "../../operator/autoscaler/gcs-client";
+  DrainNodeRequestSchema,
+  NodeStateSchema,
+  NodeStatus,
+} from "../../operator/autoscaler/gen/src/ray/protobuf/autoscaler_pb";
+import {
+  ClusterResourceState,
+  GcsAutoscalerClient,
+  GcsError,
+  gangStrategy,
+  grpcMethodDefinition,
+  RayNodeState,
+  ResourceMap,
+  ResourceRequestByCountInfo,
+  ResourceRequestInfo,
+  toClusterResourceState,
+  UnaryMethod,
+} from "../../operator/autoscaler/gcs-client";
 import { observedFromGcs } from "../../operator/autoscaler/gcs-input";
-import { decodeMessage, Decoded, encodeMessage, MessageSchema, ProtoDecodeError } from "../../operator/autoscaler/protowire";
 import { freePorts } from "../support/ray";
 
-describe("autoscaler protobuf wire codec", () => {
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
+
+describe("autoscaler messages: the generated codec and our conversions", () => {
   it("encodes a DrainNodeRequest byte for byte as protobuf does", () => {
-    const bytes = encodeMessage(DrainNodeRequest, { node_id: Buffer.from([0xab, 0xcd]), reason: 1, reason_message: "x", deadline_timestamp_ms: 300 });
+    const request = create(DrainNodeRequestSchema, {
+      nodeId: Buffer.from([0xab, 0xcd]),
+      reason: DrainNodeReason.IDLE_TERMINATION,
+      reasonMessage: "x",
+      deadlineTimestampMs: 300n,
+    });
+    const bytes = toBinary(DrainNodeRequestSchema, request);
     // field 1 (bytes): 0x0a len 2 ab cd; field 2 (enum 1): 0x10 01; field 3 (string "x"): 0x1a 01 78;
     // field 4 (int64 300 = 0b10_0101100): 0x20 ac 02.
-    assert.equal(bytes.toString("hex"), "0a02abcd10011a01782" + "0ac02");
-    assert.deepEqual(decodeMessage(DrainNodeRequest, bytes), { node_id: Buffer.from([0xab, 0xcd]), reason: 1, reason_message: "x", deadline_timestamp_ms: 300 });
+    assert.equal(hex(bytes), "0a02abcd" + "1001" + "1a0178" + "20ac02");
+    const back = fromBinary(DrainNodeRequestSchema, bytes);
+    assert.deepEqual(
+      [hex(back.nodeId), back.reason, back.reasonMessage, back.deadlineTimestampMs],
+      ["abcd", DrainNodeReason.IDLE_TERMINATION, "x", 300n],
+    );
   });
 
   it("leaves out proto3 defaults and reads them back as defaults", () => {
-    assert.equal(encodeMessage(DrainNodeReply, { is_accepted: false, rejection_reason_message: "" }).length, 0);
-    assert.deepEqual(decodeMessage(DrainNodeReply, Buffer.alloc(0)), { is_accepted: false, rejection_reason_message: "" });
-    assert.deepEqual(decodeMessage(DrainNodeReply, Buffer.from("0801", "hex")), { is_accepted: true, rejection_reason_message: "" });
+    assert.equal(toBinary(DrainNodeReplySchema, create(DrainNodeReplySchema)).length, 0);
+    const empty = fromBinary(DrainNodeReplySchema, new Uint8Array());
+    assert.deepEqual([empty.isAccepted, empty.rejectionReasonMessage], [false, ""]);
+    assert.equal(fromBinary(DrainNodeReplySchema, Buffer.from("0801", "hex")).isAccepted, true);
   });
 
-  it("int64: large and negative values (ten-byte two's complement)", () => {
-    const schema: MessageSchema = { fullName: "t.I", fields: [{ no: 1, name: "v", type: "int64" }] };
-    for (const v of [1, 127, 128, 2 ** 31, 2 ** 40 + 5, Number.MAX_SAFE_INTEGER, -1, -300, -(2 ** 40)]) {
-      assert.equal(decodeMessage(schema, encodeMessage(schema, { v })).v, v);
-    }
-    assert.equal(encodeMessage(schema, { v: -1 }).toString("hex"), "08ffffffffffffffffff01");
+  it("reads a newer Ray's message: fields it does not know are skipped", () => {
+    const future = Buffer.from(
+      "0801" + // is_accepted = true
+        "4a0568656c6c6f" + // field 9, a string: "hello"
+        "51000000000000f83f" + // field 10, a double: 1.5
+        "5807" + // field 11, a varint: 7
+        "120172", // rejection_reason_message = "r"
+      "hex",
+    );
+    const reply = fromBinary(DrainNodeReplySchema, future);
+    assert.equal(reply.isAccepted, true);
+    assert.equal(reply.rejectionReasonMessage, "r");
   });
 
-  it("maps, repeated messages and strings", () => {
-    const node = { node_id: Buffer.from("0102", "hex"), instance_id: "pod-a", total_resources: { CPU: 2, "node:1.2.3.4": 1 }, node_activity: ["a", "b"], status: 3 };
-    const back = decodeMessage(NodeState, encodeMessage(NodeState, node));
-    assert.deepEqual(back.total_resources, { CPU: 2, "node:1.2.3.4": 1 });
-    assert.deepEqual(back.node_activity, ["a", "b"]);
-    assert.equal(back.instance_id, "pod-a");
-    assert.equal(back.status, 3);
-    assert.deepEqual(back.available_resources, {});
-  });
-
-  it("skips fields it does not know (a newer Ray adds fields)", () => {
-    const newer: MessageSchema = {
-      fullName: "t.N",
-      fields: [...DrainNodeReply.fields, { no: 9, name: "future", type: "string" }, { no: 10, name: "future_num", type: "double" }, { no: 11, name: "future_int", type: "uint64" }],
-    };
-    const bytes = encodeMessage(newer, { is_accepted: true, future: "hello", future_num: 1.5, future_int: 7, rejection_reason_message: "r" });
-    assert.deepEqual(decodeMessage(DrainNodeReply, bytes), { is_accepted: true, rejection_reason_message: "r" });
-  });
-
-  it("reads repeated numbers packed or not", () => {
-    const schema: MessageSchema = { fullName: "t.R", fields: [{ no: 1, name: "xs", type: "int64", repeated: true }] };
-    assert.deepEqual(decodeMessage(schema, Buffer.from("0a03010203", "hex")).xs, [1, 2, 3]); // packed
-    assert.deepEqual(decodeMessage(schema, Buffer.from("080108020803", "hex")).xs, [1, 2, 3]); // unpacked
-    assert.deepEqual(decodeMessage(schema, encodeMessage(schema, { xs: [5, 300, -2] })).xs, [5, 300, -2]);
-  });
-
-  it("rejects truncated or malformed input with ProtoDecodeError", () => {
-    const good = encodeMessage(NodeState, { instance_id: "pod-a", total_resources: { CPU: 1 } });
+  it("rejects truncated or malformed input", () => {
+    const node = create(NodeStateSchema, { instanceId: "pod-a", totalResources: { CPU: 1 } });
+    const good = toBinary(NodeStateSchema, node);
     // Cut anywhere but at the one field boundary (there it is a shorter, valid message).
-    const boundary = encodeMessage(NodeState, { instance_id: "pod-a" }).length;
+    const boundary = toBinary(NodeStateSchema, create(NodeStateSchema, { instanceId: "pod-a" })).length;
     for (let cut = 1; cut < good.length; cut++) {
       if (cut === boundary) continue;
-      assert.throws(() => decodeMessage(NodeState, good.subarray(0, cut)), ProtoDecodeError, `cut at ${cut}`);
+      assert.throws(() => fromBinary(NodeStateSchema, good.subarray(0, cut)), Error, `cut at ${cut}`);
     }
-    assert.throws(() => decodeMessage(NodeState, Buffer.from("0b", "hex")), ProtoDecodeError); // wire type 3 (group)
-    assert.throws(() => decodeMessage(NodeState, Buffer.from("1001", "hex")), ProtoDecodeError); // instance_id as varint
+    assert.throws(() => fromBinary(NodeStateSchema, Buffer.from("0b", "hex"))); // wire type 3 (group)
+    assert.throws(() => fromBinary(NodeStateSchema, Buffer.from("1001", "hex"))); // instance_id as a varint
   });
 
-  it("round-trips arbitrary ClusterResourceStates", () => {
-    const resources = fc.dictionary(fc.string({ minLength: 1, maxLength: 12 }), fc.double({ noNaN: true, noDefaultInfinity: true }), { maxKeys: 5 });
-    const request = fc.record({ resources_bundle: resources, placement_constraints: fc.constant([]), label_selectors: fc.constant([]) });
-    const state = fc.record({
-      cluster_resource_state_version: fc.integer({ min: 0, max: 2 ** 40 }),
-      last_seen_autoscaler_state_version: fc.integer({ min: 0, max: 1000 }),
-      node_states: fc.array(
-        fc.record({
-          node_id: fc.uint8Array({ minLength: 0, maxLength: 28 }).map((a) => Buffer.from(a)),
-          instance_id: fc.string(),
-          ray_node_type_name: fc.string(),
-          available_resources: resources,
-          total_resources: resources,
-          dynamic_labels: fc.dictionary(fc.string(), fc.string(), { maxKeys: 3 }),
-          node_state_version: fc.integer({ min: 0, max: 1e6 }),
-          status: fc.integer({ min: 0, max: 4 }),
-          idle_duration_ms: fc.integer({ min: 0, max: 2 ** 45 }),
-          node_ip_address: fc.string(),
-          instance_type_name: fc.string(),
-          node_activity: fc.array(fc.string(), { maxLength: 3 }),
-          labels: fc.dictionary(fc.string(), fc.string(), { maxKeys: 3 }),
-        }),
-        { maxLength: 4 },
-      ),
-      pending_resource_requests: fc.array(fc.record({ request, count: fc.integer({ min: 0, max: 1e9 }) }), { maxLength: 3 }),
-      pending_gang_resource_requests: fc.constant([]),
-      cluster_resource_constraints: fc.constant([]),
-      cluster_session_name: fc.string(),
-    });
+  it("int64 fields (bigint in the messages) become numbers, exact up to 2^53", () => {
+    const state = toClusterResourceState(
+      create(ClusterResourceStateSchema, {
+        clusterResourceStateVersion: BigInt(Number.MAX_SAFE_INTEGER),
+        nodeStates: [
+          { nodeId: Buffer.from("0a0b", "hex"), idleDurationMs: 2n ** 40n + 5n, status: NodeStatus.DRAINING },
+        ],
+        pendingResourceRequests: [{ request: { resourcesBundle: { CPU: 0.5 } }, count: 1_000_000_000n }],
+      }),
+    );
+    assert.equal(state.version, Number.MAX_SAFE_INTEGER);
+    const [node] = state.nodes;
+    assert.deepEqual([node.nodeId, node.idleDurationMs, node.status], ["0a0b", 2 ** 40 + 5, "DRAINING"]);
+    assert.deepEqual(state.pendingResourceRequests, [
+      { request: { resources: { CPU: 0.5 }, placementConstraints: [], labelSelectors: [] }, count: 1e9 },
+    ]);
+  });
+
+  it("a node status a newer Ray adds reads as UNSPECIFIED", () => {
+    const future = fromBinary(NodeStateSchema, Buffer.from("4009", "hex")); // status (field 8) = 9
+    const state = toClusterResourceState(create(ClusterResourceStateSchema, { nodeStates: [future] }));
+    assert.equal(state.nodes[0].status, "UNSPECIFIED");
+  });
+
+  it("round-trips arbitrary cluster states: typed → message → bytes → message → typed", () => {
+    // Objects with Object's prototype, as ours are (fast-check's default is none).
+    const plain = { noNullPrototype: true };
+    const resources = fc.dictionary(
+      fc.string({ minLength: 1, maxLength: 12 }),
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      { maxKeys: 5, ...plain },
+    );
+    const labels = fc.dictionary(fc.string(), fc.string(), { maxKeys: 3, ...plain });
+    const byCount: fc.Arbitrary<ResourceRequestByCountInfo> = fc.record(
+      {
+        request: fc.record(
+          { resources, placementConstraints: fc.constant([]), labelSelectors: fc.constant([]) },
+          plain,
+        ),
+        count: fc.integer({ min: 0, max: 1e9 }),
+      },
+      plain,
+    );
+    const node: fc.Arbitrary<RayNodeState> = fc.record({
+      nodeId: fc.uint8Array({ minLength: 0, maxLength: 28 }).map(hex),
+      instanceId: fc.string(),
+      rayNodeTypeName: fc.string(),
+      instanceTypeName: fc.string(),
+      nodeIpAddress: fc.string(),
+      status: fc.constantFrom("UNSPECIFIED", "RUNNING", "DEAD", "IDLE", "DRAINING"),
+      totalResources: resources,
+      availableResources: resources,
+      idleDurationMs: fc.integer({ min: 0, max: 2 ** 45 }),
+      nodeActivity: fc.array(fc.string(), { maxLength: 3 }),
+      labels,
+      dynamicLabels: labels,
+      nodeStateVersion: fc.integer({ min: 0, max: 1e6 }),
+    }, plain);
+    const state: fc.Arbitrary<ClusterResourceState> = fc.record({
+      version: fc.integer({ min: 0, max: 2 ** 40 }),
+      lastSeenAutoscalerStateVersion: fc.integer({ min: 0, max: 1000 }),
+      sessionName: fc.string(),
+      nodes: fc.array(node, { maxLength: 4 }),
+      pendingResourceRequests: fc.array(byCount, { maxLength: 3 }),
+      pendingGangResourceRequests: fc.constant([]),
+      clusterResourceConstraints: fc.array(fc.array(byCount, { maxLength: 2 }), { maxLength: 2 }),
+    }, plain);
     fc.assert(
-      fc.property(state, (s) => {
-        const back = decodeMessage(ClusterResourceStateSchema, encodeMessage(ClusterResourceStateSchema, s as unknown as Decoded));
-        // Normalise -0 (protobuf writes no default, so -0.0 reads back as 0).
-        const norm = (x: unknown) => JSON.parse(JSON.stringify(x, (_k, v) => (Object.is(v, -0) ? 0 : v?.type === "Buffer" ? Buffer.from(v.data).toString("hex") : v)));
-        assert.deepEqual(norm(back), norm({ ...s, node_states: s.node_states.map((n) => ({ ...n })) }));
+      fc.property(state, (typed) => {
+        const bytes = toBinary(ClusterResourceStateSchema, toClusterResourceStateMessage(typed));
+        const back = toClusterResourceState(fromBinary(ClusterResourceStateSchema, bytes));
+        assert.deepEqual(back, typed);
       }),
       { numRuns: 200 },
     );
   });
 });
 
+/** The inverse of toClusterResourceState, for the round trip (gangs left out: their strategy is derived). */
+function toClusterResourceStateMessage(state: ClusterResourceState) {
+  const byCount = (entry: ResourceRequestByCountInfo) => ({
+    request: { resourcesBundle: entry.request.resources },
+    count: BigInt(entry.count),
+  });
+  return create(ClusterResourceStateSchema, {
+    clusterResourceStateVersion: BigInt(state.version),
+    lastSeenAutoscalerStateVersion: BigInt(state.lastSeenAutoscalerStateVersion),
+    clusterSessionName: state.sessionName,
+    nodeStates: state.nodes.map((node) => ({
+      nodeId: Buffer.from(node.nodeId, "hex"),
+      instanceId: node.instanceId,
+      rayNodeTypeName: node.rayNodeTypeName,
+      instanceTypeName: node.instanceTypeName,
+      nodeIpAddress: node.nodeIpAddress,
+      status: NodeStatus[node.status],
+      totalResources: node.totalResources,
+      availableResources: node.availableResources,
+      idleDurationMs: BigInt(node.idleDurationMs),
+      nodeActivity: node.nodeActivity,
+      labels: node.labels,
+      dynamicLabels: node.dynamicLabels,
+      nodeStateVersion: BigInt(node.nodeStateVersion),
+    })),
+    pendingResourceRequests: state.pendingResourceRequests.map(byCount),
+    clusterResourceConstraints: state.clusterResourceConstraints.map((constraint) => ({
+      resourceRequests: constraint.map(byCount),
+    })),
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // The client against a fake GCS
 // ---------------------------------------------------------------------------------------------
 
-const SERVICE = "/ray.rpc.autoscaler.AutoscalerStateService";
+/** A unary handler of the fake GCS: the decoded request and its metadata in, the reply (or silence) out. */
+type FakeHandler<Request extends DescMessage, Reply extends DescMessage> = (
+  request: MessageShape<Request>,
+  metadata: grpc.Metadata,
+) => MessageInitShape<Reply> | "no answer";
 
-function method(path: string, req: MessageSchema, reply: MessageSchema): grpc.MethodDefinition<Decoded, Decoded> {
-  return {
-    path: `${SERVICE}/${path}`,
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: (m) => encodeMessage(req, m),
-    requestDeserialize: (b) => decodeMessage(req, b),
-    responseSerialize: (m) => encodeMessage(reply, m),
-    responseDeserialize: (b) => decodeMessage(reply, b),
-  };
+/** Serves one generated method through the same definition (path, codec) the client calls it with. */
+function serve<Request extends DescMessage, Reply extends DescMessage>(
+  server: grpc.Server,
+  method: UnaryMethod<Request, Reply>,
+  handler: FakeHandler<Request, Reply>,
+): void {
+  const definition = grpcMethodDefinition(method);
+  server.addService(
+    { [method.name]: definition },
+    {
+      [method.name]: (
+        call: grpc.ServerUnaryCall<MessageShape<Request>, MessageShape<Reply>>,
+        callback: grpc.sendUnaryData<MessageShape<Reply>>,
+      ) => {
+        const reply = handler(call.request, call.metadata);
+        if (reply !== "no answer") callback(null, create(method.output, reply));
+      },
+    },
+  );
 }
 
-const FAKE_STATE: Decoded = {
-  cluster_resource_state_version: 42,
-  last_seen_autoscaler_state_version: 7,
-  cluster_session_name: "session_2026_x",
-  node_states: [
+const FAKE_STATE: MessageInitShape<typeof ClusterResourceStateSchema> = {
+  clusterResourceStateVersion: 42n,
+  lastSeenAutoscalerStateVersion: 7n,
+  clusterSessionName: "session_2026_x",
+  nodeStates: [
     {
-      node_id: Buffer.from("ff00aa", "hex"),
-      instance_id: "example-cluster-ray-worker-4hvv6",
-      ray_node_type_name: "worker-nodes",
-      total_resources: { CPU: 1, Custom1: 1 },
-      available_resources: { CPU: 0, Custom1: 1 },
-      status: 1,
-      idle_duration_ms: 0,
-      node_ip_address: "10.0.0.5",
-      node_activity: ["Resource: CPU currently in use."],
+      nodeId: Buffer.from("ff00aa", "hex"),
+      instanceId: "example-cluster-ray-worker-4hvv6",
+      rayNodeTypeName: "worker-nodes",
+      totalResources: { CPU: 1, Custom1: 1 },
+      availableResources: { CPU: 0, Custom1: 1 },
+      status: NodeStatus.RUNNING,
+      idleDurationMs: 0n,
+      nodeIpAddress: "10.0.0.5",
+      nodeActivity: ["Resource: CPU currently in use."],
       labels: { "ray.io/node-group": "worker-nodes" },
     },
-    { node_id: Buffer.from("01", "hex"), instance_id: "", status: 3, idle_duration_ms: 12345, total_resources: { CPU: 1 }, available_resources: { CPU: 1 } },
-    { node_id: Buffer.from("02", "hex"), status: 2 },
+    {
+      nodeId: Buffer.from("01", "hex"),
+      status: NodeStatus.IDLE,
+      idleDurationMs: 12345n,
+      totalResources: { CPU: 1 },
+      availableResources: { CPU: 1 },
+    },
+    { nodeId: Buffer.from("02", "hex"), status: NodeStatus.DEAD },
   ],
-  pending_resource_requests: [{ request: { resources_bundle: { Custom1: 1 } }, count: 3 }],
-  pending_gang_resource_requests: [
-    { requests: [{ resources_bundle: { CPU: 4 }, placement_constraints: [{ anti_affinity: { label_name: "_PG_ab", label_value: "" } }] }], details: "ab:STRICT_SPREAD|PENDING" },
-    { requests: [{ resources_bundle: { CPU: 4 }, placement_constraints: [{ affinity: { label_name: "_PG_cd", label_value: "" } }] }], details: "cd:STRICT_PACK|PENDING" },
-    { requests: [{ resources_bundle: { CPU: 1 } }, { resources_bundle: { CPU: 1 } }], details: "ef:SPREAD|PENDING" },
-    { requests: [{ resources_bundle: { CPU: 1 } }], details: "gh:PACK|PENDING" },
+  pendingResourceRequests: [{ request: { resourcesBundle: { Custom1: 1 } }, count: 3n }],
+  pendingGangResourceRequests: [
+    {
+      requests: [
+        {
+          resourcesBundle: { CPU: 4 },
+          placementConstraints: [{ antiAffinity: { labelName: "_PG_ab", labelValue: "" } }],
+        },
+      ],
+      details: "ab:STRICT_SPREAD|PENDING",
+    },
+    {
+      requests: [
+        { resourcesBundle: { CPU: 4 }, placementConstraints: [{ affinity: { labelName: "_PG_cd", labelValue: "" } }] },
+      ],
+      details: "cd:STRICT_PACK|PENDING",
+    },
+    { requests: [{ resourcesBundle: { CPU: 1 } }, { resourcesBundle: { CPU: 1 } }], details: "ef:SPREAD|PENDING" },
+    { requests: [{ resourcesBundle: { CPU: 1 } }], details: "gh:PACK|PENDING" },
+    // Ray ≥ 2.48: the bundles of the first bundle selector win over `requests`.
+    {
+      requests: [{ resourcesBundle: { CPU: 9 } }],
+      bundleSelectors: [{ resourceRequests: [{ resourcesBundle: { GPU: 1 } }, { resourcesBundle: { GPU: 1 } }] }],
+      details: "ij:PACK|PENDING",
+    },
   ],
-  cluster_resource_constraints: [{ resource_requests: [{ request: { resources_bundle: { CPU: 2 } }, count: 1 }, { request: { resources_bundle: { GPU: 1 } }, count: 4 }] }],
+  clusterResourceConstraints: [
+    {
+      resourceRequests: [
+        { request: { resourcesBundle: { CPU: 2 } }, count: 1n },
+        { request: { resourcesBundle: { GPU: 1 } }, count: 4n },
+      ],
+    },
+  ],
 };
 
 describe("autoscaler GCS client (fake GCS on loopback)", function () {
   let server: grpc.Server;
   let address: string;
-  const seen: { reports: Decoded[]; drains: Decoded[]; auth: (string | undefined)[] } = { reports: [], drains: [], auth: [] };
+  const seen: { reports: AutoscalingState[]; drains: DrainNodeRequest[]; auth: (string | undefined)[] } = {
+    reports: [],
+    drains: [],
+    auth: [],
+  };
   let stall = false;
 
   before(async () => {
     server = new grpc.Server();
-    const service: grpc.ServiceDefinition = {
-      GetClusterResourceState: method("GetClusterResourceState", GetClusterResourceStateRequest, GetClusterResourceStateReply),
-      ReportAutoscalingState: method("ReportAutoscalingState", ReportAutoscalingStateRequest, ReportAutoscalingStateReply),
-      DrainNode: method("DrainNode", DrainNodeRequest, DrainNodeReply),
-    };
-    server.addService(service, {
-      GetClusterResourceState: (call: grpc.ServerUnaryCall<Decoded, Decoded>, cb: grpc.sendUnaryData<Decoded>) => {
-        seen.auth.push(call.metadata.get("authorization")[0] as string | undefined);
-        if (stall) return; // never answers: the client's deadline must fire
-        cb(null, { cluster_resource_state: FAKE_STATE });
-      },
-      ReportAutoscalingState: (call: grpc.ServerUnaryCall<Decoded, Decoded>, cb: grpc.sendUnaryData<Decoded>) => {
-        seen.reports.push(call.request.autoscaling_state as Decoded);
-        cb(null, {});
-      },
-      DrainNode: (call: grpc.ServerUnaryCall<Decoded, Decoded>, cb: grpc.sendUnaryData<Decoded>) => {
-        seen.drains.push(call.request);
-        const busy = (call.request.node_id as Buffer).toString("hex") === "ff00aa";
-        cb(null, busy ? { is_accepted: false, rejection_reason_message: "The node to be idle terminated is no longer idle." } : { is_accepted: true });
-      },
+    const rpc = AutoscalerStateService.method;
+    serve(server, rpc.getClusterResourceState, (_request, metadata) => {
+      const [authorization] = metadata.get("authorization");
+      seen.auth.push(typeof authorization === "string" ? authorization : undefined);
+      if (stall) return "no answer"; // the client's deadline must fire
+      return { clusterResourceState: FAKE_STATE };
+    });
+    serve(server, rpc.reportAutoscalingState, (request) => {
+      if (request.autoscalingState) seen.reports.push(request.autoscalingState);
+      return {};
+    });
+    serve(server, rpc.drainNode, (request) => {
+      seen.drains.push(request);
+      const busy = hex(request.nodeId) === "ff00aa";
+      return busy
+        ? { isAccepted: false, rejectionReasonMessage: "The node to be idle terminated is no longer idle." }
+        : { isAccepted: true };
     });
     const [port] = await freePorts(1);
-    await new Promise<void>((res, rej) => server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (e) => (e ? rej(e) : res())));
+    await new Promise<void>((resolve, reject) =>
+      server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (e) =>
+        e ? reject(e) : resolve(),
+      ),
+    );
     address = `127.0.0.1:${port}`;
   });
 
   after(() => server.forceShutdown());
 
-  it("GetClusterResourceState: a typed state (node ids in hex, statuses by name, strategies, constraints)", async () => {
+  it("GetClusterResourceState: a typed state (hex node ids, statuses by name, strategies, constraints)", async () => {
     const gcs = new GcsAutoscalerClient({ address, authToken: "s3cret" });
     try {
       const s = await gcs.getClusterResourceState();
@@ -223,20 +350,33 @@ describe("autoscaler GCS client (fake GCS on loopback)", function () {
       );
       assert.deepEqual(s.nodes[0].availableResources, { CPU: 0, Custom1: 1 });
       assert.deepEqual(s.nodes[0].nodeActivity, ["Resource: CPU currently in use."]);
+      assert.deepEqual(s.nodes[0].labels, { "ray.io/node-group": "worker-nodes" });
       assert.deepEqual(s.pendingResourceRequests.map((r) => [r.request.resources, r.count]), [[{ Custom1: 1 }, 3]]);
-      assert.deepEqual(s.pendingGangResourceRequests.map((g) => [g.strategy, g.bundles.length]), [
-        ["STRICT_SPREAD", 1],
-        ["STRICT_PACK", 1],
-        ["SPREAD", 2],
-        ["PACK", 1],
-      ]);
-      assert.deepEqual(s.clusterResourceConstraints.map((c) => c.map((r) => [r.request.resources, r.count])), [
+      assert.deepEqual(
+        s.pendingGangResourceRequests.map((g) => [g.strategy, g.bundles.map((b) => b.resources)]),
         [
-          [{ CPU: 2 }, 1],
-          [{ GPU: 1 }, 4],
+          ["STRICT_SPREAD", [{ CPU: 4 }]],
+          ["STRICT_PACK", [{ CPU: 4 }]],
+          ["SPREAD", [{ CPU: 1 }, { CPU: 1 }]],
+          ["PACK", [{ CPU: 1 }]],
+          ["PACK", [{ GPU: 1 }, { GPU: 1 }]],
         ],
+      );
+      assert.deepEqual(s.pendingGangResourceRequests[0].bundles[0].placementConstraints, [
+        { antiAffinity: { labelName: "_PG_ab", labelValue: "" } },
       ]);
+      assert.deepEqual(
+        s.clusterResourceConstraints.map((c) => c.map((r) => [r.request.resources, r.count])),
+        [
+          [
+            [{ CPU: 2 }, 1],
+            [{ GPU: 1 }, 4],
+          ],
+        ],
+      );
       assert.equal(seen.auth.at(-1), "Bearer s3cret");
+      // The typed state holds no bigint, so it can be logged as JSON.
+      assert.doesNotThrow(() => JSON.stringify(s));
     } finally {
       gcs.close();
     }
@@ -255,17 +395,29 @@ describe("autoscaler GCS client (fake GCS on loopback)", function () {
         infeasibleClusterResourceConstraints: [[{ resources: { TPU: 1 }, count: 2 }]],
         failedInstanceRequests: [{ rayNodeTypeName: "worker-nodes", count: 1, reason: "quota" }],
       });
-      const r = seen.reports.at(-1)!;
-      assert.equal(r.last_seen_cluster_resource_state_version, 42);
-      assert.equal(r.autoscaler_state_version, 3);
-      assert.deepEqual(r.pending_instance_requests, [{ instance_type_name: "worker-nodes", ray_node_type_name: "worker-nodes", count: 2, request_ts: 1000 }]);
-      assert.deepEqual((r.pending_instances as Decoded[])[0].instance_id, "pod-x");
-      assert.deepEqual((r.infeasible_resource_requests as Decoded[])[0].resources_bundle, { GPU: 8 });
-      assert.equal((r.infeasible_gang_resource_requests as Decoded[])[0].details, "too big");
-      assert.deepEqual(((r.infeasible_cluster_resource_constraints as Decoded[])[0].resource_requests as Decoded[])[0].count, 2);
-      assert.equal((r.failed_instance_requests as Decoded[])[0].reason, "quota");
-      // And what went over the wire decodes as Ray's AutoscalingState.
-      assert.ok(decodeMessage(AutoscalingState, encodeMessage(AutoscalingState, r)));
+      const report = seen.reports.at(-1)!;
+      assert.equal(report.lastSeenClusterResourceStateVersion, 42n);
+      assert.equal(report.autoscalerStateVersion, 3n);
+      assert.deepEqual(
+        report.pendingInstanceRequests.map((p) => [p.instanceTypeName, p.rayNodeTypeName, p.count, p.requestTs]),
+        [["worker-nodes", "worker-nodes", 2, 1000n]],
+      );
+      assert.deepEqual(
+        report.pendingInstances.map((p) => [p.instanceTypeName, p.rayNodeTypeName, p.instanceId, p.ipAddress]),
+        [["worker-nodes", "worker-nodes", "pod-x", ""]],
+      );
+      assert.deepEqual(report.infeasibleResourceRequests[0].resourcesBundle, { GPU: 8 });
+      assert.equal(report.infeasibleGangResourceRequests[0].details, "too big");
+      assert.deepEqual(report.infeasibleGangResourceRequests[0].requests[0].resourcesBundle, { CPU: 64 });
+      const [constraint] = report.infeasibleClusterResourceConstraints;
+      assert.deepEqual(
+        constraint.resourceRequests.map((r) => [r.request?.resourcesBundle, r.count]),
+        [[{ TPU: 1 }, 2n]],
+      );
+      assert.deepEqual(
+        report.failedInstanceRequests.map((f) => [f.rayNodeTypeName, f.count, f.reason, f.startTs, f.failedTs]),
+        [["worker-nodes", 1, "quota", 0n, 0n]],
+      );
     } finally {
       gcs.close();
     }
@@ -274,13 +426,22 @@ describe("autoscaler GCS client (fake GCS on loopback)", function () {
   it("DrainNode: node id from hex, IDLE_TERMINATION, the reply's acceptance and reason", async () => {
     const gcs = new GcsAutoscalerClient({ address });
     try {
-      assert.deepEqual(await gcs.drainNode({ nodeId: "01", reason: "IDLE_TERMINATION", message: "idle 300 s", deadlineTimestampMs: 123 }), { accepted: true, rejectionReason: "" });
-      const d = seen.drains.at(-1)!;
-      assert.deepEqual(d, { node_id: Buffer.from("01", "hex"), reason: 1, reason_message: "idle 300 s", deadline_timestamp_ms: 123 });
-      const busy = await gcs.drainNode({ nodeId: "ff00aa", reason: "PREEMPTION", message: "x" });
+      const idle = await gcs.drainNode({
+        nodeId: "01",
+        reason: "IDLE_TERMINATION",
+        message: "idle 300 s",
+        deadlineTimestampMs: 123,
+      });
+      assert.deepEqual(idle, { accepted: true, rejectionReason: "" });
+      const request = seen.drains.at(-1)!;
+      assert.deepEqual(
+        [hex(request.nodeId), request.reason, request.reasonMessage, request.deadlineTimestampMs],
+        ["01", DrainNodeReason.IDLE_TERMINATION, "idle 300 s", 123n],
+      );
+      const busy = await gcs.drainNode({ nodeId: Buffer.from("ff00aa", "hex"), reason: "PREEMPTION", message: "x" });
       assert.equal(busy.accepted, false);
       assert.match(busy.rejectionReason, /no longer idle/);
-      assert.equal(seen.drains.at(-1)!.reason, 2);
+      assert.equal(seen.drains.at(-1)!.reason, DrainNodeReason.PREEMPTION);
       await assert.rejects(gcs.drainNode({ nodeId: "", reason: "IDLE_TERMINATION", message: "x" }), /empty node id/);
     } finally {
       gcs.close();
@@ -294,10 +455,11 @@ describe("autoscaler GCS client (fake GCS on loopback)", function () {
       const t0 = Date.now();
       const err = await gcs.getClusterResourceState().then(
         () => assert.fail("no error"),
-        (e) => e,
+        (e: unknown) => e,
       );
       assert.ok(err instanceof GcsError);
       assert.equal(err.code, grpc.status.DEADLINE_EXCEEDED);
+      assert.equal(err.method, "GetClusterResourceState");
       assert.ok(err.unreachable);
       assert.ok(Date.now() - t0 < 3000, `took ${Date.now() - t0} ms`);
       assert.match(err.message, /GetClusterResourceState: DEADLINE_EXCEEDED/);
@@ -307,15 +469,32 @@ describe("autoscaler GCS client (fake GCS on loopback)", function () {
     }
   });
 
+  it("a method the server does not serve fails with UNIMPLEMENTED, not as unreachable", async () => {
+    const gcs = new GcsAutoscalerClient({ address });
+    try {
+      const err = await gcs.getClusterStatus().then(
+        () => assert.fail("no error"),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof GcsError);
+      assert.equal(err.code, grpc.status.UNIMPLEMENTED);
+      assert.equal(err.unreachable, false);
+      assert.ok(err.message.startsWith(`GCS ${address} GetClusterStatus: UNIMPLEMENTED`), err.message);
+    } finally {
+      gcs.close();
+    }
+  });
+
   it("a head that is down fails at once with UNAVAILABLE and the address in the message", async () => {
     const [port] = await freePorts(1); // nothing listens there
     const gcs = new GcsAutoscalerClient({ address: `127.0.0.1:${port}`, timeoutMs: 10_000 });
     try {
       const t0 = Date.now();
-      const err: GcsError = await gcs.getClusterResourceState().then(
+      const err = await gcs.getClusterResourceState().then(
         () => assert.fail("no error"),
-        (e) => e,
+        (e: unknown) => e,
       );
+      assert.ok(err instanceof GcsError);
       assert.equal(err.code, grpc.status.UNAVAILABLE);
       assert.ok(err.unreachable);
       assert.ok(err.message.includes(`127.0.0.1:${port}`));
@@ -352,6 +531,11 @@ describe("autoscaler: GCS state to scheduler input", () => {
     nodeStateVersion: 1,
     ...over,
   });
+  const request = (resources: ResourceMap): ResourceRequestInfo => ({
+    resources,
+    placementConstraints: [],
+    labelSelectors: [],
+  });
 
   it("maps nodes by pod name, finds the head, prefers the live row of a restarted pod, flattens demand", () => {
     const state: ClusterResourceState = {
@@ -359,19 +543,31 @@ describe("autoscaler: GCS state to scheduler input", () => {
       lastSeenAutoscalerStateVersion: 0,
       sessionName: "s",
       nodes: [
-        node({ nodeId: "01", instanceId: "c-ray-head-x", rayNodeTypeName: "head-node", totalResources: { CPU: 1, "node:__internal_head__": 1 } }),
+        node({
+          nodeId: "01",
+          instanceId: "c-ray-head-x",
+          rayNodeTypeName: "head-node",
+          totalResources: { CPU: 1, "node:__internal_head__": 1 },
+        }),
         node({ nodeId: "02", instanceId: "c-ray-worker-a", rayNodeTypeName: "worker-nodes", status: "DEAD" }),
-        node({ nodeId: "03", instanceId: "c-ray-worker-a", rayNodeTypeName: "worker-nodes", status: "RUNNING", availableResources: { CPU: 0 }, nodeActivity: ["busy"] }),
+        node({
+          nodeId: "03",
+          instanceId: "c-ray-worker-a",
+          rayNodeTypeName: "worker-nodes",
+          status: "RUNNING",
+          availableResources: { CPU: 0 },
+          nodeActivity: ["busy"],
+        }),
         node({ nodeId: "04", instanceId: "c-ray-worker-b", rayNodeTypeName: "worker-nodes", status: "RUNNING" }),
         node({ nodeId: "05", instanceId: "c-ray-worker-b", rayNodeTypeName: "worker-nodes", status: "DEAD" }),
         node({ nodeId: "06" }),
       ],
       pendingResourceRequests: [
-        { request: { resources: { Custom1: 1 }, placementConstraints: [], labelSelectors: [] }, count: 3 },
-        { request: { resources: { CPU: 1 }, placementConstraints: [], labelSelectors: [] }, count: 0 },
+        { request: request({ Custom1: 1 }), count: 3 },
+        { request: request({ CPU: 1 }), count: 0 },
       ],
-      pendingGangResourceRequests: [{ strategy: "STRICT_SPREAD", details: "", bundles: [{ resources: { CPU: 2 }, placementConstraints: [], labelSelectors: [] }] }],
-      clusterResourceConstraints: [[{ request: { resources: { CPU: 4 }, placementConstraints: [], labelSelectors: [] }, count: 2 }]],
+      pendingGangResourceRequests: [{ strategy: "STRICT_SPREAD", details: "", bundles: [request({ CPU: 2 })] }],
+      clusterResourceConstraints: [[{ request: request({ CPU: 4 }), count: 2 }]],
     };
     const seen = observedFromGcs(state);
     assert.deepEqual(
@@ -383,7 +579,12 @@ describe("autoscaler: GCS state to scheduler input", () => {
         ["ray-node-06", "", "IDLE", false],
       ],
     );
-    assert.deepEqual(seen.nodeIds, { "c-ray-head-x": "01", "c-ray-worker-a": "03", "c-ray-worker-b": "04", "ray-node-06": "06" });
+    assert.deepEqual(seen.nodeIds, {
+      "c-ray-head-x": "01",
+      "c-ray-worker-a": "03",
+      "c-ray-worker-b": "04",
+      "ray-node-06": "06",
+    });
     assert.deepEqual(seen.nodes[1].activity, ["busy"]);
     assert.deepEqual(seen.demands, [{ resources: { Custom1: 1 }, count: 3 }]);
     assert.deepEqual(seen.gangs, [{ strategy: "STRICT_SPREAD", bundles: [{ CPU: 2 }] }]);
