@@ -5,6 +5,7 @@
 import Ajv, { ErrorObject } from "ajv";
 import { API_VERSION, KIND, RayClusterSpec } from "../api/v1/types";
 import { validateRayCluster } from "../api/v1/validate";
+import { compareQuantities, isQuantity, parseQuantityExact, quantityFromJson, quantitySign } from "../api/v1/quantity";
 import { checkWorkable } from "../builders/ray-cluster";
 import { PodSecurityLevel } from "../builders/namespace";
 import { WatchMode } from "../builders/rbac";
@@ -26,7 +27,8 @@ export interface StackConfig {
 
 export const DEFAULT_OPERATOR_IMAGE = "ray-operator:0.1.0";
 
-const quantity = { type: ["string", "number"] };
+/** A Kubernetes quantity the operator's Deployment can request: one the API server parses, not below 0. */
+const quantity = { type: ["string", "number"], format: "quantity", minimum: 0 };
 const stringMap = { type: "object", additionalProperties: { type: "string" } };
 
 /** JSON Schema of every key under `ray-operator:` (clusters' specs are checked by the CRD schema). */
@@ -75,6 +77,10 @@ const sections: Record<string, any> = {
 };
 
 const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
+ajv.addFormat("quantity", {
+  type: "string",
+  validate: (text: string) => isQuantity(text) && quantitySign(parseQuantityExact(text)) >= 0,
+});
 const validators = Object.fromEntries(Object.entries(sections).map(([k, s]) => [k, ajv.compile(s)]));
 
 export class ConfigError extends Error {
@@ -83,6 +89,8 @@ export class ConfigError extends Error {
     this.name = "ConfigError";
   }
 }
+
+const show = (value: unknown) => JSON.stringify(value);
 
 function describe(section: string, e: ErrorObject): string {
   const path = e.instancePath.split("/").slice(1).map((p) => p.replace(/~1/g, "/")).join(".");
@@ -93,6 +101,8 @@ function describe(section: string, e: ErrorObject): string {
       return `${at}.${p.additionalProperty}: unknown key; expected one of: ${Object.keys(subSchema(section, e.schemaPath)?.properties ?? {}).join(", ")}`;
     case "enum":
       return `${at}: expected one of ${(p.allowedValues as string[]).map((v) => JSON.stringify(v)).join(", ")}, got ${JSON.stringify(e.data)}`;
+    case "format":
+      return `${at}: must be a Kubernetes quantity of at least 0, such as 100m, 1 or 512Mi, got ${show(e.data)}`;
     case "propertyNames":
       return `${at}: cluster name ${JSON.stringify(p.propertyName)} must be a DNS-1035 label of at most 54 characters`;
     default:
@@ -104,6 +114,21 @@ function subSchema(section: string, schemaPath: string): any {
   // "#/properties/resources/additionalProperties" → the schema object holding that keyword.
   const parts = schemaPath.replace(/^#\//, "").split("/").slice(0, -1);
   return parts.reduce((s, k) => s?.[k], sections[section]);
+}
+
+/**
+ * A request above its limit, defaults included (a memory request of 1Gi meets the default 512Mi limit),
+ * makes the API server refuse every pod of the operator's Deployment: say so before `pulumi up` waits.
+ */
+function requestsAboveLimits(resources: { requests: Record<string, string>; limits: Record<string, string> }) {
+  const problems: string[] = [];
+  for (const [name, request] of Object.entries(resources.requests)) {
+    const limit = resources.limits[name];
+    if (limit === undefined || compareQuantities(quantityFromJson(request), quantityFromJson(limit)) <= 0) continue;
+    const at = `${PROJECT}:operator.resources.requests.${name}`;
+    problems.push(`${at}: ${request} is above the ${name} limit, ${limit}; raise operator.resources.limits.${name}`);
+  }
+  return problems;
 }
 
 /** Structured config arrives as JSON text; plain values as strings. */
@@ -148,6 +173,17 @@ export function loadStackConfig(all: Record<string, string>): StackConfig {
       for (const e of [...errors, ...workable]) problems.push(`${PROJECT}:clusters.${name}.${e.field.replace(/^metadata\.labels/, "labels")}: ${e.message}`);
     }
   }
+  const resources = {
+    requests: {
+      cpu: String(op.resources?.requests?.cpu ?? "100m"),
+      memory: String(op.resources?.requests?.memory ?? "128Mi"),
+    },
+    limits: {
+      ...(op.resources?.limits?.cpu !== undefined ? { cpu: String(op.resources.limits.cpu) } : {}),
+      memory: String(op.resources?.limits?.memory ?? "512Mi"),
+    },
+  };
+  if (problems.length === 0) problems.push(...requestsAboveLimits(resources));
   if (problems.length) throw new ConfigError(problems);
 
   return {
@@ -161,13 +197,7 @@ export function loadStackConfig(all: Record<string, string>): StackConfig {
       workers: op.workers ?? OPERATOR_DEFAULTS.workers,
       autoscalerIntervalSeconds: op.autoscalerIntervalSeconds ?? OPERATOR_DEFAULTS.autoscalerIntervalSeconds,
       maxUnscheduledWorkers: op.maxUnscheduledWorkers ?? OPERATOR_DEFAULTS.maxUnscheduledWorkers,
-      resources: {
-        requests: { cpu: String(op.resources?.requests?.cpu ?? "100m"), memory: String(op.resources?.requests?.memory ?? "128Mi") },
-        limits: {
-          ...(op.resources?.limits?.cpu !== undefined ? { cpu: String(op.resources.limits.cpu) } : {}),
-          memory: String(op.resources?.limits?.memory ?? "512Mi"),
-        },
-      },
+      resources,
     },
     clusters,
   };

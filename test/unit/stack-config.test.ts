@@ -46,7 +46,45 @@ describe("stack config", () => {
     ["a bad Pod Security level", (c) => (c["ray-operator:namespace"].podSecurity = "strict"), /^ray-operator:namespace\.podSecurity: expected one of/],
     ["a cluster's minWorkers above maxWorkers", (c) => (c["ray-operator:clusters"]["example-cluster2"].spec.podTypes[1].minWorkers = 4), /^ray-operator:clusters\.example-cluster2\.spec\.podTypes\[1\]\.minWorkers: Invalid value: minWorkers must be less than or equal to maxWorkers$/],
     ["a cluster whose headPodType names no type", (c) => (c["ray-operator:clusters"]["example-cluster"].spec.headPodType = "head"), /^ray-operator:clusters\.example-cluster\.spec\.headPodType: Invalid value: headPodType must name one of podTypes$/],
-    ["a cluster with a bad quantity", (c) => (c["ray-operator:clusters"]["example-cluster"].spec.podTypes[0].podConfig.spec.containers[0].resources.requests.memory = "lots"), /^ray-operator:clusters\.example-cluster\.spec\.podTypes\[0\]\.podConfig\.spec\.containers\[0\]\.resources\.requests\.memory: Invalid value: "lots"/],
+    [
+      "a cluster with a bad quantity",
+      (c) => {
+        const container = c["ray-operator:clusters"]["example-cluster"].spec.podTypes[0].podConfig.spec.containers[0];
+        container.resources.requests.memory = "lots";
+      },
+      new RegExp(
+        "^ray-operator:clusters\\.example-cluster\\.spec\\.podTypes\\[0\\]\\.podConfig\\.spec\\.containers\\[0\\]" +
+          '\\.resources\\.requests\\[memory\\]: Invalid value: "lots" is not a quantity',
+      ),
+    ],
+    [
+      "a cluster with more workers than the operator takes",
+      (c) => (c["ray-operator:clusters"]["example-cluster"].spec.maxWorkers = 5001),
+      /^ray-operator:clusters\.example-cluster\.spec\.maxWorkers: Invalid value: 5001: must be less .* 5000$/,
+    ],
+    [
+      "a cluster with a typo in its pod template",
+      (c) => (c["ray-operator:clusters"]["example-cluster"].spec.podTypes[1].podConfig.spec.containerz = []),
+      /^ray-operator:clusters\.example-cluster\.spec\.podTypes\[1\]\.podConfig\.spec\.containerz: unknown field$/,
+    ],
+    [
+      "an operator quantity that is none",
+      (c) => (c["ray-operator:operator"].resources.requests.cpu = "lots"),
+      /^ray-operator:operator\.resources\.requests\.cpu: must be a Kubernetes quantity of at least 0, .* got "lots"$/,
+    ],
+    [
+      "a negative operator quantity",
+      (c) => (c["ray-operator:operator"].resources.limits.memory = -1),
+      /^ray-operator:operator\.resources\.limits\.memory: must be >= 0, got -1$/,
+    ],
+    [
+      "an operator memory request above the default limit",
+      (c) => {
+        c["ray-operator:operator"].resources.requests.memory = "1Gi";
+        delete c["ray-operator:operator"].resources.limits;
+      },
+      /^ray-operator:operator\.resources\.requests\.memory: 1Gi is above the memory limit, 512Mi; raise /,
+    ],
     ["a cluster name that is no DNS label", (c) => (c["ray-operator:clusters"]["Bad_Name"] = c["ray-operator:clusters"]["example-cluster"]), /^ray-operator:clusters: cluster name "Bad_Name" must be a DNS-1035 label/],
     ["a cluster without spec", (c) => (c["ray-operator:clusters"]["example-cluster"] = { labels: {} }), /^ray-operator:clusters\.example-cluster: must have required property 'spec'/],
   ];
