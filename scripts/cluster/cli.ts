@@ -1,64 +1,65 @@
-// npm run cluster:up / cluster:down — a local control plane for the demo and for `npm run operator`.
-import { existsSync, readFileSync, rmSync } from "fs";
+// npm run cluster:up / cluster:down — the local cluster for `npm start` and `npm run operator`: the
+// control plane, its simulated kwok nodes and, where this machine can host one, the real node.
+import { existsSync, readFileSync } from "fs";
 import { join, resolve } from "path";
-import { isRunning, startControlPlane, stopControlPlane, ControlPlaneState, adminGet } from "./control-plane";
+import { adminGet, ControlPlaneState, isRunning } from "./control-plane";
+import { whyNoRealNode } from "./host";
+import { pkiOf, setHostOwner, startLocalCluster, stopLocalCluster } from "./local-cluster";
 
-const STATE_DIR = resolve(__dirname, "..", "..", ".cluster");
+// RAY_OPERATOR_CLUSTER_DIR: another place for the state (the tests use their own).
+const STATE_DIR = process.env.RAY_OPERATOR_CLUSTER_DIR ?? resolve(__dirname, "..", "..", ".cluster");
 const stateFile = join(STATE_DIR, "state.json");
 const log = (l: string) => console.error(`[cluster] ${l}`);
 
 function readState(): ControlPlaneState | undefined {
-  return existsSync(stateFile) ? JSON.parse(readFileSync(stateFile, "utf8")) : undefined;
+  return existsSync(stateFile) ? (JSON.parse(readFileSync(stateFile, "utf8")) as ControlPlaneState) : undefined;
 }
 
-async function up() {
+/** The kubeconfig of the local cluster, started if it is not running. `operatorImage`: the image to build and import. */
+export async function ensureLocalCluster(operatorImage?: string): Promise<string> {
   const existing = readState();
-  if (existing && isRunning(existing)) {
-    const pkiDir = join(existing.dataDir, "pki");
-    const ready = await adminGet(existing.server, { caCert: join(pkiDir, "ca.crt"), adminCert: join(pkiDir, "admin.crt"), adminKey: join(pkiDir, "admin.key") }, "/readyz");
-    if (ready.status === 200) {
-      log(`already running at ${existing.server}`);
-      console.log(existing.kubeconfig);
-      return;
-    }
+  if (existing && isRunning(existing) && (await adminGet(existing.server, pkiOf(existing), "/readyz")).status === 200) {
+    log(`already running at ${existing.server}`);
+    return existing.kubeconfig;
   }
   if (existing) {
-    log("found a stopped or broken control plane; cleaning it up");
-    stopControlPlane(existing);
+    log("found a stopped or broken local cluster; cleaning it up");
+    stopLocalCluster({ controlPlane: existing }, log);
   }
-  const state = await startControlPlane({ stateDir: STATE_DIR, log });
-  log(`export KUBECONFIG=${state.kubeconfig}`);
-  console.log(state.kubeconfig);
+  const why = whyNoRealNode();
+  if (why) log(`no real node: ${why}; pods can only be simulated (kwok)`);
+  const cluster = await startLocalCluster({ stateDir: STATE_DIR, realNode: why ? "never" : "now", operatorImage, log });
+  // This process ends now; the API server lives as long as the cluster and owns the host's changes.
+  setHostOwner(cluster, cluster.controlPlane.pids["kube-apiserver"]);
+  return cluster.controlPlane.kubeconfig;
 }
 
-function down() {
-  // The operator process `npm start` runs beside a local control plane goes with it.
-  const pidFile = join(STATE_DIR, "operator.pid");
-  if (existsSync(pidFile)) {
-    try {
-      process.kill(Number(readFileSync(pidFile, "utf8")), "SIGTERM");
-      log("stopped the operator process");
-    } catch {
-      /* already gone */
-    }
-    rmSync(pidFile);
-  }
+function down(): void {
   const existing = readState();
   if (!existing) {
-    log("no control plane is running");
+    log("no local cluster is running");
     return;
   }
-  stopControlPlane(existing);
-  log("stopped");
+  const left = stopLocalCluster({ controlPlane: existing }, log);
+  log(left.length ? `stopped, but the host still has: ${left.join("; ")}` : "stopped; the host is as it was");
+  if (left.length) process.exitCode = 1;
 }
 
-const cmd = process.argv[2];
-if (cmd === "up") up().catch((e) => {
-  console.error(e instanceof Error ? e.message : e);
-  process.exit(1);
-});
-else if (cmd === "down") down();
-else {
-  console.error("usage: cluster.ts up|down");
-  process.exit(2);
+if (require.main === module) {
+  const cmd = process.argv[2];
+  if (cmd === "up") {
+    ensureLocalCluster(process.argv[3])
+      .then((kubeconfig) => {
+        log(`export KUBECONFIG=${kubeconfig}`);
+        console.log(kubeconfig);
+      })
+      .catch((e) => {
+        console.error(e instanceof Error ? e.message : e);
+        process.exit(1);
+      });
+  } else if (cmd === "down") down();
+  else {
+    console.error("usage: cli.ts up [operator image]|down");
+    process.exit(2);
+  }
 }

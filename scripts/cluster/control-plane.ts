@@ -9,7 +9,8 @@ import { request } from "https";
 import { readFileSync } from "fs";
 import { tmpdir } from "os";
 import { join, resolve } from "path";
-import { kubeconfigYaml, makePki, Pki } from "./pki";
+import { clientCert, kubeconfigYaml, makePki, Pki } from "./pki";
+import { processAlive } from "./host";
 
 export const K8S_TOOLCHAIN_SCRIPT = resolve(__dirname, "..", "toolchain", "k8s.sh");
 
@@ -24,12 +25,20 @@ export interface ControlPlaneOptions {
   /** Where the kubeconfig, logs and state go. */
   stateDir: string;
   nodes?: Partial<NodeShape>;
+  /**
+   * The address the API server binds and advertises (default loopback). A real node needs the node
+   * address: its pods cannot reach the host's 127.0.0.1 (real-node.md), and in-cluster clients reach
+   * the API server through the `kubernetes` Service, which points here.
+   */
+  bindAddress?: string;
   log?: (line: string) => void;
 }
 
 export interface ControlPlaneState {
   kubeconfig: string;
   server: string;
+  /** The API server's address (loopback, or the real node's address). */
+  bindAddress: string;
   dataDir: string;
   stateDir: string;
   pids: Record<string, number>;
@@ -105,6 +114,19 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: n
   throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}; logs in ${logDir}`);
 }
 
+/**
+ * Simulated nodes are tainted: a pod lands on one only if it says so (a toleration and the
+ * `type: kwok` node selector, as the benchmarks and scale tests do), so a pod that means to run —
+ * the operator's own, a seed RayCluster's — goes to the real node, never to a node that runs nothing.
+ */
+export const KWOK_TAINT = { key: "kwok.x-k8s.io/node", value: "fake", effect: "NoSchedule" } as const;
+
+/** What a pod spec carries to land on a simulated node (and only there). */
+export const KWOK_PLACEMENT = {
+  nodeSelector: { type: "kwok" },
+  tolerations: [{ key: KWOK_TAINT.key, operator: "Equal", value: KWOK_TAINT.value, effect: KWOK_TAINT.effect }],
+};
+
 export function kwokNode(name: string, shape: NodeShape): any {
   const resources = { cpu: shape.cpu, memory: shape.memory, pods: String(shape.pods) };
   return {
@@ -115,7 +137,7 @@ export function kwokNode(name: string, shape: NodeShape): any {
       annotations: { "kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0" },
       labels: { "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", "kubernetes.io/role": "agent", type: "kwok" },
     },
-    spec: {},
+    spec: { taints: [{ ...KWOK_TAINT }] },
     status: { allocatable: resources, capacity: resources, nodeInfo: { kubeletVersion: "fake", operatingSystem: "linux", architecture: "amd64" } },
   };
 }
@@ -131,9 +153,14 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const dataDir = mkdtempSync(join(tmpdir(), "ray-operator-cp-"));
   const logDir = join(dataDir, "logs");
   mkdirSync(logDir);
-  const pki = makePki(mkdirSync(join(dataDir, "pki"), { recursive: true }) ?? join(dataDir, "pki"));
+  const bindAddress = opts.bindAddress ?? "127.0.0.1";
+  const pkiDir = join(dataDir, "pki");
+  mkdirSync(pkiDir, { recursive: true });
+  const pki = makePki(pkiDir, bindAddress === "127.0.0.1" ? [] : [bindAddress]);
+  // The API server's client identity towards kubelets (logs, exec, port-forward).
+  const kubeletClient = clientCert(pki, "apiserver-kubelet-client", "/O=system:masters/CN=kube-apiserver-kubelet-client");
   const [etcdClient, etcdPeer, apiPort, kcmPort, schedPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
-  const server = `https://127.0.0.1:${apiPort}`;
+  const server = `https://${bindAddress}:${apiPort}`;
   const kubeconfig = join(stateDir, "kubeconfig");
   writeFileSync(kubeconfig, kubeconfigYaml(server, pki), { mode: 0o600 });
   const internalKubeconfig = join(dataDir, "admin.kubeconfig");
@@ -150,7 +177,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     procs[name] = p;
     pids[name] = p.pid!;
   };
-  const state: ControlPlaneState = { kubeconfig, server, dataDir, stateDir, pids, binDir, startedAt: new Date().toISOString() };
+  const state: ControlPlaneState = { kubeconfig, server, bindAddress, dataDir, stateDir, pids, binDir, startedAt: new Date().toISOString() };
   const saveState = () => writeFileSync(join(stateDir, "state.json"), JSON.stringify(state, null, 2));
 
   try {
@@ -178,8 +205,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
 
     launch("kube-apiserver", [
       `--etcd-servers=http://127.0.0.1:${etcdClient}`,
-      "--bind-address=127.0.0.1",
-      "--advertise-address=127.0.0.1",
+      `--bind-address=${bindAddress}`,
+      `--advertise-address=${bindAddress}`,
       `--secure-port=${apiPort}`,
       `--tls-cert-file=${pki.serverCert}`,
       `--tls-private-key-file=${pki.serverKey}`,
@@ -188,7 +215,13 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       `--service-account-signing-key-file=${pki.saKey}`,
       "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
       "--api-audiences=https://kubernetes.default.svc.cluster.local",
-      "--authorization-mode=RBAC",
+      // Node + NodeRestriction: a kubelet may touch only its own node and its pods.
+      "--authorization-mode=Node,RBAC",
+      "--enable-admission-plugins=NodeRestriction",
+      `--kubelet-client-certificate=${kubeletClient.cert}`,
+      `--kubelet-client-key=${kubeletClient.key}`,
+      `--kubelet-certificate-authority=${pki.caCert}`,
+      "--kubelet-preferred-address-types=InternalIP",
       "--service-cluster-ip-range=10.96.0.0/16",
       "--allow-privileged=true",
       "--profiling=false",
@@ -260,14 +293,6 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Stops every process the control plane started (their whole process groups) and removes its data. */
 export function stopControlPlane(state: ControlPlaneState, opts: { keepData?: boolean } = {}): void {
@@ -281,8 +306,8 @@ export function stopControlPlane(state: ControlPlaneState, opts: { keepData?: bo
     }
   }
   const deadline = Date.now() + 10000;
-  while (pids.some(alive) && Date.now() < deadline) execFileSync("sleep", ["0.1"]);
-  for (const pid of pids.filter(alive)) {
+  while (pids.some(processAlive) && Date.now() < deadline) execFileSync("sleep", ["0.1"]);
+  for (const pid of pids.filter(processAlive)) {
     try {
       process.kill(-pid, "SIGKILL");
     } catch {
@@ -295,5 +320,5 @@ export function stopControlPlane(state: ControlPlaneState, opts: { keepData?: bo
 }
 
 export function isRunning(state: ControlPlaneState): boolean {
-  return Object.values(state.pids).length >= 5 && Object.values(state.pids).every(alive);
+  return Object.values(state.pids).length >= 5 && Object.values(state.pids).every(processAlive);
 }

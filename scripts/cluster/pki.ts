@@ -24,22 +24,37 @@ function signed(dir: string, name: string, subject: string, ext: string): void {
   openssl(["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.crt`, "-days", "365", "-sha256", "-extfile", `${name}.ext`], dir);
 }
 
-export function makePki(dir: string): Pki {
+const CLIENT_EXT = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n";
+const serverExt = (sans: string[]) =>
+  `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=${sans.join(",")}\n`;
+
+/** A client certificate signed by the CA: `subject` as openssl takes it (`/O=group/CN=user`). */
+export function clientCert(pki: Pick<Pki, "dir">, name: string, subject: string): { cert: string; key: string } {
+  signed(pki.dir, name, subject, CLIENT_EXT);
+  return { cert: join(pki.dir, `${name}.crt`), key: join(pki.dir, `${name}.key`) };
+}
+
+/** A serving certificate signed by the CA for `sans` (`IP:10.0.0.1`, `DNS:name`). */
+export function servingCert(pki: Pick<Pki, "dir">, name: string, cn: string, sans: string[]): { cert: string; key: string } {
+  signed(pki.dir, name, `/CN=${cn}`, serverExt(sans));
+  return { cert: join(pki.dir, `${name}.crt`), key: join(pki.dir, `${name}.key`) };
+}
+
+/** `serverIps`: addresses the API server's certificate names besides loopback and the `kubernetes` Service IP. */
+export function makePki(dir: string, serverIps: string[] = []): Pki {
   openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "365", "-subj", "/CN=ray-operator-local-ca", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"], dir);
-  signed(
-    dir,
-    "apiserver",
-    "/CN=kube-apiserver",
-    "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\n",
-  );
-  signed(dir, "admin", "/O=system:masters/CN=kubernetes-admin", "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n");
+  const names = ["kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"];
+  const sans = ["IP:127.0.0.1", "IP:10.96.0.1", ...serverIps.map((ip) => `IP:${ip}`), "DNS:localhost", ...names.map((n) => `DNS:${n}`)];
+  signed(dir, "apiserver", "/CN=kube-apiserver", serverExt(sans));
+  signed(dir, "admin", "/O=system:masters/CN=kubernetes-admin", CLIENT_EXT);
   openssl(["genrsa", "-out", "sa.key", "2048"], dir);
   openssl(["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"], dir);
   const p = (f: string) => join(dir, f);
   return { dir, caCert: p("ca.crt"), caKey: p("ca.key"), serverCert: p("apiserver.crt"), serverKey: p("apiserver.key"), adminCert: p("admin.crt"), adminKey: p("admin.key"), saKey: p("sa.key"), saPub: p("sa.pub") };
 }
 
-export function kubeconfigYaml(server: string, pki: Pki, user = "admin"): string {
+/** A kubeconfig for `server` with the CA of `pki` and a client certificate (the admin's unless given). */
+export function kubeconfigYaml(server: string, pki: Pick<Pki, "caCert" | "adminCert" | "adminKey">, user = "admin", cert = { cert: pki.adminCert, key: pki.adminKey }): string {
   return [
     "apiVersion: v1",
     "kind: Config",
@@ -51,8 +66,8 @@ export function kubeconfigYaml(server: string, pki: Pki, user = "admin"): string
     "users:",
     `- name: ${user}`,
     "  user:",
-    `    client-certificate: ${pki.adminCert}`,
-    `    client-key: ${pki.adminKey}`,
+    `    client-certificate: ${cert.cert}`,
+    `    client-key: ${cert.key}`,
     "contexts:",
     "- name: local",
     "  context:",
