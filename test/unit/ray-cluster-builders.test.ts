@@ -53,12 +53,13 @@ describe("ray cluster builders", () => {
     const c = pod.spec.containers[0];
     assert.deepEqual(c.command, ["/bin/bash", "-c", "--"]);
     assert.match(c.args[0], /ray start --address=\$RAY_HEAD_IP:6379/);
-    assert.match(c.args[0], /sleep infinity/);
+    // The launcher watches Ray's raylet and ends the container when it stops (test/unit/ray-launcher.test.ts runs it).
+    assert.match(c.args[0], /Ray stopped on this node/);
     const env = Object.fromEntries(c.env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
     assert.equal(env.RAY_HEAD_IP, "example-cluster-ray-head.ray.svc");
     assert.deepEqual(env.RAY_CLOUD_INSTANCE_ID, { fieldRef: { fieldPath: "metadata.name" } });
     assert.equal(env.RAY_NODE_TYPE_NAME, "worker-nodes");
-    assert.deepEqual(JSON.parse(env.RAY_OVERRIDE_RESOURCES), { CPU: 1, memory: 512 * 2 ** 20, Custom1: 1, is_spot: 1 });
+    assert.deepEqual(JSON.parse(env.RAY_OVERRIDE_RESOURCES), { CPU: 1, memory: 2 ** 30 /* the worker's memory limit, 1Gi */, Custom1: 1, is_spot: 1 });
     assert.ok(pod.spec.volumes.some((v: any) => v.emptyDir?.medium === "Memory"));
     assert.equal(pod.spec.restartPolicy, "Never");
     const head = buildPod(rc, "head-node", "head").spec.containers[0];
