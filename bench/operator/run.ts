@@ -15,7 +15,7 @@ import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "fs";
 import { cpus, totalmem } from "os";
 import { join } from "path";
 import * as k8s from "@kubernetes/client-node";
-import { startControlPlane, stopControlPlane, ControlPlaneState } from "../../scripts/cluster/control-plane";
+import { KWOK_PLACEMENT, startControlPlane, stopControlPlane, ControlPlaneState } from "../../scripts/cluster/control-plane";
 import { OperatorProcess, serviceAccountToken, tokenKubeconfig, buildOperator } from "../../scripts/operator-process";
 import { KubeRest, isNotFound } from "../../operator/kube/rest";
 import { Informer } from "../../operator/kube/informer";
@@ -53,7 +53,8 @@ function benchCluster(name: string, namespace: string, workers: number, maxWorke
     apiVersion: "v1",
     kind: "Pod",
     metadata: { generateName: `${name}-ray-${kind}-` },
-    spec: { restartPolicy: "Never", containers: [{ name: "ray-node", image: "rayproject/ray:2.60.0", resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "128Mi" } } }] },
+    // On the simulated nodes: the benchmark measures the operator and the control plane at scale.
+    spec: { ...KWOK_PLACEMENT, restartPolicy: "Never", containers: [{ name: "ray-node", image: "rayproject/ray:2.60.0", resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "128Mi" } } }] },
   });
   return {
     apiVersion: API_VERSION,

@@ -15,7 +15,7 @@ import { testCluster } from "../support/cluster";
 import { OperatorProcess } from "../../scripts/operator-process";
 import { Clients, clientsFromFile, deleteNamespace, eventually, sleep, uniqueName } from "../helpers/kube";
 import { operatorNamespace, rayClusters } from "../helpers/operator-env";
-import { edited, exampleCluster } from "../helpers/examples";
+import { edited, simulatedCluster } from "../helpers/examples";
 import { LABELS } from "../../api/v1/types";
 import { GcsAutoscalerClient, ClusterResourceState } from "../../operator/autoscaler/gcs-client";
 import { freePorts, LocalRayCluster, rayVenv } from "../support/ray";
@@ -29,7 +29,7 @@ const IDLE_TIMEOUT_MS = 15_000;
 
 /** The seed's example-cluster, scaled for a quick test. */
 function testRayCluster(ns: string) {
-  return edited(exampleCluster(CLUSTER, ns), (r) => {
+  return edited(simulatedCluster(CLUSTER, ns), (r) => {
     r.spec.idleTimeoutMinutes = IDLE_TIMEOUT_MS / 60_000;
     const w = r.spec.podTypes.find((t: any) => t.name === TYPE);
     w.minWorkers = MIN;

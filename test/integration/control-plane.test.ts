@@ -6,9 +6,10 @@ import { apply, Clients, clientsFor, clientsFromFile, deleteNamespace, ensureNam
 import { CRD_NAME, GROUP, PLURAL, VERSION } from "../../api/v1/types";
 import { rbacObjects } from "../../builders/rbac";
 import { namespaceObject } from "../../builders/namespace";
-import { exampleCluster, edited } from "../helpers/examples";
+import { simulatedCluster, edited } from "../helpers/examples";
 import { BAD_CLUSTERS } from "../helpers/bad-clusters";
 import { installCrd } from "../helpers/operator-env";
+import { KWOK_PLACEMENT } from "../../scripts/cluster/control-plane";
 
 const createCluster = (c: Clients, namespace: string, body: any) =>
   c.custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, body });
@@ -41,7 +42,7 @@ describe("the control plane (integration, real API server)", function () {
 
     it("admits both seed examples and applies the schema's defaults", async () => {
       for (const name of ["example-cluster", "example-cluster2"] as const) {
-        const rc = exampleCluster(name, ns);
+        const rc = simulatedCluster(name, ns);
         delete (rc.spec as any).upscalingSpeed;
         const created: any = await createCluster(c, ns, rc);
         assert.equal(created.spec.upscalingSpeed, 1);
@@ -52,7 +53,7 @@ describe("the control plane (integration, real API server)", function () {
 
     for (const [what, edit, field] of BAD_CLUSTERS) {
       it(`rejects ${what}, naming ${field || "the object"}`, async () => {
-        const rc = edited(exampleCluster("example-cluster", ns), edit);
+        const rc = edited(simulatedCluster("example-cluster", ns), edit);
         rc.metadata.name = what.includes("name too long") ? rc.metadata.name : uniqueName("bad");
         // Strict field validation, as `kubectl apply` uses by default, so unknown fields are errors too.
         const message = await rejectsWith(
@@ -65,7 +66,7 @@ describe("the control plane (integration, real API server)", function () {
   });
 
   it("garbage-collects a pod owned by a RayCluster when the RayCluster is deleted", async () => {
-    const rc: any = await createCluster(c, ns, { ...exampleCluster("example-cluster", ns), metadata: { name: "gc-owner", namespace: ns } });
+    const rc: any = await createCluster(c, ns, { ...simulatedCluster("example-cluster", ns), metadata: { name: "gc-owner", namespace: ns } });
     const pod = await c.core.createNamespacedPod({
       namespace: ns,
       body: {
@@ -73,7 +74,7 @@ describe("the control plane (integration, real API server)", function () {
           name: "owned-pod",
           ownerReferences: [{ apiVersion: `${GROUP}/${VERSION}`, kind: "RayCluster", name: rc.metadata.name, uid: rc.metadata.uid, controller: true, blockOwnerDeletion: true }],
         },
-        spec: { containers: [{ name: "c", image: "busybox" }] },
+        spec: { ...KWOK_PLACEMENT, containers: [{ name: "c", image: "busybox" }] },
       },
     });
     assert.equal(pod.metadata!.ownerReferences![0].uid, rc.metadata.uid);
@@ -83,7 +84,7 @@ describe("the control plane (integration, real API server)", function () {
 
   it("schedules a pod onto a kwok node where it becomes Running and Ready", async function () {
     if (!local) this.skip();
-    await c.core.createNamespacedPod({ namespace: ns, body: { metadata: { name: "fits" }, spec: { containers: [{ name: "c", image: "busybox", resources: { requests: { cpu: "1", memory: "512Mi" } } }] } } });
+    await c.core.createNamespacedPod({ namespace: ns, body: { metadata: { name: "fits" }, spec: { ...KWOK_PLACEMENT, containers: [{ name: "c", image: "busybox", resources: { requests: { cpu: "1", memory: "512Mi" } } }] } } });
     const pod = await eventually("pod fits to be Running and Ready", async () => {
       const p = await c.core.readNamespacedPod({ name: "fits", namespace: ns });
       return p.status?.phase === "Running" && p.status.conditions?.some((x) => x.type === "Ready" && x.status === "True") ? p : undefined;
@@ -94,7 +95,7 @@ describe("the control plane (integration, real API server)", function () {
 
   it("keeps a pod that fits no node Pending with the scheduler's reason", async function () {
     if (!local) this.skip();
-    await c.core.createNamespacedPod({ namespace: ns, body: { metadata: { name: "too-big" }, spec: { containers: [{ name: "c", image: "busybox", resources: { requests: { cpu: "1000" } } }] } } });
+    await c.core.createNamespacedPod({ namespace: ns, body: { metadata: { name: "too-big" }, spec: { ...KWOK_PLACEMENT, containers: [{ name: "c", image: "busybox", resources: { requests: { cpu: "1000" } } }] } } });
     const cond = await eventually("the scheduler to give up on too-big", async () => {
       const p = await c.core.readNamespacedPod({ name: "too-big", namespace: ns });
       return p.status?.conditions?.find((x) => x.type === "PodScheduled" && x.status === "False");
@@ -114,7 +115,7 @@ describe("the control plane (integration, real API server)", function () {
       await ensureNamespace(c, other);
       for (const obj of rbacObjects(rbacNs, "namespace")) await apply(c, obj);
       sa = clientsFor(await serviceAccountKubeConfig(c, rbacNs, "ray-operator-serviceaccount"));
-      await createCluster(c, rbacNs, { ...exampleCluster("example-cluster", rbacNs) });
+      await createCluster(c, rbacNs, { ...simulatedCluster("example-cluster", rbacNs) });
     });
     after(async () => {
       await deleteNamespace(c, rbacNs);
@@ -131,7 +132,7 @@ describe("the control plane (integration, real API server)", function () {
         name: "example-cluster",
         body: [{ op: "add", path: "/status", value: { phase: "Pending" } }],
       });
-      const pod = await sa.core.createNamespacedPod({ namespace: rbacNs, body: { metadata: { name: "by-operator" }, spec: { containers: [{ name: "c", image: "busybox" }] } } });
+      const pod = await sa.core.createNamespacedPod({ namespace: rbacNs, body: { metadata: { name: "by-operator" }, spec: { ...KWOK_PLACEMENT, containers: [{ name: "c", image: "busybox" }] } } });
       await sa.core.listNamespacedPod({ namespace: rbacNs });
       await sa.core.deleteNamespacedPod({ namespace: rbacNs, name: pod.metadata!.name! });
       await sa.core.createNamespacedService({ namespace: rbacNs, body: { metadata: { name: "svc" }, spec: { ports: [{ port: 80 }] } } });
@@ -150,7 +151,7 @@ describe("the control plane (integration, real API server)", function () {
       await rejectsWith(403, sa.apps.listNamespacedDeployment({ namespace: rbacNs }));
       await rejectsWith(403, sa.core.deleteNamespacedService({ namespace: rbacNs, name: "svc" }));
       await rejectsWith(403, sa.custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: rbacNs, plural: PLURAL, name: "example-cluster" }));
-      await rejectsWith(403, sa.custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: rbacNs, plural: PLURAL, body: exampleCluster("example-cluster2", rbacNs) }));
+      await rejectsWith(403, sa.custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: rbacNs, plural: PLURAL, body: simulatedCluster("example-cluster2", rbacNs) }));
       await rejectsWith(403, sa.coordination.readNamespacedLease({ namespace: rbacNs, name: "someone-elses-lease" }));
       await rejectsWith(403, sa.rbac.listNamespacedRole({ namespace: rbacNs }));
       // No exec: ask the authorizer, as `kubectl exec` would be asked.
@@ -164,8 +165,8 @@ describe("the control plane (integration, real API server)", function () {
   it("removes what is in a namespace when the namespace is deleted", async () => {
     const doomed = uniqueName("doomed");
     await ensureNamespace(c, doomed);
-    await createCluster(c, doomed, exampleCluster("example-cluster", doomed));
-    await c.core.createNamespacedPod({ namespace: doomed, body: { metadata: { name: "p" }, spec: { containers: [{ name: "c", image: "busybox" }] } } });
+    await createCluster(c, doomed, simulatedCluster("example-cluster", doomed));
+    await c.core.createNamespacedPod({ namespace: doomed, body: { metadata: { name: "p" }, spec: { ...KWOK_PLACEMENT, containers: [{ name: "c", image: "busybox" }] } } });
     await deleteNamespace(c, doomed, true);
     await rejectsWith(404, c.core.readNamespacedPod({ namespace: doomed, name: "p" }));
   });

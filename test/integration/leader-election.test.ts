@@ -5,7 +5,7 @@ import { testCluster } from "../support/cluster";
 import { OperatorProcess } from "../../scripts/operator-process";
 import { Clients, clientsFromFile, deleteNamespace, eventually, sleep, uniqueName } from "../helpers/kube";
 import { operatorNamespace, rayClusters } from "../helpers/operator-env";
-import { exampleCluster } from "../helpers/examples";
+import { simulatedCluster } from "../helpers/examples";
 import { LABELS } from "../../api/v1/types";
 import { LEADER_ELECTION_LEASE } from "../../builders/rbac";
 
@@ -42,7 +42,7 @@ describe("two operator replicas with leader election (integration)", function ()
     // Both are ready: the standby's job is to wait.
     await eventually("both replicas ready", async () => (await replicas[leader].get("/readyz")).status === 200 && (await replicas[standby].get("/readyz")).status === 200);
 
-    await rayClusters(c, ns).create(exampleCluster("example-cluster", ns));
+    await rayClusters(c, ns).create(simulatedCluster("example-cluster", ns));
     await eventually("workers from the leader", async () => (await workers("example-cluster")) === 2);
     await sleep(1000);
     assert.match(replicas[leader].logs(), /Created worker pod example-cluster-ray-worker-/);
@@ -52,7 +52,7 @@ describe("two operator replicas with leader election (integration)", function ()
     // The leader stops (and releases the Lease); the standby takes over and acts.
     assert.equal(await replicas[leader].stop("SIGTERM"), 0);
     await eventually("the standby to lead", async () => (await holder()) === standby, 60_000);
-    await rayClusters(c, ns).create(exampleCluster("example-cluster2", ns));
+    await rayClusters(c, ns).create(simulatedCluster("example-cluster2", ns));
     await eventually("workers from the new leader", async () => (await workers("example-cluster2")) === 1, 60_000);
     assert.match(replicas[standby].logs(), /acquired lease/);
     // The pod can be listed a moment before the operator has read its create response and logged it.

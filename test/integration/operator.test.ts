@@ -6,7 +6,7 @@ import { testCluster } from "../support/cluster";
 import { OperatorProcess } from "../../scripts/operator-process";
 import { Clients, apply, clientsFromFile, deleteNamespace, eventually, rejectsWith, sleep, statusCode, toModel, uniqueName } from "../helpers/kube";
 import { operatorNamespace, rayClusters, rayClusterTable } from "../helpers/operator-env";
-import { exampleCluster, edited } from "../helpers/examples";
+import { simulatedCluster, edited } from "../helpers/examples";
 import { LABELS } from "../../api/v1/types";
 
 type PodLite = { name: string; uid: string; kind: string; type: string; phase: string; ready: boolean; hash: string };
@@ -84,7 +84,7 @@ describe("the operator (integration: real API server, the operator process under
   });
 
   it("launches example-cluster: a head and 2 workers, named as in the seed", async () => {
-    await rcs().create(exampleCluster("example-cluster", ns));
+    await rcs().create(simulatedCluster("example-cluster", ns));
     const pods = await converged(c, ns, "example-cluster", 2);
     assert.match(pods.find((p) => p.kind === "head")!.name, /^example-cluster-ray-head-[a-z0-9]{5}$/);
     for (const w of pods.filter((p) => p.kind === "worker")) {
@@ -96,7 +96,7 @@ describe("the operator (integration: real API server, the operator process under
   });
 
   it("launches example-cluster2 beside it: a head and 1 worker", async () => {
-    await rcs().create(exampleCluster("example-cluster2", ns));
+    await rcs().create(simulatedCluster("example-cluster2", ns));
     const pods = await converged(c, ns, "example-cluster2", 1);
     assert.match(pods.find((p) => p.kind === "worker")!.name, /^example-cluster2-ray-worker-[a-z0-9]{5}$/);
   });
@@ -143,7 +143,7 @@ describe("the operator (integration: real API server, the operator process under
 
   it("paces a scale-up by the scheduler: a few workers at a time wait for it, unschedulable ones do not count", async () => {
     await restartOperator({ MAX_UNSCHEDULED_WORKERS: "3" });
-    const paced = edited(exampleCluster("example-cluster", ns), (r) => {
+    const paced = edited(simulatedCluster("example-cluster", ns), (r) => {
       r.metadata.name = "paced";
       r.spec.maxWorkers = 10;
       r.spec.podTypes[1].minWorkers = 10;
@@ -247,9 +247,10 @@ describe("the operator (integration: real API server, the operator process under
   });
 
   it("marks an unworkable RayCluster Stalled, naming the field, and creates nothing", async () => {
-    const bad = edited(exampleCluster("example-cluster", ns), (r) => {
+    const bad = edited(simulatedCluster("example-cluster", ns), (r) => {
       r.metadata.name = "unworkable";
-      r.spec.podTypes[1].podConfig.spec.containers[0].resources.requests.cpu = "one";
+      // Admitted by the schema, but the head Service cannot have two ports 6379 (the GCS has it).
+      r.spec.headServicePorts = [{ name: "metrics", port: 6379, targetPort: 8080 }];
     });
     await rcs().create(bad);
     const rc = await eventually("the Stalled condition", async () => {
@@ -258,7 +259,7 @@ describe("the operator (integration: real API server, the operator process under
     });
     const stalled = rc.status.conditions.find((x: any) => x.type === "Stalled");
     assert.equal(stalled.reason, "InvalidSpec");
-    assert.match(stalled.message, /spec\.podTypes\[1\]\.podConfig\.spec\.containers\[0\]\.resources\.requests\.cpu/);
+    assert.match(stalled.message, /spec\.headServicePorts\[0\]\.port: Duplicate value: 6379/);
     assert.equal(rc.status.phase, "Error");
     assert.equal(rc.status.conditions.find((x: any) => x.type === "Ready").status, "False");
     await sleep(1500);
@@ -296,7 +297,7 @@ describe("the operator (integration: real API server, the operator process under
     };
     const before = await workerActions();
 
-    await rcs().create(edited(exampleCluster("example-cluster", ns), (r) => (r.metadata.name = "refused")));
+    await rcs().create(edited(simulatedCluster("example-cluster", ns), (r) => (r.metadata.name = "refused")));
     const rc = await eventually("the Stalled condition", async () => {
       const got = await rcs().get("refused");
       return got.status?.conditions?.find((x: any) => x.type === "Stalled" && x.status === "True") ? got : undefined;
@@ -334,7 +335,7 @@ describe("the operator (integration: real API server, the operator process under
   it("never duplicates or replaces pods when killed in the middle of creating many workers", async () => {
     // A slow client, so the kill lands in the middle of the creates.
     await restartOperator({ KUBE_API_QPS: "4", KUBE_API_BURST: "4" });
-    const big = edited(exampleCluster("example-cluster", ns), (r) => {
+    const big = edited(simulatedCluster("example-cluster", ns), (r) => {
       r.metadata.name = "big";
       r.spec.maxWorkers = 40;
       r.spec.podTypes[1].minWorkers = 40;

@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import { join } from "path";
 import { readStackFile } from "../../config/read-stack-file";
 import { runProgram, Registered } from "../helpers/pulumi-mocks";
-import { ROOT } from "../helpers/examples";
+import { ROOT, SEED_STACK_FILE } from "../helpers/examples";
 import { operatorRules, leaderElectionRules } from "../../builders/rbac";
 
 describe("Pulumi program (index.ts) with the dev stack config, under Pulumi mocks", function () {
@@ -16,7 +16,7 @@ describe("Pulumi program (index.ts) with the dev stack config, under Pulumi mock
   };
 
   before(async () => {
-    ({ resources } = await runProgram(join(ROOT, "index.ts"), readStackFile(join(ROOT, "Pulumi.dev.yaml"))));
+    ({ resources } = await runProgram(join(ROOT, "index.ts"), readStackFile(SEED_STACK_FILE)));
   });
 
   it("registers one component per concern, with the Kubernetes objects parented to them", () => {
@@ -115,7 +115,7 @@ describe("Pulumi program (index.ts) with the dev stack config, under Pulumi mock
       assert.equal(worker.minWorkers, cr.inputs.metadata.name === "example-cluster" ? 2 : 1);
       assert.equal(worker.maxWorkers, 3);
       assert.deepEqual(worker.rayResources, { Custom1: 1, is_spot: 1 });
-      assert.deepEqual(worker.podConfig.spec.containers[0].resources.requests, { cpu: "1", memory: "512Mi" });
+      assert.deepEqual(worker.podConfig.spec.containers[0].resources.requests, { cpu: "200m", memory: "512Mi" });
       assert.equal(cr.inputs.metadata.namespace, "ray");
       // The CR's component depends on the CRD's component, so the engine applies the CRD first.
       const component = resources.find((r) => r.urn === cr.parent)!;
@@ -124,7 +124,7 @@ describe("Pulumi program (index.ts) with the dev stack config, under Pulumi mock
   });
 
   it("switches to a ClusterRole and enables leader election from config", async () => {
-    const config = readStackFile(join(ROOT, "Pulumi.dev.yaml"));
+    const config = readStackFile(SEED_STACK_FILE);
     const op = JSON.parse(config["ray-operator:operator"]);
     config["ray-operator:operator"] = JSON.stringify({ ...op, watch: "cluster", replicas: 2 });
     const { resources: rs } = await runProgram(join(ROOT, "index.ts"), config);
@@ -140,7 +140,7 @@ describe("Pulumi program (index.ts) with the dev stack config, under Pulumi mock
   });
 
   it("fails before registering anything when the config is wrong", async () => {
-    const config = readStackFile(join(ROOT, "Pulumi.dev.yaml"));
+    const config = readStackFile(SEED_STACK_FILE);
     config["ray-operator:operator"] = JSON.stringify({ replicas: "two" });
     await assert.rejects(runProgram(join(ROOT, "index.ts"), config), /ray-operator:operator\.replicas: must be integer, got "two"/);
   });

@@ -7,11 +7,11 @@ import { join } from "path";
 import YAML from "yaml";
 import { renderManifests } from "../../builders/manifests";
 import { operatorDeployment, OPERATOR_UID } from "../../builders/operator-workload";
-import { devStackConfig, ROOT } from "../helpers/examples";
+import { seedStackConfig, ROOT } from "../helpers/examples";
 import { buildOperator } from "../../scripts/operator-process";
 
 describe("rendered manifests (npm run render)", () => {
-  const files = renderManifests(devStackConfig());
+  const files = renderManifests(seedStackConfig());
 
   it("writes the seed's four files", () => {
     assert.deepEqual(Object.keys(files).sort(), ["cluster_crd.yaml", "example_cluster.yaml", "example_cluster2.yaml", "operator.yaml"]);
@@ -25,7 +25,7 @@ describe("rendered manifests (npm run render)", () => {
   });
 
   it("hold the same operator Deployment the Pulumi program installs", () => {
-    const c = devStackConfig();
+    const c = seedStackConfig();
     const dep = files["operator.yaml"].find((o) => o.kind === "Deployment");
     assert.deepEqual(dep, operatorDeployment({ ...c.operator, namespace: c.namespace.name }));
     assert.deepEqual(files["operator.yaml"].map((o) => o.kind), ["ServiceAccount", "Role", "RoleBinding", "Role", "RoleBinding", "Deployment"]);
@@ -47,7 +47,7 @@ describe("the operator image (operator/Dockerfile)", () => {
     const user = lines.filter((l) => l.startsWith("USER "));
     assert.equal(user.length, 1);
     assert.equal(user[0], `USER ${OPERATOR_UID}:${OPERATOR_UID}`);
-    const sc = operatorDeployment({ ...devStackConfig().operator, namespace: "ray" }).spec.template.spec.securityContext;
+    const sc = operatorDeployment({ ...seedStackConfig().operator, namespace: "ray" }).spec.template.spec.securityContext;
     assert.equal(sc.runAsUser, OPERATOR_UID);
   });
 
