@@ -1,123 +1,150 @@
-// npm start: the whole workflow for a new user, in one command.
-//  - With KUBECONFIG set (your kind, minikube or real cluster): `pulumi up` of the dev stack there;
-//    the operator runs in-cluster from its image (ray-operator:operator.image).
-//  - Otherwise: a local control plane (npm run cluster:up) as an embedded default; no container
-//    runtime runs there, so the operator process runs here, beside its simulated pod, with that
-//    Deployment's ServiceAccount token, i.e. under exactly the RBAC Pulumi installed.
-// It ends by printing what to type next.
-import { spawn } from "child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "fs";
-import { buildOperator, serviceAccountToken, tokenKubeconfig } from "./operator-process";
+// npm start: the whole workflow for a new user, in one command, ending with a Ray program's result.
+//  - Without KUBECONFIG: the local cluster (npm run cluster:up): a control plane, simulated nodes and
+//    a real node that runs containers, with the operator's image and a Ray image built here and
+//    imported into it. `pulumi up` of the dev stack installs the CRD, namespace, RBAC, the operator
+//    Deployment (it runs in-cluster from its image) and the seed's RayClusters, whose pods run Ray.
+//  - With KUBECONFIG (your kind, minikube or real cluster): the same `pulumi up` there, once the
+//    operator's image can reach it (it says how, and stops at once if the cluster cannot pull it).
+// Then it runs a Ray program on example-cluster through Ray's job submission, prints its result and
+// `ray status`, and what to type next.
 import { join } from "path";
 import * as k8s from "@kubernetes/client-node";
 import { ensurePulumi, pulumi, pulumiEnv, ROOT } from "./pulumi-cli";
-import { startControlPlane, ControlPlaneState, isRunning } from "./cluster/control-plane";
+import { ensureLocalCluster } from "./cluster/cli";
 import { loadStackConfig } from "../config/stack-config";
 import { readStackFile } from "../config/read-stack-file";
 import { KubeRest } from "../operator/kube/rest";
-import { GROUP, PLURAL, VERSION } from "../api/v1/types";
-import { SERVICE_ACCOUNT } from "../builders/rbac";
+import { GROUP, PLURAL, RayCluster, VERSION } from "../api/v1/types";
+import { operatorLabels } from "../builders/operator-workload";
+import { pythonEntrypoint, RayJobClient } from "./ray-jobs";
+import { IMAGES_SCRIPT } from "./cluster/node";
 
 const log = (l: string) => console.error(`[start] ${l}`);
-const CLUSTER_DIR = join(ROOT, ".cluster");
+const DEMO_CLUSTER = "example-cluster";
+const DASHBOARD_PORT = 8265;
 
-async function localControlPlane(): Promise<string> {
-  const stateFile = join(CLUSTER_DIR, "state.json");
-  if (existsSync(stateFile)) {
-    const state: ControlPlaneState = JSON.parse(readFileSync(stateFile, "utf8"));
-    if (isRunning(state)) {
-      log(`using the local control plane already running at ${state.server}`);
-      return state.kubeconfig;
-    }
-  }
-  log("starting a local control plane (the first run builds it from the Go module proxy; later runs take seconds)");
-  return (await startControlPlane({ stateDir: CLUSTER_DIR, log })).kubeconfig;
+/** The program `npm start` runs on the cluster: tasks spread over the workers, each saying where it ran. */
+const PROGRAM = `
+import socket, ray
+ray.init()
+@ray.remote(scheduling_strategy="SPREAD")
+def square(x):
+    return x * x, socket.gethostname()
+results = ray.get([square.remote(i) for i in range(100)])
+print("sum of squares of 0..99 =", sum(r for r, _ in results))
+print("computed on pods:", ", ".join(sorted({host for _, host in results})))
+`;
+
+/** Image pull failures that no wait can fix: the cluster cannot get the operator's image. */
+const PULL_FAILURES = ["ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName"];
+
+function imageHowTo(image: string): string {
+  return `The operator runs in your cluster from the image ${image} (stack config ray-operator:operator.image).
+Get it there first, then run npm start again:
+  - with Docker:   docker build -f operator/Dockerfile -t <your-registry>/ray-operator:0.1.0 . && docker push <your-registry>/ray-operator:0.1.0
+  - without it:    bash ${IMAGES_SCRIPT.replace(`${ROOT}/`, "")}   (buildah, no registry; prints a docker-archive tarball), then
+                   skopeo copy docker-archive:<tarball> docker://<your-registry>/ray-operator:0.1.0   (or: kind load image-archive <tarball>)
+  - then:          npm run pulumi -- config set --path operator.image <your-registry>/ray-operator:0.1.0`;
 }
 
-/** Starts the operator process in the background under the ServiceAccount Pulumi created. */
-async function runOperatorLocally(kubeconfig: string, namespace: string): Promise<string> {
-  const pidFile = join(CLUSTER_DIR, "operator.pid");
-  if (existsSync(pidFile)) {
-    try {
-      process.kill(Number(readFileSync(pidFile, "utf8")), "SIGTERM");
-      log("stopped the previous operator process");
-    } catch {
-      /* not running */
-    }
-  }
-  const main = buildOperator();
-  const kc = new k8s.KubeConfig();
-  kc.loadFromFile(kubeconfig);
-  const saKubeconfig = tokenKubeconfig(kc, await serviceAccountToken(kc, namespace, SERVICE_ACCOUNT, 86400), namespace);
-  const logFile = join(CLUSTER_DIR, "operator.log");
-  const fd = openSync(logFile, "a");
-  const p = spawn(process.execPath, ["--enable-source-maps", main], {
-    cwd: ROOT,
-    detached: true,
-    stdio: ["ignore", fd, fd],
-    env: { ...process.env, KUBECONFIG: saKubeconfig, RAY_OPERATOR_POD_NAMESPACE: namespace, OPERATOR_NAMESPACE: namespace, POD_NAME: "ray-operator-local", HEALTH_PORT: "0", METRICS_PORT: "0",
-      // kwok's simulated nodes run no containers, so no Ray answers there: without this, every cluster
-      // would (truthfully) report its control store unreachable. Against a real cluster it runs.
-      AUTOSCALER_INTERVAL_SECONDS: "0" },
-  });
-  closeSync(fd);
-  p.unref();
-  writeFileSync(pidFile, String(p.pid));
-  return logFile;
-}
-
-async function waitForClusters(kubeconfig: string, namespace: string, names: string[]): Promise<void> {
-  const kc = new k8s.KubeConfig();
-  kc.loadFromFile(kubeconfig);
-  const rest = await KubeRest.create(kc);
-  const deadline = Date.now() + 180_000;
-  try {
-    while (Date.now() < deadline) {
-      const list = await rest.get(`/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`);
-      const ready = list.items.filter((rc: any) => rc.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True")).map((rc: any) => rc.metadata.name);
-      if (names.every((n) => ready.includes(n))) {
-        for (const rc of list.items) log(`${rc.metadata.name}: ${rc.status.phase}, ${rc.status.workers?.ready ?? 0}/${rc.status.workers?.desired ?? 0} workers ready, head ${rc.status.head?.podName}`);
-        return;
+/** Watches the operator's pods while `pulumi up` runs; resolves with the reason when one can never start. */
+function watchOperatorImage(rest: KubeRest, namespace: string, signal: AbortSignal): Promise<string | undefined> {
+  const selector = Object.entries(operatorLabels).map(([k, v]) => `${k}=${v}`).join(",");
+  return (async () => {
+    while (!signal.aborted) {
+      try {
+        const pods = await rest.get<{ items: k8s.V1Pod[] }>(`/api/v1/namespaces/${namespace}/pods`, { labelSelector: selector });
+        for (const p of pods.items) {
+          for (const cs of p.status?.containerStatuses ?? []) {
+            const reason = cs.state?.waiting?.reason;
+            if (reason && PULL_FAILURES.includes(reason)) return `${p.metadata?.name}: ${reason}: ${cs.state?.waiting?.message ?? ""}`;
+          }
+        }
+      } catch {
+        /* the namespace may not exist yet */
       }
-      await new Promise((r) => setTimeout(r, 1000));
+      await new Promise((r) => setTimeout(r, 2000));
     }
-    log("the clusters are not Ready yet; check `kubectl get rayclusters` and the operator's log");
-  } finally {
-    rest.close();
+    return undefined;
+  })();
+}
+
+const isReady = (rc: RayCluster) => !!rc.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
+
+async function waitForClusters(rest: KubeRest, namespace: string, names: string[], timeoutMs: number): Promise<RayCluster[]> {
+  const deadline = Date.now() + timeoutMs;
+  let list: RayCluster[] = [];
+  while (Date.now() < deadline) {
+    list = (await rest.get<{ items: RayCluster[] }>(`/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`)).items;
+    if (names.every((n) => list.some((rc) => rc.metadata.name === n && isReady(rc)))) return list;
+    await new Promise((r) => setTimeout(r, 2000));
   }
+  const waiting = list.filter((rc) => !isReady(rc)).map((rc) => `${rc.metadata.name}: ${rc.status?.conditions?.find((c) => c.type === "Ready")?.message ?? "no status yet"}`);
+  throw new Error(`the clusters are not Ready after ${timeoutMs / 1000}s (${waiting.join("; ")}); see kubectl get rayclusters and the operator's log`);
 }
 
 async function main() {
   const given = process.env.KUBECONFIG;
-  const kubeconfig = given ?? (await localControlPlane());
-  const local = !given;
   const config = loadStackConfig(readStackFile(join(ROOT, "Pulumi.dev.yaml")));
   const namespace = config.namespace.name;
+  if (given) log(`using your cluster (KUBECONFIG=${given}).\n${imageHowTo(config.operator.image)}\n`);
+  else log("starting the local cluster: control plane, simulated nodes and a real node (the first run builds everything; later runs take a minute)");
+  const kubeconfig = given ?? (await ensureLocalCluster(config.operator.image));
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(kubeconfig);
+  const rest = await KubeRest.create(kc);
 
-  log("preparing the Pulumi CLI, its Node.js language host and the Kubernetes provider (built once from the Go module proxy)");
-  const env = pulumiEnv({ binDir: ensurePulumi(), stateDir: join(ROOT, ".pulumi-state"), kubeconfig, passphrase: process.env.PULUMI_CONFIG_PASSPHRASE });
-  mkdirSync(CLUSTER_DIR, { recursive: true });
-  const select = await pulumi(["stack", "select", "dev", "--create"], env);
-  if (select.code !== 0) throw new Error(`pulumi stack select dev: ${select.stderr}`);
-  log(`pulumi up (stack dev, state in .pulumi-state/, cluster ${kubeconfig})`);
-  const up = await pulumi(["up", "--yes", "--skip-preview", "--stack", "dev"], env, { echo: true });
-  if (up.code !== 0) throw new Error("pulumi up failed (see above)");
+  try {
+    log("preparing the Pulumi CLI, its Node.js language host and the Kubernetes provider (built once from the Go module proxy)");
+    const env = pulumiEnv({ binDir: ensurePulumi(), stateDir: join(ROOT, ".pulumi-state"), kubeconfig, passphrase: process.env.PULUMI_CONFIG_PASSPHRASE });
+    const select = await pulumi(["stack", "select", "dev", "--create"], env);
+    if (select.code !== 0) throw new Error(`pulumi stack select dev: ${select.stderr}`);
+    log(`pulumi up (stack dev, state in .pulumi-state/, cluster ${kubeconfig})`);
+    const stopWatching = new AbortController();
+    const up = pulumi(["up", "--yes", "--skip-preview", "--stack", "dev"], env, { echo: true, signal: stopWatching.signal });
+    const pullFailure = await Promise.race([up.then(() => undefined), watchOperatorImage(rest, namespace, stopWatching.signal)]);
+    if (pullFailure) {
+      stopWatching.abort();
+      await up;
+      throw new Error(`the operator's pod cannot start (${pullFailure}).\n${imageHowTo(config.operator.image)}`);
+    }
+    stopWatching.abort();
+    if ((await up).code !== 0) throw new Error("pulumi up failed (see above)");
 
-  let operatorLog = "";
-  if (local) operatorLog = await runOperatorLocally(kubeconfig, namespace);
-  await waitForClusters(kubeconfig, namespace, Object.keys(config.clusters));
+    const names = Object.keys(config.clusters);
+    log(`waiting for ${names.join(", ")} to be Ready (pods running Ray)`);
+    const clusters = await waitForClusters(rest, namespace, names, 600_000);
+    for (const rc of clusters) {
+      const s = rc.status!;
+      log(`${rc.metadata.name}: ${s.phase}, ${s.workers?.ready ?? 0}/${s.workers?.desired ?? 0} workers ready, head ${s.head?.podName} (Service ${s.head?.serviceIP})`);
+    }
 
-  const k = local ? `KUBECONFIG=${kubeconfig} kubectl` : "kubectl";
+    const target = clusters.find((rc) => rc.metadata.name === DEMO_CLUSTER) ?? clusters[0];
+    if (target?.status?.head?.serviceIP) {
+      const jobs = new RayJobClient(`http://${target.status.head.serviceIP}:${DASHBOARD_PORT}`);
+      await jobs.waitUntilServing();
+      log(`running a Ray program on ${target.metadata.name} (Ray job submission, ${jobs.dashboard})`);
+      const program = await jobs.run(pythonEntrypoint(PROGRAM.trim()));
+      if (program.status !== "SUCCEEDED") throw new Error(`the Ray program ended ${program.status}: ${program.message}\n${program.logs}`);
+      console.log(`\nA Ray program on ${target.metadata.name}:\n${program.logs.trim()}`);
+      const status = await jobs.run("ray status");
+      console.log(`\nray status on ${target.metadata.name}:\n${status.logs.trim()}`);
+    }
+  } finally {
+    rest.close();
+  }
+
+  const k = given ? "kubectl" : `KUBECONFIG=${kubeconfig} kubectl`;
   console.log(`
 Ray clusters are up. Next:
   ${k} -n ${namespace} get rayclusters
-  ${k} -n ${namespace} get pods
-  ${local ? `grep ^example-cluster2: ${operatorLog}        # the operator's log, one cluster` : `kubectl -n ${namespace} logs deploy/ray-operator | grep ^example-cluster2:`}
+  ${k} -n ${namespace} get pods -o wide
+  ${k} -n ${namespace} logs deploy/ray-operator | grep ^example-cluster2:      # the operator's log, one cluster
 Change a cluster (edit Pulumi.dev.yaml, or:)
   npm run pulumi -- config set --path 'clusters.example-cluster2.spec.podTypes[1].minWorkers' 2
   npm run pulumi -- up --yes
 Tear down:
-  npm run pulumi -- destroy --yes${local ? "\n  npm run cluster:down        # stops the local control plane and the operator process" : ""}
+  npm run pulumi -- destroy --yes${given ? "" : "\n  npm run cluster:down        # stops the local cluster and puts the host back as it was"}
 `);
 }
 

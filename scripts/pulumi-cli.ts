@@ -45,10 +45,14 @@ export interface PulumiResult {
   stderr: string;
 }
 
-/** Runs `pulumi <args>` in the project directory; streams output when `echo` is set. */
-export function pulumi(args: string[], env: NodeJS.ProcessEnv, opts: { echo?: boolean; cwd?: string } = {}): Promise<PulumiResult> {
+/**
+ * Runs `pulumi <args>` in the project directory; streams output when `echo` is set. Aborting
+ * `signal` interrupts it as Ctrl-C would (Pulumi then cancels the update cleanly).
+ */
+export function pulumi(args: string[], env: NodeJS.ProcessEnv, opts: { echo?: boolean; cwd?: string; signal?: AbortSignal } = {}): Promise<PulumiResult> {
   return new Promise((resolvePromise) => {
     const p = spawn("pulumi", [...args, "--non-interactive"], { cwd: opts.cwd ?? ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+    opts.signal?.addEventListener("abort", () => p.kill("SIGINT"), { once: true });
     let stdout = "";
     let stderr = "";
     p.stdout.on("data", (d) => {
