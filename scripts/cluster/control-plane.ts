@@ -31,6 +31,11 @@ export interface ControlPlaneOptions {
    * the API server through the `kubernetes` Service, which points here.
    */
   bindAddress?: string;
+  /**
+   * Write the API server's audit log (`<dataDir>/audit.log`, one JSON event per request, metadata
+   * only): who did what to which resource, for the tests that check RBAC against what was used.
+   */
+  audit?: boolean;
   log?: (line: string) => void;
 }
 
@@ -42,8 +47,14 @@ export interface ControlPlaneState {
   dataDir: string;
   stateDir: string;
   pids: Record<string, number>;
+  /** Each process's arguments, so a fault test can stop one and start it again as it was. */
+  args: Record<string, string[]>;
   binDir: string;
   startedAt: string;
+  /** The etcd client URL (for compaction in fault tests). */
+  etcdUrl: string;
+  /** The audit log, when asked for. */
+  auditLog?: string;
 }
 
 export const DEFAULT_NODES: NodeShape = {
@@ -73,6 +84,54 @@ export function freePort(): Promise<number> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Starts one of the control plane's processes in a process group of its own, logging to `<name>.log`. */
+function launchProcess(binDir: string, logDir: string, name: string, args: string[]): ChildProcess {
+  const fd = openSync(join(logDir, `${name}.log`), "a");
+  // Own process group, so `cluster:down` (or the fixture) can stop it and anything it spawned.
+  const p = spawn(join(binDir, name), args, { detached: true, stdio: ["ignore", fd, fd] });
+  closeSync(fd);
+  p.unref();
+  return p;
+}
+
+/**
+ * Kills one process of the control plane (SIGKILL: a crash, not a shutdown) and, after `downMs`,
+ * starts it again with the same arguments and data (etcd keeps its data directory). Resolves once
+ * the API server answers /readyz again. For fault tests.
+ */
+export async function restartProcess(state: ControlPlaneState, name: string, downMs = 0): Promise<void> {
+  const pid = state.pids[name];
+  if (!pid || !state.args[name]) throw new Error(`no ${name} in this control plane`);
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    /* already gone */
+  }
+  while (processAlive(pid)) await sleep(50);
+  if (downMs) await sleep(downMs);
+  state.pids[name] = launchProcess(state.binDir, join(state.dataDir, "logs"), name, state.args[name]).pid!;
+  writeFileSync(join(state.stateDir, "state.json"), JSON.stringify(state, null, 2));
+  const pki = { caCert: join(state.dataDir, "pki", "ca.crt"), adminCert: join(state.dataDir, "pki", "admin.crt"), adminKey: join(state.dataDir, "pki", "admin.key") };
+  const deadline = Date.now() + 120_000;
+  while ((await adminGet(state.server, pki, "/readyz")).status !== 200) {
+    if (Date.now() > deadline) throw new Error(`the API server is not ready 120 s after restarting ${name}`);
+    await sleep(200);
+  }
+}
+
+/** Freezes (SIGSTOP) or thaws (SIGCONT) one process of the control plane: a stall, not a crash. */
+export function setFrozen(state: ControlPlaneState, name: string, frozen: boolean): void {
+  process.kill(state.pids[name], frozen ? "SIGSTOP" : "SIGCONT");
+}
+
+/** Compacts etcd up to its current revision: every watch older than that gets 410 Gone. */
+export async function compactEtcd(state: ControlPlaneState): Promise<number> {
+  const post = async (path: string, body: unknown) => (await fetch(`${state.etcdUrl}${path}`, { method: "POST", body: JSON.stringify(body) })).json() as Promise<{ header?: { revision?: string } }>;
+  const revision = Number((await post("/v3/kv/range", { key: Buffer.from("/").toString("base64") })).header?.revision);
+  await post("/v3/kv/compaction", { revision: String(revision), physical: true });
+  return revision;
+}
 
 /** A request over TLS with the admin client certificate; resolves with the status code and body (0 when unreachable). */
 export function adminRequest(server: string, pki: Pick<Pki, "caCert" | "adminCert" | "adminKey">, method: string, path: string, body?: unknown): Promise<{ status: number; body: string }> {
@@ -168,16 +227,15 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
 
   const procs: Record<string, ChildProcess> = {};
   const pids: Record<string, number> = {};
-  const launch = (name: string, args: string[]) => {
-    const fd = openSync(join(logDir, `${name}.log`), "a");
-    // Own process group, so `cluster:down` (or the fixture) can stop it and anything it spawned.
-    const p = spawn(join(binDir, name), args, { detached: true, stdio: ["ignore", fd, fd] });
-    closeSync(fd);
-    p.unref();
-    procs[name] = p;
-    pids[name] = p.pid!;
+  const args: Record<string, string[]> = {};
+  const launch = (name: string, processArgs: string[]) => {
+    args[name] = processArgs;
+    procs[name] = launchProcess(binDir, logDir, name, processArgs);
+    pids[name] = procs[name].pid!;
   };
-  const state: ControlPlaneState = { kubeconfig, server, bindAddress, dataDir, stateDir, pids, binDir, startedAt: new Date().toISOString() };
+  const etcdUrl = `http://127.0.0.1:${etcdClient}`;
+  const auditLog = opts.audit ? join(dataDir, "audit.log") : undefined;
+  const state: ControlPlaneState = { kubeconfig, server, bindAddress, dataDir, stateDir, pids, args, binDir, startedAt: new Date().toISOString(), etcdUrl, auditLog };
   const saveState = () => writeFileSync(join(stateDir, "state.json"), JSON.stringify(state, null, 2));
 
   try {
@@ -203,7 +261,9 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       }
     }, 30000, procs, logDir);
 
+    if (auditLog) writeFileSync(join(dataDir, "audit-policy.yaml"), "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n");
     launch("kube-apiserver", [
+      ...(auditLog ? [`--audit-policy-file=${join(dataDir, "audit-policy.yaml")}`, `--audit-log-path=${auditLog}`, "--audit-log-format=json", "--audit-log-mode=blocking"] : []),
       `--etcd-servers=http://127.0.0.1:${etcdClient}`,
       `--bind-address=${bindAddress}`,
       `--advertise-address=${bindAddress}`,
