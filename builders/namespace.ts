@@ -1,7 +1,9 @@
 // The namespace Ray clusters and the operator live in, with Pod Security admission labels.
+import type { Manifest, Namespace } from "../api/v1/kube-types";
+
 export type PodSecurityLevel = "privileged" | "baseline" | "restricted";
 
-export function namespaceObject(name: string, enforce: PodSecurityLevel): any {
+export function namespaceObject(name: string, enforce: PodSecurityLevel): Manifest<Namespace, "v1", "Namespace"> {
   return {
     apiVersion: "v1",
     kind: "Namespace",

@@ -1,5 +1,6 @@
 // The operator's Deployment: restricted security context, probes on its health endpoints, the
 // metrics port, and the environment that tells it what to watch.
+import type { Deployment, EnvVar } from "../api/v1/kube-types";
 import { OPERATOR_NAME, SERVICE_ACCOUNT, WatchMode } from "./rbac";
 
 export const HEALTH_PORT = 8081;
@@ -27,8 +28,9 @@ export const OPERATOR_DEFAULTS = { workers: 4, autoscalerIntervalSeconds: 5, max
 
 export const operatorLabels = { "app.kubernetes.io/name": OPERATOR_NAME, "app.kubernetes.io/component": "operator" };
 
-export function operatorDeployment(o: OperatorWorkloadOptions): any {
-  const env: any[] = [
+/** The Deployment; its type is the object's own (checked against client-node's), fields and all. */
+export function operatorDeployment(o: OperatorWorkloadOptions) {
+  const env: EnvVar[] = [
     { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
     { name: "OPERATOR_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
     // Leader election is on whenever more than one replica may run at once.
@@ -44,8 +46,8 @@ export function operatorDeployment(o: OperatorWorkloadOptions): any {
   if (o.watch === "namespace") env.push({ name: "RAY_OPERATOR_POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } });
 
   return {
-    apiVersion: "apps/v1",
-    kind: "Deployment",
+    apiVersion: "apps/v1" as const,
+    kind: "Deployment" as const,
     metadata: { name: OPERATOR_NAME, namespace: o.namespace, labels: { ...operatorLabels } },
     spec: {
       replicas: o.replicas,
@@ -93,5 +95,5 @@ export function operatorDeployment(o: OperatorWorkloadOptions): any {
         },
       },
     },
-  };
+  } satisfies Deployment;
 }

@@ -13,6 +13,7 @@ import {
   RayCluster,
 } from "../api/v1/types";
 import { ResolvedPodType, ResolvedSpec, headType, withDefaults } from "../api/v1/defaults";
+import type { Container, EnvVar, ObjectMeta, Pod, PodSpec, Probe, Service, Volume, VolumeMount } from "../api/v1/kube-types";
 import { FieldError } from "../api/v1/validate";
 import { parseQuantity } from "./quantity";
 import { randomInt } from "crypto";
@@ -50,10 +51,10 @@ const typePath = (spec: ResolvedSpec, type: ResolvedPodType) => `spec.podTypes[$
 export function nodeTypeResources(type: ResolvedPodType, path = "podType"): { resources: Record<string, number>; errors: FieldError[] } {
   const errors: FieldError[] = [];
   const resources: Record<string, number> = {};
-  const container = type.podConfig?.spec?.containers?.[0] ?? {};
+  const container = type.podConfig?.spec?.containers?.[0];
   const read = (name: string): number | undefined => {
     for (const kind of ["limits", "requests"] as const) {
-      const q = container.resources?.[kind]?.[name];
+      const q: string | number | undefined = container?.resources?.[kind]?.[name];
       if (q === undefined) continue;
       try {
         return parseQuantity(q);
@@ -76,10 +77,11 @@ export function nodeTypeResources(type: ResolvedPodType, path = "podType"): { re
 /** Every quantity of every container, so a typo anywhere is reported before any pod is created. */
 function quantityErrors(type: ResolvedPodType, path: string): FieldError[] {
   const errors: FieldError[] = [];
-  const check = (containers: any[] | undefined, field: string) =>
+  const check = (containers: Container[] | undefined, field: string) =>
     (containers ?? []).forEach((c, i) => {
-      for (const kind of ["limits", "requests"]) {
-        for (const [name, q] of Object.entries<any>(c?.resources?.[kind] ?? {})) {
+      for (const kind of ["limits", "requests"] as const) {
+        const quantities: Record<string, string | number> = c?.resources?.[kind] ?? {};
+        for (const [name, q] of Object.entries(quantities)) {
           try {
             parseQuantity(q);
           } catch (e) {
@@ -195,7 +197,7 @@ exit 1`,
  * raylet runs (a worker has no fixed port to try: the raylet's is chosen at start). Without it a
  * worker would be Ready as soon as its container starts, seconds before it is a Ray node.
  */
-export function rayReadinessProbe(kind: NodeKind): object {
+export function rayReadinessProbe(kind: NodeKind): Probe {
   if (kind === "head") return { tcpSocket: { port: 6379 }, periodSeconds: 5, failureThreshold: 3 };
   const check = `for p in /proc/[0-9]*; do read -r c < "$p/comm" 2>/dev/null && [ "$c" = raylet ] && exit 0; done; exit 1`;
   return { exec: { command: ["/bin/bash", "-c", check] }, periodSeconds: 5, failureThreshold: 3 };
@@ -229,8 +231,24 @@ export interface PodBuildOptions {
   name?: string;
 }
 
+/** The Ray container as `buildPod` makes it: its command, environment and mounts always set. */
+export interface RayContainer extends Container {
+  command: string[];
+  args: string[];
+  env: EnvVar[];
+  volumeMounts: VolumeMount[];
+}
+
+/** A pod as `buildPod` makes it: labelled, annotated, its first container running Ray. */
+export interface RayPod extends Pod {
+  apiVersion: "v1";
+  kind: "Pod";
+  metadata: ObjectMeta & { namespace: string; labels: Record<string, string>; annotations: Record<string, string> };
+  spec: PodSpec & { containers: [RayContainer, ...Container[]]; volumes: Volume[] };
+}
+
 /** Builds the pod for one node of a cluster. */
-export function buildPod(rc: RayCluster, typeName: string, kind: NodeKind, opts: PodBuildOptions = {}): any {
+export function buildPod(rc: RayCluster, typeName: string, kind: NodeKind, opts: PodBuildOptions = {}): RayPod {
   const spec = withDefaults(rc.spec);
   const type = kind === "head" ? headType(spec) : spec.podTypes.find((t) => t.name === typeName);
   if (!type) throw new Error(`${rc.metadata.name}: no pod type named "${typeName}"`);
@@ -242,7 +260,7 @@ export function buildPod(rc: RayCluster, typeName: string, kind: NodeKind, opts:
   const hash = launchConfigHash(rc, type, kind, spec);
 
   const [ray, ...sidecars] = podSpec.containers;
-  const ourEnv = [
+  const ourEnv: EnvVar[] = [
     { name: "RAY_CLUSTER_NAME", value: cluster },
     { name: "RAY_HEAD_IP", value: headAddress(cluster, namespace) },
     { name: "RAY_CLOUD_INSTANCE_ID", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
@@ -254,12 +272,12 @@ export function buildPod(rc: RayCluster, typeName: string, kind: NodeKind, opts:
   ];
   const ours = new Set(ourEnv.map((e) => e.name));
   const startCommands = kind === "head" ? spec.headStartRayCommands : spec.workerStartRayCommands;
-  const rayContainer = {
+  const rayContainer: RayContainer = {
     ...ray,
     command: ["/bin/bash", "-c", "--"],
     args: [rayLauncherScript(type.setupCommands, startCommands, kind)],
-    env: [...(ray.env ?? []).filter((e: any) => !ours.has(e.name)), ...ourEnv],
-    volumeMounts: [...(ray.volumeMounts ?? []).filter((m: any) => m.mountPath !== "/dev/shm"), { name: SHM_VOLUME, mountPath: "/dev/shm" }],
+    env: [...(ray.env ?? []).filter((e) => !ours.has(e.name)), ...ourEnv],
+    volumeMounts: [...(ray.volumeMounts ?? []).filter((m) => m.mountPath !== "/dev/shm"), { name: SHM_VOLUME, mountPath: "/dev/shm" }],
     ...(ray.readinessProbe ? {} : { readinessProbe: rayReadinessProbe(kind) }),
   };
 
@@ -287,7 +305,7 @@ export function buildPod(rc: RayCluster, typeName: string, kind: NodeKind, opts:
       ...podSpec,
       containers: [rayContainer, ...sidecars],
       volumes: [
-        ...(podSpec.volumes ?? []).filter((v: any) => v.name !== SHM_VOLUME),
+        ...(podSpec.volumes ?? []).filter((v) => v.name !== SHM_VOLUME),
         { name: SHM_VOLUME, emptyDir: { medium: "Memory" } },
       ],
     },
@@ -295,12 +313,12 @@ export function buildPod(rc: RayCluster, typeName: string, kind: NodeKind, opts:
 }
 
 /** The head Service `<cluster>-ray-head`, selecting the head pod. */
-export function buildHeadService(rc: RayCluster): any {
+export function buildHeadService(rc: RayCluster) {
   const spec = withDefaults(rc.spec);
   const cluster = rc.metadata.name!;
   return {
-    apiVersion: "v1",
-    kind: "Service",
+    apiVersion: "v1" as const,
+    kind: "Service" as const,
     metadata: {
       name: headServiceName(cluster),
       namespace: rc.metadata.namespace,
@@ -312,5 +330,8 @@ export function buildHeadService(rc: RayCluster): any {
       selector: podSelector(cluster, "head"),
       ports: headServicePorts(spec).map((p) => ({ name: p.name, port: p.port, targetPort: p.targetPort ?? p.port, protocol: "TCP" })),
     },
-  };
+  } satisfies Service;
 }
+
+/** The head Service as `buildHeadService` makes it. */
+export type HeadService = ReturnType<typeof buildHeadService>;

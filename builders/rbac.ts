@@ -2,6 +2,7 @@
 // Namespaced mode binds these rules with a Role in the watched namespace; cluster-wide mode with a
 // ClusterRole. Leader election always uses a Role in the operator's own namespace.
 import { GROUP, PLURAL } from "../api/v1/types";
+import type { ClusterRole, ClusterRoleBinding, Manifest, Role, RoleBinding, ServiceAccount } from "../api/v1/kube-types";
 
 export interface PolicyRule {
   apiGroups: string[];
@@ -45,15 +46,26 @@ export function leaderElectionRules(): PolicyRule[] {
 
 export type WatchMode = "namespace" | "cluster";
 
+const RBAC_V1 = "rbac.authorization.k8s.io/v1";
+type Rbac<T, Kind extends string> = Manifest<T, typeof RBAC_V1, Kind>;
+/** One of the operator's RBAC objects; `kind` tells which. */
+export type RbacObject =
+  | Manifest<ServiceAccount, "v1", "ServiceAccount">
+  | Rbac<Role, "Role">
+  | Rbac<RoleBinding, "RoleBinding">
+  | Rbac<ClusterRole, "ClusterRole">
+  | Rbac<ClusterRoleBinding, "ClusterRoleBinding">;
+type Subject = NonNullable<RoleBinding["subjects"]>[number];
+
 const labels = { "app.kubernetes.io/name": OPERATOR_NAME, "app.kubernetes.io/component": "rbac" };
 
 /** A (Cluster)Role with its rules and the (Cluster)RoleBinding that grants it to the operator. */
-function grant(kind: "Role" | "ClusterRole", name: string, bindingName: string, namespace: string | undefined, rules: PolicyRule[], subject: object): any[] {
+function grant(kind: "Role" | "ClusterRole", name: string, bindingName: string, namespace: string | undefined, rules: PolicyRule[], subject: Subject): RbacObject[] {
   const meta = (n: string) => ({ name: n, ...(namespace ? { namespace } : {}), labels });
   return [
-    { apiVersion: "rbac.authorization.k8s.io/v1", kind, metadata: meta(name), rules },
+    { apiVersion: RBAC_V1, kind, metadata: meta(name), rules },
     {
-      apiVersion: "rbac.authorization.k8s.io/v1",
+      apiVersion: RBAC_V1,
       kind: `${kind}Binding`,
       metadata: meta(bindingName),
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind, name },
@@ -63,8 +75,8 @@ function grant(kind: "Role" | "ClusterRole", name: string, bindingName: string, 
 }
 
 /** Every RBAC object for a mode, as plain Kubernetes objects. */
-export function rbacObjects(namespace: string, mode: WatchMode): any[] {
-  const subject = { kind: "ServiceAccount", name: SERVICE_ACCOUNT, namespace };
+export function rbacObjects(namespace: string, mode: WatchMode): RbacObject[] {
+  const subject: Subject = { kind: "ServiceAccount", name: SERVICE_ACCOUNT, namespace };
   return [
     { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: SERVICE_ACCOUNT, namespace, labels } },
     ...(mode === "namespace"

@@ -18,7 +18,7 @@ export class RayClusterCrd extends pulumi.ComponentResource {
   constructor(name: string, args: RayClusterCrdArgs = {}, opts?: pulumi.ComponentResourceOptions) {
     super("ray-operator:index:RayClusterCrd", name, {}, opts);
     const obj = rayClusterCrd(args.labels);
-    this.crd = new k8s.apiextensions.v1.CustomResourceDefinition(name, obj as any, { parent: this, retainOnDelete: true });
+    this.crd = new k8s.apiextensions.v1.CustomResourceDefinition(name, obj, { parent: this, retainOnDelete: true });
     this.name = this.crd.metadata.name;
     this.registerOutputs({ name: this.name });
   }

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { rbacObjects, WatchMode } from "../builders/rbac";
+import { RbacObject, rbacObjects, WatchMode } from "../builders/rbac";
 
 export interface OperatorRbacArgs {
   namespace: string;
@@ -36,7 +36,8 @@ export class OperatorRbac extends pulumi.ComponentResource {
           this.resources.push(new k8s.rbac.v1.ClusterRoleBinding(childName, obj, childOpts));
           break;
         default:
-          throw new Error(`unexpected RBAC object kind ${obj.kind}`);
+          // Every kind rbacObjects makes has its case above.
+          throw new Error(`unexpected RBAC object kind ${(obj as RbacObject).kind}`);
       }
     }
     this.serviceAccountName = serviceAccount!.metadata.name;

@@ -2,13 +2,12 @@
 // resource is registered. A wrong key or value fails `pulumi preview` with the key named and what is
 // expected; a RayCluster in config is checked against the CRD's own schema and CEL rules, so it
 // fails here exactly where `kubectl apply` would fail later.
-import Ajv, { ErrorObject } from "ajv";
+import Ajv, { ErrorObject, SchemaObject } from "ajv";
 import { API_VERSION, KIND, RayClusterSpec } from "../api/v1/types";
 import { validateRayCluster } from "../api/v1/validate";
 import { compareQuantities, isQuantity, parseQuantityExact, quantityFromJson, quantitySign } from "../api/v1/quantity";
 import { checkWorkable } from "../builders/ray-cluster";
 import { PodSecurityLevel } from "../builders/namespace";
-import { WatchMode } from "../builders/rbac";
 import { OPERATOR_DEFAULTS, OperatorWorkloadOptions } from "../builders/operator-workload";
 
 export const PROJECT = "ray-operator";
@@ -32,7 +31,7 @@ const quantity = { type: ["string", "number"], format: "quantity", minimum: 0 };
 const stringMap = { type: "object", additionalProperties: { type: "string" } };
 
 /** JSON Schema of every key under `ray-operator:` (clusters' specs are checked by the CRD schema). */
-const sections: Record<string, any> = {
+const sections: Record<string, SchemaObject> = {
   namespace: {
     type: "object",
     additionalProperties: false,
@@ -95,7 +94,7 @@ const show = (value: unknown) => JSON.stringify(value);
 function describe(section: string, e: ErrorObject): string {
   const path = e.instancePath.split("/").slice(1).map((p) => p.replace(/~1/g, "/")).join(".");
   const at = `${PROJECT}:${section}${path ? `.${path}` : ""}`;
-  const p = e.params as Record<string, any>;
+  const p = e.params as Record<string, unknown>;
   switch (e.keyword) {
     case "additionalProperties":
       return `${at}.${p.additionalProperty}: unknown key; expected one of: ${Object.keys(subSchema(section, e.schemaPath)?.properties ?? {}).join(", ")}`;
@@ -110,10 +109,10 @@ function describe(section: string, e: ErrorObject): string {
   }
 }
 
-function subSchema(section: string, schemaPath: string): any {
+function subSchema(section: string, schemaPath: string): SchemaObject | undefined {
   // "#/properties/resources/additionalProperties" → the schema object holding that keyword.
   const parts = schemaPath.replace(/^#\//, "").split("/").slice(0, -1);
-  return parts.reduce((s, k) => s?.[k], sections[section]);
+  return parts.reduce<SchemaObject | undefined>((s, k) => s?.[k], sections[section]);
 }
 
 /**
@@ -131,6 +130,19 @@ function requestsAboveLimits(resources: { requests: Record<string, string>; limi
   return problems;
 }
 
+/** A quantity in config: YAML may give a number. */
+type ConfigQuantity = string | number;
+type ConfigResources = { cpu?: ConfigQuantity; memory?: ConfigQuantity };
+
+/** The sections as their schemas above admit them (what is read once they have passed). */
+interface StackConfigInput {
+  namespace?: { name?: string; create?: boolean; podSecurity?: PodSecurityLevel };
+  operator?: Partial<Omit<StackConfig["operator"], "resources">> & {
+    resources?: { requests?: ConfigResources; limits?: ConfigResources };
+  };
+  clusters?: Record<string, ClusterConfig>;
+}
+
 /** Structured config arrives as JSON text; plain values as strings. */
 function decode(raw: string): unknown {
   try {
@@ -146,7 +158,7 @@ function decode(raw: string): unknown {
  */
 export function loadStackConfig(all: Record<string, string>): StackConfig {
   const problems: string[] = [];
-  const values: Record<string, any> = {};
+  const values: Record<string, unknown> = {};
   for (const [fullKey, raw] of Object.entries(all)) {
     const [ns, key] = fullKey.includes(":") ? fullKey.split(/:(.*)/s, 2) : ["", fullKey];
     if (ns !== PROJECT) continue;
@@ -161,10 +173,13 @@ export function loadStackConfig(all: Record<string, string>): StackConfig {
     if (!validate(values[key])) for (const e of validate.errors ?? []) problems.push(describe(key, e));
   }
 
-  const ns = values.namespace ?? {};
-  const op = values.operator ?? {};
+  // Read as the schemas say; a value that failed them is listed in `problems`, and nothing below
+  // but the resources' String() conversions runs before those are thrown.
+  const input = values as StackConfigInput;
+  const ns = input.namespace ?? {};
+  const op = input.operator ?? {};
   const namespace = ns.name ?? "ray";
-  const clusters: Record<string, ClusterConfig> = values.clusters ?? {};
+  const clusters: Record<string, ClusterConfig> = input.clusters ?? {};
   if (problems.length === 0) {
     for (const [name, c] of Object.entries(clusters)) {
       const object = { apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace, labels: c.labels }, spec: c.spec };
@@ -192,7 +207,7 @@ export function loadStackConfig(all: Record<string, string>): StackConfig {
       image: op.image ?? DEFAULT_OPERATOR_IMAGE,
       imagePullPolicy: op.imagePullPolicy ?? "IfNotPresent",
       replicas: op.replicas ?? 1,
-      watch: (op.watch as WatchMode) ?? "namespace",
+      watch: op.watch ?? "namespace",
       logLevel: op.logLevel ?? "info",
       workers: op.workers ?? OPERATOR_DEFAULTS.workers,
       autoscalerIntervalSeconds: op.autoscalerIntervalSeconds ?? OPERATOR_DEFAULTS.autoscalerIntervalSeconds,

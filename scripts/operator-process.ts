@@ -45,7 +45,7 @@ export function tokenKubeconfig(kc: k8s.KubeConfig, token: string, namespace: st
 /** A token for a ServiceAccount from the TokenRequest API, as the kubelet would mount one. */
 export async function serviceAccountToken(kc: k8s.KubeConfig, namespace: string, name: string, expirationSeconds = 7200): Promise<string> {
   const core = kc.makeApiClient(k8s.CoreV1Api);
-  const tr = await core.createNamespacedServiceAccountToken({ name, namespace, body: { spec: { expirationSeconds, audiences: [] } } as any });
+  const tr = await core.createNamespacedServiceAccountToken({ name, namespace, body: { spec: { expirationSeconds, audiences: [] } } });
   return tr.status!.token;
 }
 

@@ -331,8 +331,8 @@ export const printerColumns = [
 /** The CRD as a plain Kubernetes object (apiextensions.k8s.io/v1). */
 export function rayClusterCrd(labels: Record<string, string> = {}) {
   return {
-    apiVersion: "apiextensions.k8s.io/v1",
-    kind: "CustomResourceDefinition",
+    apiVersion: "apiextensions.k8s.io/v1" as const,
+    kind: "CustomResourceDefinition" as const,
     metadata: { name: CRD_NAME, ...(Object.keys(labels).length ? { labels: { ...labels } } : {}) },
     spec: {
       group: GROUP,

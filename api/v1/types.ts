@@ -1,6 +1,10 @@
 // The RayCluster API, cluster.ray.io/v1: the TypeScript shape of what users write and what the
 // operator reports. The CRD schema (crd.ts) and the defaults (defaults.ts) describe the same fields;
 // a test checks that the three agree.
+import type { ObjectMeta, OwnerReference, PodSpec } from "./kube-types";
+
+// Kubernetes' own shapes, as JSON carries them (client-node's models, types only).
+export type { ObjectMeta, OwnerReference };
 
 export const GROUP = "cluster.ray.io";
 export const VERSION = "v1";
@@ -11,36 +15,12 @@ export const SINGULAR = "raycluster";
 export const SHORT_NAMES = ["rayc"];
 export const CRD_NAME = `${PLURAL}.${GROUP}`;
 
-/** A minimal Kubernetes object shape, so the API stays independent of any client library. */
-export interface ObjectMeta {
-  name?: string;
-  generateName?: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  creationTimestamp?: string;
-  deletionTimestamp?: string;
-  ownerReferences?: OwnerReference[];
-}
-
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller?: boolean;
-  blockOwnerDeletion?: boolean;
-}
-
 /** A Pod manifest as the user writes it in `podConfig`: metadata + spec, kept as plain JSON. */
 export interface PodConfig {
   apiVersion?: string;
   kind?: string;
   metadata?: ObjectMeta;
-  spec: { containers: Array<Record<string, any>>; [key: string]: any };
+  spec: PodSpec;
 }
 
 export interface PodType {

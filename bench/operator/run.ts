@@ -92,7 +92,7 @@ class Bench {
     };
     await apply("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", rayClusterCrd());
     for (;;) {
-      const crd = await this.admin.get(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${CRD_NAME}`);
+      const crd = await this.admin.get<any>(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${CRD_NAME}`);
       if (crd.status?.conditions?.some((c: any) => c.type === "Established" && c.status === "True")) break;
       await sleep(200);
     }
@@ -254,12 +254,12 @@ class Bench {
     await this.admin.request("DELETE", `/apis/${GROUP}/${VERSION}/namespaces/${this.ns}/${PLURAL}`);
     await this.admin.request("DELETE", `/api/v1/namespaces/${this.ns}/pods`, { query: { gracePeriodSeconds: 0 } });
     for (;;) {
-      const pods = await this.admin.get(`/api/v1/namespaces/${this.ns}/pods`, { limit: 1 });
-      const rcs = await this.admin.get(`/apis/${GROUP}/${VERSION}/namespaces/${this.ns}/${PLURAL}`, { limit: 1 });
+      const pods = await this.admin.get<any>(`/api/v1/namespaces/${this.ns}/pods`, { limit: 1 });
+      const rcs = await this.admin.get<any>(`/apis/${GROUP}/${VERSION}/namespaces/${this.ns}/${PLURAL}`, { limit: 1 });
       if (pods.items.length === 0 && rcs.items.length === 0) break;
       await sleep(500);
     }
-    const svcs = await this.admin.get(`/api/v1/namespaces/${this.ns}/services`);
+    const svcs = await this.admin.get<any>(`/api/v1/namespaces/${this.ns}/services`);
     await Promise.all(svcs.items.map((s: any) => this.admin.delete(`/api/v1/namespaces/${this.ns}/services/${s.metadata.name}`).catch((e) => (isNotFound(e) ? undefined : Promise.reject(e)))));
   }
 
@@ -373,7 +373,7 @@ async function main() {
       log(`run ${run}: CPU seconds during convergence: ${fmtCpu(cpu.convergence[cpu.convergence.length - 1])}`);
       const after = await b.metrics();
       // Where the time went: last pod created, last pod running, last cluster Ready (API timestamps, 1 s resolution).
-      const podsNow = await b.admin.get(`/api/v1/namespaces/${b.ns}/pods`, { labelSelector: LABELS.clusterName });
+      const podsNow = await b.admin.get<any>(`/api/v1/namespaces/${b.ns}/pods`, { labelSelector: LABELS.clusterName });
       const lastCreated = Math.max(...podsNow.items.map((p: any) => Date.parse(p.metadata.creationTimestamp)));
       const lastRunning = Math.max(...podsNow.items.map((p: any) => Date.parse(p.status?.conditions?.find((c: any) => c.type === "Ready")?.lastTransitionTime ?? 0)));
       const perSecond = new Map<number, number>();
@@ -456,7 +456,7 @@ async function main() {
       const big = benchCluster(`big-${run}`, b.ns, 0, BIG_WORKERS);
       await b.createClusters([big]);
       await b.waitReady([big.metadata.name!]);
-      const current = await b.admin.get(`/apis/${GROUP}/${VERSION}/namespaces/${b.ns}/${PLURAL}/${big.metadata.name}`);
+      const current = await b.admin.get<any>(`/apis/${GROUP}/${VERSION}/namespaces/${b.ns}/${PLURAL}/${big.metadata.name}`);
       current.spec.podTypes[1].minWorkers = BIG_WORKERS;
       const tBig = Date.now();
       await b.admin.request("PUT", `/apis/${GROUP}/${VERSION}/namespaces/${b.ns}/${PLURAL}/${big.metadata.name}`, { body: current });

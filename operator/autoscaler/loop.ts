@@ -8,7 +8,7 @@ import { RayCluster, RayClusterStatus } from "../../api/v1/types";
 import { withDefaults } from "../../api/v1/defaults";
 import { checkWorkable, headAddress, nodeTypeResources } from "../../builders/ray-cluster";
 import { canonicalJson } from "../../builders/hash";
-import { keyOf } from "../kube/informer";
+import { keyOf, Stored } from "../kube/informer";
 import type { RayClusterController } from "../controller/raycluster-controller";
 import { isRunning, isTerminating, nodeKind, podType, created } from "../controller/pods";
 import type { OperatorMetrics } from "../server/metrics";
@@ -62,8 +62,8 @@ export class AutoscalerLoop {
     this.clusters.clear();
   }
 
-  addressOf(rc: RayCluster): string {
-    const key = keyOf(rc as any);
+  addressOf(rc: Stored<RayCluster>): string {
+    const key = keyOf(rc);
     return this.o.gcsOverrides?.get(key) ?? `${headAddress(rc.metadata.name!, rc.metadata.namespace!)}:6379`;
   }
 
@@ -77,8 +77,8 @@ export class AutoscalerLoop {
     const now = Date.now();
     const seen = new Set<string>();
     let unreachable = 0;
-    for (const rc of this.o.controller.clusters.list() as RayCluster[]) {
-      const key = keyOf(rc as any);
+    for (const rc of this.o.controller.clusters.list()) {
+      const key = keyOf(rc);
       seen.add(key);
       if (rc.metadata.deletionTimestamp) continue;
       let st = this.clusters.get(key);

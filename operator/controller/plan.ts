@@ -13,7 +13,8 @@
 //   autoscaler's decision.
 import { RayCluster } from "../../api/v1/types";
 import { ResolvedSpec, headType, withDefaults, workerTypes } from "../../api/v1/defaults";
-import { buildHeadService, headServicePorts, HEAD_NAME_ANNOTATION, launchConfigHash } from "../../builders/ray-cluster";
+import type { Service, ServicePort } from "../../api/v1/kube-types";
+import { buildHeadService, headServicePorts, HEAD_NAME_ANNOTATION, HeadService, launchConfigHash } from "../../builders/ray-cluster";
 import { Pod, awaitingScheduler, created, isFinished, isReady, isRunning, isTerminating, launchHashOf, nodeKind, podType } from "./pods";
 
 export type DeleteReason = "HeadFailed" | "HeadOutdated" | "DuplicateHead" | "WorkerFailed" | "Outdated" | "HeadReplaced" | "HeadNotCreated" | "TypeRemoved" | "ScaleDown" | "Idle";
@@ -54,7 +55,7 @@ export interface Plan {
   head?: Pod;
   /** The head was lost or replaced: the cluster restarts. */
   restart?: "HeadLost" | "HeadFailed" | "HeadOutdated";
-  service?: { create: any } | { patch: any };
+  service?: { create: HeadService } | { patch: { spec: { ports: ServicePort[] } } };
   deletions: PodDeletion[];
   creations: PodCreation[];
   /** Desired workers per worker type after this pass (persisted in status). */
@@ -80,7 +81,7 @@ function removalOrder(a: Pod, b: Pod): number {
   return rank(a) - rank(b) || created(b) - created(a);
 }
 
-export function planCluster(rc: RayCluster, pods: Pod[], service: any | undefined, intent: ScaleIntent = {}, limits: PlanLimits = {}): Plan {
+export function planCluster(rc: RayCluster, pods: Pod[], service: Service | undefined, intent: ScaleIntent = {}, limits: PlanLimits = {}): Plan {
   const spec = withDefaults(rc.spec);
   const plan: Plan = { spec, deletions: [], creations: [], desired: {}, current: {}, outdated: 0, deferred: 0 };
   const del = (pod: Pod, reason: DeleteReason) => plan.deletions.push({ pod, reason });
@@ -89,7 +90,7 @@ export function planCluster(rc: RayCluster, pods: Pod[], service: any | undefine
   const wantService = buildHeadService(rc);
   if (!service) plan.service = { create: wantService };
   else {
-    const have = (service.spec?.ports ?? []).map((p: any) => `${p.name}:${p.port}:${p.targetPort}`).sort().join(",");
+    const have = (service.spec?.ports ?? []).map((p) => `${p.name}:${p.port}:${p.targetPort}`).sort().join(",");
     const want = headServicePorts(spec).map((p) => `${p.name}:${p.port}:${p.targetPort ?? p.port}`).sort().join(",");
     if (have !== want) plan.service = { patch: { spec: { ports: wantService.spec.ports } } };
   }

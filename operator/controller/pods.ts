@@ -1,16 +1,20 @@
 // Reading pods the way the reconciler needs: which cluster owns them, what they are, how they are.
 import { LABELS, NodeKind, RayCluster } from "../../api/v1/types";
-import type { KubeObject } from "../kube/informer";
+import type * as kube from "../../api/v1/kube-types";
+import type { KubeObject, Stored } from "../kube/informer";
 
-export type Pod = KubeObject & { spec?: any; status?: any };
+/** A pod as the cache holds it. */
+export type Pod = Stored<kube.Pod>;
+/** A Service as the cache holds it. */
+export type Service = Stored<kube.Service>;
 
 export const podKey = (p: Pod) => `${p.metadata.namespace}/${p.metadata.name}`;
 export const isTerminating = (p: Pod) => !!p.metadata.deletionTimestamp;
 export const isFinished = (p: Pod) => p.status?.phase === "Failed" || p.status?.phase === "Succeeded";
 export const isRunning = (p: Pod) => p.status?.phase === "Running";
-export const isReady = (p: Pod) => isRunning(p) && !!p.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True");
+export const isReady = (p: Pod) => isRunning(p) && !!p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
 /** Not yet looked at by the scheduler: neither bound nor given a PodScheduled condition (unschedulable, gated). */
-export const awaitingScheduler = (p: Pod) => !p.spec?.nodeName && !p.status?.conditions?.some((c: any) => c.type === "PodScheduled");
+export const awaitingScheduler = (p: Pod) => !p.spec?.nodeName && !p.status?.conditions?.some((c) => c.type === "PodScheduled");
 export const nodeKind = (p: Pod): NodeKind | undefined => p.metadata.labels?.[LABELS.nodeType] as NodeKind | undefined;
 export const podType = (p: Pod) => p.metadata.labels?.[LABELS.userNodeType];
 export const launchHashOf = (p: Pod) => p.metadata.labels?.[LABELS.launchConfig];
@@ -18,11 +22,11 @@ export const created = (p: Pod) => Date.parse(p.metadata.creationTimestamp ?? ""
 
 /** The RayCluster that controls an object, as `namespace/name`, from its controller reference. */
 export function controllerKey(o: KubeObject): string | undefined {
-  const ref = (o.metadata.ownerReferences ?? []).find((r: any) => r.controller && r.kind === "RayCluster" && String(r.apiVersion).startsWith("cluster.ray.io/"));
+  const ref = (o.metadata.ownerReferences ?? []).find((r) => r.controller && r.kind === "RayCluster" && String(r.apiVersion).startsWith("cluster.ray.io/"));
   return ref ? `${o.metadata.namespace}/${ref.name}` : undefined;
 }
 
 /** Owned by this incarnation of the RayCluster (same name and UID). */
 export function ownedBy(o: KubeObject, rc: RayCluster): boolean {
-  return (o.metadata.ownerReferences ?? []).some((r: any) => r.controller && r.kind === "RayCluster" && r.uid === rc.metadata.uid);
+  return (o.metadata.ownerReferences ?? []).some((r) => r.controller && r.kind === "RayCluster" && r.uid === rc.metadata.uid);
 }

@@ -4,7 +4,7 @@
 // with what the cache holds, acts, and writes status only when it changed.
 import { API_VERSION, GROUP, KIND, LABELS, PLURAL, RayCluster, VERSION } from "../../api/v1/types";
 import { buildPod, checkWorkable, headServiceName, newHeadPodName } from "../../builders/ray-cluster";
-import { Informer, keyOf } from "../kube/informer";
+import { Informer, KubeObject, Stored, keyOf } from "../kube/informer";
 import { ApiError, KubeRest, isNotFound, isAlreadyExists } from "../kube/rest";
 import { EventRecorder } from "../kube/events";
 import { OperatorMetrics } from "../server/metrics";
@@ -12,7 +12,7 @@ import type { Logger } from "../util/log";
 import { Expectations } from "./expectations";
 import { mergePatch } from "./merge-patch";
 import { Plan, PodCreation, PodDeletion, ScaleIntent, planCluster } from "./plan";
-import { Pod, awaitingScheduler, controllerKey, isTerminating, nodeKind, ownedBy, podKey } from "./pods";
+import { Pod, Service, awaitingScheduler, controllerKey, isTerminating, nodeKind, ownedBy, podKey } from "./pods";
 import { computeStatus, sameStatus, significantChange, StatusInputs } from "./status";
 import { WorkQueue, ReconcileResult } from "./workqueue";
 import { RayClusterStatus } from "../../api/v1/types";
@@ -71,9 +71,9 @@ async function slowStartBatch(count: number, initial: number, max: number, fn: (
 }
 
 export class RayClusterController {
-  readonly clusters: Informer<RayCluster & { metadata: any }>;
+  readonly clusters: Informer<Stored<RayCluster>>;
   readonly pods: Informer<Pod>;
-  readonly services: Informer<any>;
+  readonly services: Informer<Service>;
   readonly queue = new WorkQueue();
   readonly expectations = new Expectations();
   private readonly reports = new Map<string, AutoscalerReport>();
@@ -89,11 +89,11 @@ export class RayClusterController {
   private running?: Promise<void>;
 
   constructor(private readonly o: ControllerOptions) {
-    const byCluster = (obj: any) => controllerKey(obj);
-    this.clusters = new Informer(o.rest, { name: "rayclusters", path: clusterPath(o.namespace), log: o.log });
+    const byCluster = (obj: KubeObject) => controllerKey(obj);
+    this.clusters = new Informer<Stored<RayCluster>>(o.rest, { name: "rayclusters", path: clusterPath(o.namespace), log: o.log });
     // Only pods and Services carrying the cluster label: the operator never caches the rest.
     this.pods = new Informer<Pod>(o.rest, { name: "pods", path: podsPath(o.namespace), labelSelector: LABELS.clusterName, indexBy: byCluster, log: o.log });
-    this.services = new Informer(o.rest, { name: "services", path: servicesPath(o.namespace), labelSelector: LABELS.clusterName, indexBy: byCluster, log: o.log });
+    this.services = new Informer<Service>(o.rest, { name: "services", path: servicesPath(o.namespace), labelSelector: LABELS.clusterName, indexBy: byCluster, log: o.log });
 
     this.clusters.on({
       add: (rc) => this.queue.add(keyOf(rc)),
@@ -144,7 +144,7 @@ export class RayClusterController {
         this.queue.add(key);
       },
     });
-    const enqueueOwner = (s: any) => {
+    const enqueueOwner = (s: Service) => {
       const key = controllerKey(s);
       if (key) this.queue.add(key);
     };
@@ -205,7 +205,7 @@ export class RayClusterController {
     for (const rc of this.clusters.list()) this.o.metrics.clusters.inc({ phase: rc.status?.phase ?? "Unknown" });
     this.o.metrics.pods.reset();
     for (const p of this.pods.list()) this.o.metrics.pods.inc({ kind: nodeKind(p) ?? "unknown", phase: isTerminating(p) ? "Terminating" : (p.status?.phase ?? "Unknown") });
-    for (const inf of [this.clusters, this.pods, this.services]) this.o.metrics.informerRestarts.set({ informer: (inf as any).opts.name }, inf.restarts);
+    for (const inf of [this.clusters, this.pods, this.services]) this.o.metrics.informerRestarts.set({ informer: inf.name }, inf.restarts);
   }
 
   private async timedReconcile(key: string): Promise<ReconcileResult> {
@@ -221,7 +221,7 @@ export class RayClusterController {
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {
-    const rc = this.clusters.get(key) as RayCluster | undefined;
+    const rc = this.clusters.get(key);
     if (!rc || rc.metadata.deletionTimestamp) {
       // Children go through garbage collection (owner references); nothing to do, nothing to block.
       this.expectations.forget(key);
@@ -294,12 +294,12 @@ export class RayClusterController {
     return { apiVersion: API_VERSION, kind: KIND, metadata: rc.metadata };
   }
 
-  private async syncService(rc: RayCluster, plan: Plan, log: Logger, created: string[]) {
+  private async syncService(rc: Stored<RayCluster>, plan: Plan, log: Logger, created: string[]) {
     if (!plan.service) return;
     const ns = rc.metadata.namespace!;
     if ("create" in plan.service) {
       try {
-        await this.o.rest.create(`/api/v1/namespaces/${ns}/services`, plan.service.create, keyOf(rc as any));
+        await this.o.rest.create(`/api/v1/namespaces/${ns}/services`, plan.service.create, keyOf(rc));
         log.info(`Created head Service ${plan.service.create.metadata.name}`);
         created.push(`head Service ${plan.service.create.metadata.name}`);
       } catch (e) {
@@ -307,7 +307,7 @@ export class RayClusterController {
       }
     } else {
       const svcName = headServiceName(rc.metadata.name!);
-      await this.o.rest.mergePatch(`/api/v1/namespaces/${ns}/services/${svcName}`, plan.service.patch, keyOf(rc as any));
+      await this.o.rest.mergePatch(`/api/v1/namespaces/${ns}/services/${svcName}`, plan.service.patch, keyOf(rc));
       log.info(`Updated the ports of head Service ${svcName}`);
       void this.o.events.record(this.target(rc), "Normal", "UpdatedService", `Updated the ports of head Service ${svcName}`);
     }
@@ -391,7 +391,7 @@ export class RayClusterController {
         const pod = JSON.stringify(buildPod(rc, c.type, c.kind, { headPodName: o.headName, name: o.name }));
         const { done, error } = await slowStartBatch(c.count, initial, MAX_BATCH, async () => {
           try {
-            const created = await this.o.rest.create(`/api/v1/namespaces/${ns}/pods`, pod, key);
+            const created = await this.o.rest.create<Pod>(`/api/v1/namespaces/${ns}/pods`, pod, key);
             this.createFailed.delete(key);
             this.o.metrics.podActions.inc({ action: "create", kind: c.kind, reason: "" });
             log.info(`Created ${c.kind} pod ${created.metadata.name} (type ${c.type})`);
@@ -420,10 +420,10 @@ export class RayClusterController {
   }
 
   /** Writes status through the status subresource, only when it changed. Returns whether it did. */
-  private async writeStatus(rc: RayCluster, inputs: StatusInputs): Promise<boolean> {
+  private async writeStatus(rc: Stored<RayCluster>, inputs: StatusInputs): Promise<boolean> {
     const status = computeStatus(inputs);
     if (sameStatus(rc.status, status)) return false;
-    const key = keyOf(rc as any);
+    const key = keyOf(rc);
     // Progress counts alone are written at most once a second per cluster: a scale-up of hundreds of
     // pods would otherwise cost one status write per pod. Anything else is written at once.
     const last = this.statusWrittenAt.get(key) ?? 0;
@@ -434,7 +434,7 @@ export class RayClusterController {
     this.statusWrittenAt.set(key, Date.now());
     const patch = mergePatch(rc.status ?? {}, status);
     try {
-      const updated = await this.o.rest.mergePatch(`/apis/${GROUP}/${VERSION}/namespaces/${rc.metadata.namespace}/${PLURAL}/${rc.metadata.name}/status`, { status: patch }, keyOf(rc as any));
+      const updated = await this.o.rest.mergePatch<Stored<RayCluster>>(`/apis/${GROUP}/${VERSION}/namespaces/${rc.metadata.namespace}/${PLURAL}/${rc.metadata.name}/status`, { status: patch }, keyOf(rc));
       this.clusters.remember(updated);
     } catch (e) {
       if (isNotFound(e)) return false;

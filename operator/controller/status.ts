@@ -5,13 +5,14 @@ import { Condition, Phase, PodTypeStatus, RayCluster, RayClusterStatus } from ".
 import { FieldError } from "../../api/v1/validate";
 import { canonicalJson } from "../../builders/hash";
 import { headServiceName } from "../../builders/ray-cluster";
+import type { Service } from "../../api/v1/kube-types";
 import { Plan } from "./plan";
 import { Pod, isReady, isRunning, isTerminating, isFinished, nodeKind, podType } from "./pods";
 
 export interface StatusInputs {
   rc: RayCluster;
   pods: Pod[];
-  service?: any;
+  service?: Service;
   plan?: Plan;
   /** The spec cannot work: the fields and why. */
   invalid?: FieldError[];

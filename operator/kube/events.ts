@@ -2,6 +2,7 @@
 // like client-go's recorder: the same event repeated within 10 minutes bumps a count instead of
 // creating a new object. Failures to record are logged, never fatal.
 import { randomBytes } from "crypto";
+import type { Event } from "../../api/v1/kube-types";
 import { KubeRest } from "./rest";
 import type { Logger } from "../util/log";
 
@@ -34,7 +35,7 @@ export class EventRecorder {
         return;
       }
       const name = `${target.metadata.name}.${randomBytes(8).toString("hex")}`;
-      await this.rest.create(`/api/v1/namespaces/${ns}/events`, {
+      const event: Event = {
         metadata: { name, namespace: ns },
         involvedObject: { apiVersion: target.apiVersion, kind: target.kind, name: target.metadata.name, namespace: ns, uid: target.metadata.uid },
         type,
@@ -46,7 +47,8 @@ export class EventRecorder {
         firstTimestamp: now,
         lastTimestamp: now,
         count: 1,
-      });
+      };
+      await this.rest.create(`/api/v1/namespaces/${ns}/events`, event);
       this.recent.set(key, { name, count: 1, at: Date.now() });
       if (this.recent.size > 5000) for (const [k, v] of this.recent) if (Date.now() - v.at > 10 * 60_000) this.recent.delete(k);
     } catch (e) {

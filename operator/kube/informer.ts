@@ -2,16 +2,20 @@
 // add/update/delete and only enqueue keys. It never gives up: a watch that ends is resumed, a
 // 410 Gone relists (emitting the differences), any other error restarts list+watch with capped
 // exponential backoff. It is its own supervisor; `healthy()` says whether it is currently watching.
+import type { List, ObjectMeta } from "../../api/v1/kube-types";
 import { ApiError, KubeRest, WatchEvent } from "./rest";
 import { Backoff } from "../util/backoff";
 import type { Logger } from "../util/log";
 
+/** An object as the API server returns it (get, list, watch, create): its metadata has a name. */
 export interface KubeObject {
   apiVersion?: string;
   kind?: string;
-  metadata: { name: string; namespace?: string; uid?: string; resourceVersion?: string; labels?: Record<string, string>; [k: string]: any };
-  [k: string]: any;
+  metadata: ObjectMeta & { name: string };
 }
+
+/** A Kubernetes object as the cache holds it: `Stored<Pod>`. */
+export type Stored<T> = T & KubeObject;
 
 export type Handler<T> = {
   add?: (obj: T) => void;
@@ -59,6 +63,11 @@ export class Informer<T extends KubeObject> {
     private readonly rest: KubeRest,
     private readonly opts: InformerOptions<T>,
   ) {}
+
+  /** The informer's name, for logs and metrics. */
+  get name(): string {
+    return this.opts.name;
+  }
 
   on(h: Handler<T>): void {
     this.handlers.push(h);
@@ -159,7 +168,7 @@ export class Informer<T extends KubeObject> {
     let cont: string | undefined;
     let rv = "";
     do {
-      const page = await this.rest.get(this.opts.path, { labelSelector: this.opts.labelSelector, limit: this.opts.pageSize ?? 500, continue: cont });
+      const page = await this.rest.get<List<T>>(this.opts.path, { labelSelector: this.opts.labelSelector, limit: this.opts.pageSize ?? 500, continue: cont });
       items.push(...page.items);
       cont = page.metadata?.continue || undefined;
       rv = page.metadata?.resourceVersion ?? rv;
@@ -190,10 +199,10 @@ export class Informer<T extends KubeObject> {
         this.abort = new AbortController();
         this.watching = true;
         let gone = false;
-        await this.rest.watch(
+        await this.rest.watch<T>(
           this.opts.path,
           { labelSelector: this.opts.labelSelector, resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds: 240 + Math.floor(Math.random() * 60) },
-          (e: WatchEvent) => {
+          (e: WatchEvent<T>) => {
             if (e.type === "ERROR") {
               if (e.object?.code === 410) gone = true;
               else throw new ApiError(e.object?.code ?? 0, e.object?.reason ?? "", e.object?.message ?? "watch error");

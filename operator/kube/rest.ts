@@ -8,6 +8,7 @@ import * as http from "http";
 import * as https from "https";
 import * as tlsModule from "tls";
 import type { KubeConfig } from "@kubernetes/client-node";
+import type { Status } from "../../api/v1/kube-types";
 import { TokenBucket } from "../util/token-bucket";
 import { splitLines } from "../util/split-lines";
 
@@ -16,7 +17,8 @@ export class ApiError extends Error {
     readonly code: number,
     readonly reason: string,
     message: string,
-    readonly status?: any,
+    /** The answer's body, when it was JSON (a Status, as a rule). */
+    readonly status?: unknown,
   ) {
     super(message);
     this.name = "ApiError";
@@ -37,7 +39,17 @@ export interface RequestOptions {
   flow?: string;
 }
 
-export type WatchEvent = { type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR"; object: any };
+/** One event of a watch on objects of type `T`. */
+export type WatchEvent<T> =
+  | { type: "ADDED" | "MODIFIED" | "DELETED"; object: T }
+  /** Only the resourceVersion the watch has reached. */
+  | { type: "BOOKMARK"; object: { metadata?: { resourceVersion?: string } } }
+  | { type: "ERROR"; object: Status };
+
+/** The fields of an error answer that the operator reads, when the body is a JSON object. */
+function errorBody(parsed: unknown): { reason?: unknown; message?: unknown } {
+  return parsed !== null && typeof parsed === "object" ? parsed : {};
+}
 
 export interface RestStats {
   /** Requests by verb (get, list, watch, create, update, patch, delete). */
@@ -142,7 +154,8 @@ export class KubeRest {
     this.opts.onRequest?.(verb, resource, code, (Date.now() - started) / 1000);
   }
 
-  async request<T = any>(method: string, path: string, o: RequestOptions = {}): Promise<T> {
+  /** One request; the answer's JSON is taken to be a `T` (the API server's, for the path asked). */
+  async request<T = unknown>(method: string, path: string, o: RequestOptions = {}): Promise<T> {
     await this.limiter.take(o.flow);
     const u = this.url(path, o.query);
     const body = o.body === undefined ? undefined : typeof o.body === "string" ? o.body : JSON.stringify(o.body);
@@ -166,14 +179,17 @@ export class KubeRest {
           const text = Buffer.concat(chunks).toString("utf8");
           const code = res.statusCode ?? 0;
           this.count(verb, resourceOf(path), code, started);
-          let parsed: any;
+          let parsed: unknown;
           try {
             parsed = text ? JSON.parse(text) : undefined;
           } catch {
             parsed = undefined;
           }
           if (code >= 200 && code < 300) resolve(parsed as T);
-          else reject(new ApiError(code, parsed?.reason ?? "", parsed?.message ?? `HTTP ${code} ${text.slice(0, 200)}`, parsed));
+          else {
+            const { reason, message } = errorBody(parsed);
+            reject(new ApiError(code, typeof reason === "string" ? reason : "", typeof message === "string" ? message : `HTTP ${code} ${text.slice(0, 200)}`, parsed));
+          }
         });
         res.on("error", reject);
       });
@@ -186,16 +202,16 @@ export class KubeRest {
     });
   }
 
-  get = <T = any>(path: string, query?: RequestOptions["query"]) => this.request<T>("GET", path, { query });
-  create = <T = any>(path: string, body: unknown, flow?: string) => this.request<T>("POST", path, { body, flow });
-  delete = <T = any>(path: string, body?: unknown, flow?: string) => this.request<T>("DELETE", path, { body, flow });
-  mergePatch = <T = any>(path: string, body: unknown, flow?: string) => this.request<T>("PATCH", path, { body, contentType: "application/merge-patch+json", flow });
+  get = <T = unknown>(path: string, query?: RequestOptions["query"]) => this.request<T>("GET", path, { query });
+  create = <T = unknown>(path: string, body: unknown, flow?: string) => this.request<T>("POST", path, { body, flow });
+  delete = <T = unknown>(path: string, body?: unknown, flow?: string) => this.request<T>("DELETE", path, { body, flow });
+  mergePatch = <T = unknown>(path: string, body: unknown, flow?: string) => this.request<T>("PATCH", path, { body, contentType: "application/merge-patch+json", flow });
 
   /**
    * Streams a watch. Calls `onEvent` for each event and resolves when the server closes the stream
    * (normal: watches time out); rejects on transport errors or a non-200 answer. `abort` stops it.
    */
-  async watch(path: string, query: RequestOptions["query"], onEvent: (e: WatchEvent) => void, signal: AbortSignal): Promise<void> {
+  async watch<T>(path: string, query: RequestOptions["query"], onEvent: (e: WatchEvent<T>) => void, signal: AbortSignal): Promise<void> {
     await this.limiter.take();
     const u = this.url(path, { ...query, watch: 1 });
     const headers = { ...(await this.headers()), Accept: "application/json", "User-Agent": this.opts.userAgent ?? "ray-operator" };
@@ -211,7 +227,7 @@ export class KubeRest {
           return;
         }
         res.setEncoding("utf8");
-        const push = splitLines((line) => onEvent(JSON.parse(line)));
+        const push = splitLines((line) => onEvent(JSON.parse(line) as WatchEvent<T>));
         res.on("data", (chunk: string) => {
           try {
             push(chunk);
@@ -223,7 +239,7 @@ export class KubeRest {
         res.on("error", reject);
         res.on("aborted", () => resolve());
       });
-      req.on("error", (e: any) => (e?.name === "AbortError" || signal.aborted ? resolve() : reject(e)));
+      req.on("error", (e: Error) => (e?.name === "AbortError" || signal.aborted ? resolve() : reject(e)));
       req.end();
     });
   }

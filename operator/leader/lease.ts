@@ -3,6 +3,7 @@
 // its duration, judged by the candidate's own clock from when it last saw the record change (so
 // clock skew between replicas does not matter). Updates carry resourceVersion: two candidates can
 // never both win. On shutdown the leader releases the lease so a standby takes over at once.
+import type { Lease, LeaseSpec } from "../../api/v1/kube-types";
 import { ApiError, KubeRest, isNotFound } from "../kube/rest";
 import type { Logger } from "../util/log";
 
@@ -47,16 +48,17 @@ export class LeaderElector {
   /** One attempt to acquire or renew; true when we hold the lease afterwards. */
   async tryAcquireOrRenew(): Promise<boolean> {
     const now = new Date();
-    let lease: any;
+    let lease: Lease;
     try {
-      lease = await this.rest.get(this.path);
+      lease = await this.rest.get<Lease>(this.path);
     } catch (e) {
       if (!isNotFound(e)) throw e;
       try {
-        await this.rest.create(`/apis/coordination.k8s.io/v1/namespaces/${this.o.namespace}/leases`, {
+        const created: Lease = {
           metadata: { name: this.o.name, namespace: this.o.namespace },
           spec: { holderIdentity: this.o.identity, leaseDurationSeconds: this.duration, acquireTime: micro(now), renewTime: micro(now), leaseTransitions: 0 },
-        });
+        };
+        await this.rest.create(`/apis/coordination.k8s.io/v1/namespaces/${this.o.namespace}/leases`, created);
         this.observedAt = Date.now();
         return true;
       } catch (err) {
@@ -64,7 +66,7 @@ export class LeaderElector {
         throw err;
       }
     }
-    const spec = lease.spec ?? {};
+    const spec: LeaseSpec = lease.spec ?? {};
     const record = `${spec.holderIdentity}|${spec.renewTime}|${spec.leaseDurationSeconds}`;
     if (record !== this.observedRecord) {
       this.observedRecord = record;
@@ -74,7 +76,7 @@ export class LeaderElector {
     const mine = holder === this.o.identity;
     const expired = Date.now() > this.observedAt + (spec.leaseDurationSeconds ?? this.duration) * 1000;
     if (!mine && holder && !expired) return false;
-    const body = {
+    const body: Lease = {
       ...lease,
       spec: {
         ...spec,
@@ -86,8 +88,9 @@ export class LeaderElector {
       },
     };
     try {
-      const updated = await this.rest.request("PUT", this.path, { body });
-      const s = updated.spec;
+      const updated = await this.rest.request<Lease>("PUT", this.path, { body });
+      // The API server returns the spec it stored: ours.
+      const s = updated.spec!;
       this.observedRecord = `${s.holderIdentity}|${s.renewTime}|${s.leaseDurationSeconds}`;
       this.observedAt = Date.now();
       return true;
@@ -142,7 +145,7 @@ export class LeaderElector {
     if (!this.leading) return;
     this.leading = false;
     try {
-      const lease = await this.rest.get(this.path);
+      const lease = await this.rest.get<Lease>(this.path);
       if (lease.spec?.holderIdentity !== this.o.identity) return;
       await this.rest.request("PUT", this.path, { body: { ...lease, spec: { ...lease.spec, holderIdentity: "", leaseDurationSeconds: 1, renewTime: micro() } } });
       this.o.log.info(`leader election: released lease ${this.o.namespace}/${this.o.name}`);

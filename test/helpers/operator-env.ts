@@ -36,7 +36,7 @@ export const rayClusters = (c: Clients, ns: string) => ({
 export async function rayClusterTable(kc: k8s.KubeConfig, ns: string): Promise<Array<Record<string, unknown>>> {
   const rest = await KubeRest.create(kc);
   try {
-    const table = await rest.request("GET", `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}`, { accept: "application/json;as=Table;v=v1;g=meta.k8s.io" });
+    const table = await rest.request<any>("GET", `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}`, { accept: "application/json;as=Table;v=v1;g=meta.k8s.io" });
     const names: string[] = table.columnDefinitions.map((d: any) => d.name);
     return table.rows.map((r: any) => Object.fromEntries(names.map((n, i) => [n, r.cells[i]])));
   } finally {

@@ -2,7 +2,8 @@ import { strict as assert } from "assert";
 import { planCluster } from "../../operator/controller/plan";
 import { computeStatus } from "../../operator/controller/status";
 import { mergePatch } from "../../operator/controller/merge-patch";
-import { buildPod, HEAD_NAME_ANNOTATION } from "../../builders/ray-cluster";
+import { buildPod, HEAD_NAME_ANNOTATION, RayPod } from "../../builders/ray-cluster";
+import type { Pod } from "../../operator/controller/pods";
 import { exampleCluster, edited } from "../helpers/examples";
 
 let n = 0;
@@ -19,7 +20,7 @@ function pod(rc: any, type: string, kind: "head" | "worker", opts: { phase?: str
   if (opts.scheduling === "awaiting") p.status = { phase: "Pending" };
   else if (opts.scheduling === "unschedulable") p.status = { phase: "Pending", conditions: [{ type: "PodScheduled", status: "False", reason: "Unschedulable" }] };
   else p.spec.nodeName = "node-1";
-  return p;
+  return p as RayPod & Pod; // named, as the API server names a created pod
 }
 
 describe("planning a RayCluster", () => {

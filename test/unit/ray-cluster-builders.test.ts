@@ -31,7 +31,7 @@ describe("ray cluster builders", () => {
   it("names a head as generateName would: the prefix and five characters of the API server's alphabet", () => {
     const head = buildPod(rc, "head-node", "head", { name: newPodName("example-cluster-ray-head-") });
     assert.equal(head.metadata.generateName, undefined);
-    assert.match(head.metadata.name, /^example-cluster-ray-head-[bcdfghjklmnpqrstvwxz2456789]{5}$/);
+    assert.match(head.metadata.name!, /^example-cluster-ray-head-[bcdfghjklmnpqrstvwxz2456789]{5}$/);
     assert.equal(newPodName("x".repeat(70)).length, 63, "prefix cut to 58, as the API server does");
     assert.equal(new Set(Array.from({ length: 200 }, () => newPodName("p-"))).size, 200, "no repeats in 200 draws of 27^5");
   });
