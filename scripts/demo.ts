@@ -23,17 +23,22 @@ const log = (l: string) => console.error(`[start] ${l}`);
 const DEMO_CLUSTER = "example-cluster";
 const DASHBOARD_PORT = 8265;
 
-/** The program `npm start` runs on the cluster: tasks spread over the workers, each saying where it ran. */
+/** The program `npm start` runs on the cluster: tasks spread over its nodes, each saying where it ran. */
 const PROGRAM = `
-import socket, ray
+import socket, time, ray
 ray.init()
 @ray.remote(scheduling_strategy="SPREAD")
 def square(x):
+    time.sleep(0.1)
     return x * x, socket.gethostname()
 results = ray.get([square.remote(i) for i in range(100)])
-print("sum of squares of 0..99 =", sum(r for r, _ in results))
-print("computed on pods:", ", ".join(sorted({host for _, host in results})))
+print("RESULT sum of squares of 0..99 =", sum(r for r, _ in results))
+print("RESULT computed on pods:", ", ".join(sorted({host for _, host in results})))
 `;
+/** The program's own lines (a job's log also holds Ray's and the job manager's). */
+const resultLines = (logs: string) => logs.split("\n").filter((l) => l.startsWith("RESULT ")).map((l) => l.slice("RESULT ".length)).join("\n");
+/** `ray status` from its banner on. */
+const statusBlock = (logs: string) => logs.slice(Math.max(0, logs.indexOf("========"))).trim();
 
 /** Image pull failures that no wait can fix: the cluster cannot get the operator's image. */
 const PULL_FAILURES = ["ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName"];
@@ -126,9 +131,9 @@ async function main() {
       log(`running a Ray program on ${target.metadata.name} (Ray job submission, ${jobs.dashboard})`);
       const program = await jobs.run(pythonEntrypoint(PROGRAM.trim()));
       if (program.status !== "SUCCEEDED") throw new Error(`the Ray program ended ${program.status}: ${program.message}\n${program.logs}`);
-      console.log(`\nA Ray program on ${target.metadata.name}:\n${program.logs.trim()}`);
+      console.log(`\nA Ray program on ${target.metadata.name}:\n${resultLines(program.logs)}`);
       const status = await jobs.run("ray status");
-      console.log(`\nray status on ${target.metadata.name}:\n${status.logs.trim()}`);
+      console.log(`\nray status on ${target.metadata.name}:\n${statusBlock(status.logs)}`);
     }
   } finally {
     rest.close();
