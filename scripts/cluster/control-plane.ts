@@ -277,7 +277,9 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       "--api-audiences=https://kubernetes.default.svc.cluster.local",
       // Node + NodeRestriction: a kubelet may touch only its own node and its pods.
       "--authorization-mode=Node,RBAC",
-      "--enable-admission-plugins=NodeRestriction",
+      // OwnerReferencesPermissionEnforcement, as some distributions have it: setting blockOwnerDeletion
+      // on a pod needs the right to update its owner's finalizers (the operator's Role grants it).
+      "--enable-admission-plugins=NodeRestriction,OwnerReferencesPermissionEnforcement",
       `--kubelet-client-certificate=${kubeletClient.cert}`,
       `--kubelet-client-key=${kubeletClient.key}`,
       `--kubelet-certificate-authority=${pki.caCert}`,

@@ -34,7 +34,7 @@ function sharedCluster(): Promise<LocalCluster | undefined> {
     started = (async () => {
       if (process.env.TEST_KUBECONFIG) return undefined;
       const stateDir = mkdtempSync(join(tmpdir(), "ray-operator-test-"));
-      shared = await startLocalCluster({ stateDir, realNode: "later", log });
+      shared = await startLocalCluster({ stateDir, realNode: "later", audit: true, log });
       return shared;
     })();
   }
@@ -44,6 +44,11 @@ function sharedCluster(): Promise<LocalCluster | undefined> {
 export async function testCluster(): Promise<TestCluster> {
   const c = await sharedCluster();
   return c ? { kubeconfig: c.controlPlane.kubeconfig, local: true } : { kubeconfig: process.env.TEST_KUBECONFIG!, local: false };
+}
+
+/** The shared local cluster's audit log (every request, metadata only), once it runs. */
+export function testClusterAuditLog(): string | undefined {
+  return shared?.controlPlane.auditLog;
 }
 
 /**
