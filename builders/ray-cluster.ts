@@ -3,8 +3,6 @@
 // tests, so that what is tested is what runs.
 import {
   API_VERSION,
-  DEFAULT_HEAD_PORTS,
-  HeadServicePort,
   KIND,
   LABELS,
   MANAGED_BY,
@@ -12,7 +10,7 @@ import {
   OwnerReference,
   RayCluster,
 } from "../api/v1/types";
-import { ResolvedPodType, ResolvedSpec, headType, withDefaults } from "../api/v1/defaults";
+import { ResolvedPodType, ResolvedSpec, headServicePorts, headType, withDefaults } from "../api/v1/defaults";
 import type { Container, EnvVar, ObjectMeta, Pod, PodSpec, Probe, Service, Volume, VolumeMount } from "../api/v1/kube-types";
 import { FieldError } from "../api/v1/validate";
 import { parseQuantity } from "./quantity";
@@ -42,8 +40,6 @@ export function podSelector(cluster: string, kind?: NodeKind): Record<string, st
   return kind ? { [LABELS.clusterName]: cluster, [LABELS.nodeType]: kind } : { [LABELS.clusterName]: cluster };
 }
 
-const typePath = (spec: ResolvedSpec, type: ResolvedPodType) => `spec.podTypes[${spec.podTypes.indexOf(type)}]`;
-
 /**
  * The resources Ray sees on one node of a type: CPU, GPU and memory read from the Ray container's
  * limits (else requests), then `rayResources` on top. Errors name the offending field.
@@ -72,61 +68,6 @@ export function nodeTypeResources(type: ResolvedPodType, path = "podType"): { re
   const memory = read("memory");
   if (memory !== undefined) resources.memory = Math.floor(memory);
   return { resources: { ...resources, ...type.rayResources }, errors };
-}
-
-/** Every quantity of every container, so a typo anywhere is reported before any pod is created. */
-function quantityErrors(type: ResolvedPodType, path: string): FieldError[] {
-  const errors: FieldError[] = [];
-  const check = (containers: Container[] | undefined, field: string) =>
-    (containers ?? []).forEach((c, i) => {
-      for (const kind of ["limits", "requests"] as const) {
-        const quantities: Record<string, string | number> = c?.resources?.[kind] ?? {};
-        for (const [name, q] of Object.entries(quantities)) {
-          try {
-            parseQuantity(q);
-          } catch (e) {
-            errors.push({ field: `${path}.podConfig.spec.${field}[${i}].resources.${kind}.${name}`, message: `Invalid value: ${JSON.stringify(q)}: ${(e as Error).message}` });
-          }
-        }
-      }
-    });
-  check(type.podConfig?.spec?.containers, "containers");
-  check(type.podConfig?.spec?.initContainers, "initContainers");
-  return errors;
-}
-
-/** The head Service's ports: the defaults, with `headServicePorts` added or overriding by name. */
-export function headServicePorts(spec: ResolvedSpec): HeadServicePort[] {
-  const byName = new Map<string, HeadServicePort>(DEFAULT_HEAD_PORTS.map((p) => [p.name, { ...p }]));
-  for (const p of spec.headServicePorts) byName.set(p.name, { name: p.name, port: p.port, targetPort: p.targetPort ?? p.port });
-  return [...byName.values()];
-}
-
-/**
- * What the schema cannot reject but would make the cluster fail: bad quantities in a podConfig,
- * head Service ports that collide. The operator marks such a cluster Stalled and touches nothing.
- */
-export function checkWorkable(rc: RayCluster): FieldError[] {
-  const spec = withDefaults(rc.spec);
-  const errors: FieldError[] = [];
-  if (!spec.podTypes.some((t) => t.name === spec.headPodType)) {
-    errors.push({ field: "spec.headPodType", message: `Invalid value: ${JSON.stringify(spec.headPodType)}: must name one of spec.podTypes` });
-  }
-  for (const type of spec.podTypes) {
-    const path = typePath(spec, type);
-    if (!type.podConfig?.spec?.containers?.length) errors.push({ field: `${path}.podConfig.spec.containers`, message: "Required value: the first container runs Ray" });
-    errors.push(...quantityErrors(type, path));
-  }
-  const ports = headServicePorts(spec);
-  const seen = new Map<number, string>();
-  for (const p of ports) {
-    if (seen.has(p.port)) {
-      const i = spec.headServicePorts.findIndex((q) => q.name === p.name);
-      errors.push({ field: i >= 0 ? `spec.headServicePorts[${i}].port` : "spec.headServicePorts", message: `Duplicate value: ${p.port} (already used by port "${seen.get(p.port)}")` });
-    }
-    seen.set(p.port, p.name);
-  }
-  return errors;
 }
 
 /**

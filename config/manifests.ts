@@ -3,9 +3,9 @@
 import { rayClusterCrd } from "../api/v1/crd";
 import { API_VERSION, KIND, RayCluster } from "../api/v1/types";
 import type { Manifest, ObjectMeta } from "../api/v1/kube-types";
-import { StackConfig } from "../config/stack-config";
-import { rbacObjects } from "./rbac";
-import { operatorDeployment } from "./operator-workload";
+import { StackConfig } from "./stack-config";
+import { rbacObjects } from "../builders/rbac";
+import { operatorDeployment } from "../builders/operator-workload";
 
 const SEED_FILES: Record<string, string> = { "example-cluster": "example_cluster.yaml", "example-cluster2": "example_cluster2.yaml" };
 

@@ -6,7 +6,7 @@ import Ajv, { ErrorObject, SchemaObject } from "ajv";
 import { API_VERSION, KIND, RayClusterSpec } from "../api/v1/types";
 import { validateRayCluster } from "../api/v1/validate";
 import { compareQuantities, isQuantity, parseQuantityExact, quantityFromJson, quantitySign } from "../api/v1/quantity";
-import { checkWorkable } from "../builders/ray-cluster";
+import { checkWorkable } from "../api/v1/workable";
 import { PodSecurityLevel } from "../builders/namespace";
 import { OPERATOR_DEFAULTS, OperatorWorkloadOptions } from "../builders/operator-workload";
 

@@ -5,7 +5,7 @@ import { join } from "path";
 import YAML from "yaml";
 import { loadStackConfig } from "../config/stack-config";
 import { readStackFile } from "../config/read-stack-file";
-import { renderManifests } from "../builders/manifests";
+import { renderManifests } from "../config/manifests";
 
 const stack = process.argv.includes("--stack") ? process.argv[process.argv.indexOf("--stack") + 1] : "dev";
 const root = join(__dirname, "..");

@@ -1,7 +1,7 @@
 // Defaults of the RayCluster API. The CRD schema carries the ones OpenAPI can express (per field);
 // the cross-field one (a type's maxWorkers defaults to the global maxWorkers, 0 for the head type) is
 // applied here, by everyone who reads a spec, from this one function.
-import { PodType, RayClusterSpec } from "./types";
+import { DEFAULT_HEAD_PORTS, HeadServicePort, PodType, RayClusterSpec } from "./types";
 
 export const DEFAULTS = {
   maxWorkers: 2,
@@ -59,4 +59,11 @@ export function headType(spec: ResolvedSpec): ResolvedPodType {
   const t = spec.podTypes.find((p) => p.name === spec.headPodType);
   if (!t) throw new Error(`spec.headPodType: "${spec.headPodType}" names no entry of spec.podTypes`);
   return t;
+}
+
+/** The head Service's ports: the defaults, with `headServicePorts` added or overriding by name. */
+export function headServicePorts(spec: ResolvedSpec): HeadServicePort[] {
+  const byName = new Map<string, HeadServicePort>(DEFAULT_HEAD_PORTS.map((p) => [p.name, { ...p }]));
+  for (const p of spec.headServicePorts) byName.set(p.name, { name: p.name, port: p.port, targetPort: p.targetPort ?? p.port });
+  return [...byName.values()];
 }

@@ -6,7 +6,8 @@
 // the next try backs off.
 import { RayCluster, RayClusterStatus } from "../../api/v1/types";
 import { withDefaults } from "../../api/v1/defaults";
-import { checkWorkable, headAddress, nodeTypeResources } from "../../builders/ray-cluster";
+import { checkWorkable } from "../../api/v1/workable";
+import { headAddress, nodeTypeResources } from "../../builders/ray-cluster";
 import { canonicalJson } from "../../builders/hash";
 import { keyOf, Stored } from "../kube/informer";
 import type { RayClusterController } from "../controller/raycluster-controller";

@@ -12,9 +12,9 @@
 //   above them are kept), and workers are only ever removed for a reason written above or by the
 //   autoscaler's decision.
 import { RayCluster } from "../../api/v1/types";
-import { ResolvedSpec, headType, withDefaults, workerTypes } from "../../api/v1/defaults";
+import { ResolvedSpec, headServicePorts, headType, withDefaults, workerTypes } from "../../api/v1/defaults";
 import type { Service, ServicePort } from "../../api/v1/kube-types";
-import { buildHeadService, headServicePorts, HEAD_NAME_ANNOTATION, HeadService, launchConfigHash } from "../../builders/ray-cluster";
+import { buildHeadService, HEAD_NAME_ANNOTATION, HeadService, launchConfigHash } from "../../builders/ray-cluster";
 import { Pod, awaitingScheduler, created, isFinished, isReady, isRunning, isTerminating, launchHashOf, nodeKind, podType } from "./pods";
 
 export type DeleteReason = "HeadFailed" | "HeadOutdated" | "DuplicateHead" | "WorkerFailed" | "Outdated" | "HeadReplaced" | "HeadNotCreated" | "TypeRemoved" | "ScaleDown" | "Idle";

@@ -3,7 +3,8 @@
 // per-key backoff and several workers, and a level-triggered reconcile that compares the RayCluster
 // with what the cache holds, acts, and writes status only when it changed.
 import { API_VERSION, GROUP, KIND, LABELS, PLURAL, RayCluster, VERSION } from "../../api/v1/types";
-import { buildPod, checkWorkable, headServiceName, newHeadPodName } from "../../builders/ray-cluster";
+import { checkWorkable } from "../../api/v1/workable";
+import { buildPod, headServiceName, newHeadPodName } from "../../builders/ray-cluster";
 import { Informer, KubeObject, Stored, keyOf } from "../kube/informer";
 import { ApiError, KubeRest, isNotFound, isAlreadyExists } from "../kube/rest";
 import { EventRecorder } from "../kube/events";

@@ -5,7 +5,7 @@ import { strict as assert } from "assert";
 import { readFileSync, readdirSync, statSync, existsSync } from "fs";
 import { join } from "path";
 import YAML from "yaml";
-import { renderManifests } from "../../builders/manifests";
+import { renderManifests } from "../../config/manifests";
 import { operatorDeployment, OPERATOR_UID } from "../../builders/operator-workload";
 import { seedStackConfig, ROOT } from "../helpers/examples";
 import { buildOperator } from "../../scripts/operator-process";

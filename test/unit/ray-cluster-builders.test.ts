@@ -2,13 +2,13 @@ import { strict as assert } from "assert";
 import {
   buildHeadService,
   buildPod,
-  checkWorkable,
   HEAD_NAME_ANNOTATION,
   newPodName,
   launchConfigHash,
   nodeTypeResources,
 } from "../../builders/ray-cluster";
 import { withDefaults } from "../../api/v1/defaults";
+import { checkWorkable } from "../../api/v1/workable";
 import { LABELS } from "../../api/v1/types";
 import { parseQuantity } from "../../builders/quantity";
 import { exampleCluster, edited } from "../helpers/examples";
