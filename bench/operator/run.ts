@@ -24,7 +24,7 @@ import { rayClusterCrd } from "../../api/v1/crd";
 import { API_VERSION, CRD_NAME, GROUP, KIND, LABELS, PLURAL, RayCluster, VERSION } from "../../api/v1/types";
 import { namespaceObject } from "../../builders/namespace";
 import { rbacObjects, SERVICE_ACCOUNT } from "../../builders/rbac";
-import { buildPod } from "../../builders/ray-cluster";
+import { buildPod } from "../../builders/pod";
 import { summarize, fmtSummary, fmt, Summary } from "./stats";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);

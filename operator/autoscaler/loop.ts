@@ -7,7 +7,8 @@
 import { RayCluster, RayClusterStatus } from "../../api/v1/types";
 import { withDefaults } from "../../api/v1/defaults";
 import { checkWorkable } from "../../api/v1/workable";
-import { headAddress, nodeTypeResources } from "../../builders/ray-cluster";
+import { headAddress } from "../../builders/names";
+import { nodeTypeResources } from "../../builders/resources";
 import { canonicalJson } from "../../builders/hash";
 import { keyOf, Stored } from "../kube/informer";
 import type { RayClusterController } from "../controller/raycluster-controller";

@@ -14,7 +14,9 @@
 import { RayCluster } from "../../api/v1/types";
 import { ResolvedSpec, headServicePorts, headType, withDefaults, workerTypes } from "../../api/v1/defaults";
 import type { Service, ServicePort } from "../../api/v1/kube-types";
-import { buildHeadService, HEAD_NAME_ANNOTATION, HeadService, launchConfigHash } from "../../builders/ray-cluster";
+import { HEAD_NAME_ANNOTATION } from "../../builders/names";
+import { launchConfigHash } from "../../builders/launch-hash";
+import { buildHeadService, HeadService } from "../../builders/service";
 import { Pod, awaitingScheduler, created, isFinished, isReady, isRunning, isTerminating, launchHashOf, nodeKind, podType } from "./pods";
 
 export type DeleteReason = "HeadFailed" | "HeadOutdated" | "DuplicateHead" | "WorkerFailed" | "Outdated" | "HeadReplaced" | "HeadNotCreated" | "TypeRemoved" | "ScaleDown" | "Idle";

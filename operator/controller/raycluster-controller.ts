@@ -4,7 +4,8 @@
 // with what the cache holds, acts, and writes status only when it changed.
 import { API_VERSION, GROUP, KIND, LABELS, PLURAL, RayCluster, VERSION } from "../../api/v1/types";
 import { checkWorkable } from "../../api/v1/workable";
-import { buildPod, headServiceName, newHeadPodName } from "../../builders/ray-cluster";
+import { headServiceName, newHeadPodName } from "../../builders/names";
+import { buildPod } from "../../builders/pod";
 import { Informer, KubeObject, Stored, keyOf } from "../kube/informer";
 import { ApiError, KubeRest, isNotFound, isAlreadyExists } from "../kube/rest";
 import { EventRecorder } from "../kube/events";

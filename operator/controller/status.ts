@@ -4,7 +4,7 @@
 import { Condition, Phase, PodTypeStatus, RayCluster, RayClusterStatus } from "../../api/v1/types";
 import { FieldError } from "../../api/v1/validate";
 import { canonicalJson } from "../../builders/hash";
-import { headServiceName } from "../../builders/ray-cluster";
+import { headServiceName } from "../../builders/names";
 import type { Service } from "../../api/v1/kube-types";
 import { Plan } from "./plan";
 import { Pod, isReady, isRunning, isTerminating, isFinished, nodeKind, podType } from "./pods";

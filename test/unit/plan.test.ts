@@ -2,7 +2,8 @@ import { strict as assert } from "assert";
 import { planCluster } from "../../operator/controller/plan";
 import { computeStatus } from "../../operator/controller/status";
 import { mergePatch } from "../../operator/controller/merge-patch";
-import { buildPod, HEAD_NAME_ANNOTATION, RayPod } from "../../builders/ray-cluster";
+import { buildPod, RayPod } from "../../builders/pod";
+import { HEAD_NAME_ANNOTATION } from "../../builders/names";
 import type { Pod } from "../../operator/controller/pods";
 import { exampleCluster, edited } from "../helpers/examples";
 

@@ -1,12 +1,9 @@
 import { strict as assert } from "assert";
-import {
-  buildHeadService,
-  buildPod,
-  HEAD_NAME_ANNOTATION,
-  newPodName,
-  launchConfigHash,
-  nodeTypeResources,
-} from "../../builders/ray-cluster";
+import { buildPod } from "../../builders/pod";
+import { buildHeadService } from "../../builders/service";
+import { HEAD_NAME_ANNOTATION, newPodName } from "../../builders/names";
+import { launchConfigHash } from "../../builders/launch-hash";
+import { nodeTypeResources } from "../../builders/resources";
 import { withDefaults } from "../../api/v1/defaults";
 import { checkWorkable } from "../../api/v1/workable";
 import { LABELS } from "../../api/v1/types";

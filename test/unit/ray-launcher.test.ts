@@ -1,4 +1,4 @@
-// The pod's own command (builders/ray-cluster.ts rayLauncherScript), run by bash as a container runs
+// The pod's own command (builders/launcher.ts rayLauncherScript), run by bash as a container runs
 // it: in a PID namespace of its own (so /proc shows only its processes), with stand-ins for Ray's
 // processes — copies of `sleep` named `raylet` and `gcs_server` — started by its start commands.
 // The real thing, with Ray inside real containers, is tested on the real node
@@ -8,7 +8,7 @@ import { ChildProcess, spawn, spawnSync } from "child_process";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
-import { rayLauncherScript } from "../../builders/ray-cluster";
+import { rayLauncherScript } from "../../builders/launcher";
 
 const canUnshare = process.getuid?.() === 0 && spawnSync("unshare", ["--pid", "--fork", "--mount-proc", "true"]).status === 0;
 
