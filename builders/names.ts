@@ -2,7 +2,7 @@
 // names of new pods, the labels that select them and the owner reference that ties them to the
 // cluster.
 import { API_VERSION, KIND, LABELS, NodeKind, OwnerReference, RayCluster } from "../api/v1/types";
-import { ResolvedPodType, ResolvedSpec, headType, withDefaults } from "../api/v1/defaults";
+import { DefaultedRayCluster, ResolvedPodType, headType } from "../api/v1/defaults";
 import { randomInt } from "crypto";
 
 /**
@@ -44,6 +44,6 @@ export function newPodName(generateName: string): string {
 }
 
 /** The name the operator gives a new head pod of this cluster (workers carry it: HEAD_NAME_ANNOTATION). */
-export function newHeadPodName(rc: RayCluster, spec: ResolvedSpec = withDefaults(rc.spec)): string {
-  return newPodName(generateNameFor(rc.metadata.name!, headType(spec), "head"));
+export function newHeadPodName(rc: DefaultedRayCluster): string {
+  return newPodName(generateNameFor(rc.metadata.name!, headType(rc.spec), "head"));
 }

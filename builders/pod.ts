@@ -1,8 +1,8 @@
 // The pods a RayCluster turns into, its head and its workers: a pure function of the RayCluster,
 // shared by the operator (which creates them), the benchmark and the tests, so that what is tested is
 // what runs.
-import { LABELS, MANAGED_BY, NodeKind, RayCluster } from "../api/v1/types";
-import { headType, withDefaults } from "../api/v1/defaults";
+import { LABELS, MANAGED_BY, NodeKind } from "../api/v1/types";
+import { DefaultedRayCluster, headType } from "../api/v1/defaults";
 import type { Container, EnvVar, ObjectMeta, Pod, PodSpec, Volume, VolumeMount } from "../api/v1/kube-types";
 import { HEAD_NAME_ANNOTATION, generateNameFor, headAddress, ownerReference } from "./names";
 import { nodeTypeResources } from "./resources";
@@ -36,8 +36,8 @@ export interface RayPod extends Pod {
 }
 
 /** Builds the pod for one node of a cluster. */
-export function buildPod(rc: RayCluster, typeName: string, kind: NodeKind, opts: PodBuildOptions = {}): RayPod {
-  const spec = withDefaults(rc.spec);
+export function buildPod(rc: DefaultedRayCluster, typeName: string, kind: NodeKind, opts: PodBuildOptions = {}): RayPod {
+  const spec = rc.spec;
   const type = kind === "head" ? headType(spec) : spec.podTypes.find((t) => t.name === typeName);
   if (!type) throw new Error(`${rc.metadata.name}: no pod type named "${typeName}"`);
   const cluster = rc.metadata.name!;
@@ -45,7 +45,7 @@ export function buildPod(rc: RayCluster, typeName: string, kind: NodeKind, opts:
   const podConfig = structuredClone(type.podConfig);
   const podSpec = podConfig.spec;
   const { resources } = nodeTypeResources(type);
-  const hash = launchConfigHash(rc, type, kind, spec);
+  const hash = launchConfigHash(rc, type, kind);
 
   const [ray, ...sidecars] = podSpec.containers;
   const ourEnv: EnvVar[] = [

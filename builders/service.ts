@@ -1,12 +1,11 @@
 // The head Service of a RayCluster, `<cluster>-ray-head`: how workers and clients reach the head.
-import { LABELS, MANAGED_BY, RayCluster } from "../api/v1/types";
-import { headServicePorts, withDefaults } from "../api/v1/defaults";
+import { LABELS, MANAGED_BY } from "../api/v1/types";
+import { DefaultedRayCluster, headServicePorts } from "../api/v1/defaults";
 import type { Service } from "../api/v1/kube-types";
 import { headServiceName, ownerReference, podSelector } from "./names";
 
 /** The head Service `<cluster>-ray-head`, selecting the head pod. */
-export function buildHeadService(rc: RayCluster) {
-  const spec = withDefaults(rc.spec);
+export function buildHeadService(rc: DefaultedRayCluster) {
   const cluster = rc.metadata.name!;
   return {
     apiVersion: "v1" as const,
@@ -20,7 +19,7 @@ export function buildHeadService(rc: RayCluster) {
     spec: {
       type: "ClusterIP",
       selector: podSelector(cluster, "head"),
-      ports: headServicePorts(spec).map((p) => ({ name: p.name, port: p.port, targetPort: p.targetPort ?? p.port, protocol: "TCP" })),
+      ports: headServicePorts(rc.spec).map((p) => ({ name: p.name, port: p.port, targetPort: p.targetPort ?? p.port, protocol: "TCP" })),
     },
   } satisfies Service;
 }

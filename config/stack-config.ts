@@ -5,6 +5,7 @@
 import Ajv, { ErrorObject, SchemaObject } from "ajv";
 import { API_VERSION, KIND, RayClusterSpec } from "../api/v1/types";
 import { validateRayCluster } from "../api/v1/validate";
+import { defaulted } from "../api/v1/defaults";
 import { compareQuantities, isQuantity, parseQuantityExact, quantityFromJson, quantitySign } from "../api/v1/quantity";
 import { checkWorkable } from "../api/v1/workable";
 import { PodSecurityLevel } from "../builders/namespace";
@@ -183,8 +184,9 @@ export function loadStackConfig(all: Record<string, string>): StackConfig {
   if (problems.length === 0) {
     for (const [name, c] of Object.entries(clusters)) {
       const object = { apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace, labels: c.labels }, spec: c.spec };
-      const { object: defaulted, errors } = validateRayCluster(object);
-      const workable = errors.length ? [] : checkWorkable(defaulted);
+      // The schema's defaults (as the API server applies them), then the API's own: the door.
+      const { object: admitted, errors } = validateRayCluster(object);
+      const workable = errors.length ? [] : checkWorkable(defaulted(admitted));
       for (const e of [...errors, ...workable]) problems.push(`${PROJECT}:clusters.${name}.${e.field.replace(/^metadata\.labels/, "labels")}: ${e.message}`);
     }
   }

@@ -1,7 +1,9 @@
 // Defaults of the RayCluster API. The CRD schema carries the ones OpenAPI can express (per field);
 // the cross-field one (a type's maxWorkers defaults to the global maxWorkers, 0 for the head type) is
-// applied here, by everyone who reads a spec, from this one function.
-import { DEFAULT_HEAD_PORTS, HeadServicePort, PodType, RayClusterSpec } from "./types";
+// applied here, from this one function, once, where a RayCluster comes in: at the start of a
+// reconcile pass and of an autoscaler pass, and in config validation. Everything downstream (the
+// builders, the plan, the autoscaler) takes the DefaultedRayCluster made there.
+import { DEFAULT_HEAD_PORTS, HeadServicePort, PodType, RayCluster, RayClusterSpec } from "./types";
 
 export const DEFAULTS = {
   maxWorkers: 2,
@@ -48,6 +50,18 @@ export function withDefaults(spec: RayClusterSpec): ResolvedSpec {
       rayResources: t.rayResources ?? {},
     })),
   };
+}
+
+/** A RayCluster with every default of its spec filled: what reconcile, the builders and the autoscaler read. */
+export interface DefaultedRayCluster extends RayCluster {
+  spec: ResolvedSpec;
+}
+/** The same for a RayCluster of a narrower type (the operator's cached ones: `Defaulted<Stored<RayCluster>>`). */
+export type Defaulted<T extends RayCluster> = Omit<T, "spec"> & DefaultedRayCluster;
+
+/** The RayCluster with its spec defaulted (withDefaults); the rest is the same object's. Pure. */
+export function defaulted<T extends RayCluster>(rc: T): Defaulted<T> {
+  return { ...rc, spec: withDefaults(rc.spec) };
 }
 
 /** The types that may have worker pods: every type but the head's, unless the head type allows workers. */

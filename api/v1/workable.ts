@@ -2,8 +2,7 @@
 // it touches anything (a cluster that fails them is marked Stalled), that config validation makes
 // after the schema's own, and that the autoscaler makes before it asks Ray. Light on purpose: the
 // operator loads it, not validate.ts (Ajv and CEL).
-import { RayCluster } from "./types";
-import { ResolvedPodType, ResolvedSpec, headServicePorts, withDefaults } from "./defaults";
+import { DefaultedRayCluster, ResolvedPodType, ResolvedSpec, headServicePorts } from "./defaults";
 import type { Container } from "./kube-types";
 import type { FieldError } from "./validate";
 import { parseQuantity } from "./quantity";
@@ -35,8 +34,8 @@ function quantityErrors(type: ResolvedPodType, path: string): FieldError[] {
  * What the schema cannot reject but would make the cluster fail: bad quantities in a podConfig,
  * head Service ports that collide. The operator marks such a cluster Stalled and touches nothing.
  */
-export function checkWorkable(rc: RayCluster): FieldError[] {
-  const spec = withDefaults(rc.spec);
+export function checkWorkable(rc: DefaultedRayCluster): FieldError[] {
+  const spec = rc.spec;
   const errors: FieldError[] = [];
   if (!spec.podTypes.some((t) => t.name === spec.headPodType)) {
     errors.push({ field: "spec.headPodType", message: `Invalid value: ${JSON.stringify(spec.headPodType)}: must name one of spec.podTypes` });

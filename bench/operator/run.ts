@@ -25,6 +25,7 @@ import { API_VERSION, CRD_NAME, GROUP, KIND, LABELS, PLURAL, RayCluster, VERSION
 import { namespaceObject } from "../../builders/namespace";
 import { rbacObjects, SERVICE_ACCOUNT } from "../../builders/rbac";
 import { buildPod } from "../../builders/pod";
+import { defaulted } from "../../api/v1/defaults";
 import { summarize, fmtSummary, fmt, Summary } from "./stats";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -271,7 +272,7 @@ class Bench {
       const rc = { ...benchCluster(`floor-${i}`, this.ns, WORKERS_PER_CLUSTER), metadata: { name: `floor-${i}`, namespace: this.ns, uid: "none" } } as RayCluster;
       for (const [type, kind, n] of [["head-node", "head", 1], ["worker-nodes", "worker", WORKERS_PER_CLUSTER]] as const) {
         for (let j = 0; j < n; j++) {
-          const p = buildPod(rc, type, kind);
+          const p = buildPod(defaulted(rc), type, kind);
           delete p.metadata.ownerReferences;
           pods.push(p);
         }

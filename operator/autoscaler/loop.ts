@@ -5,7 +5,7 @@
 // cluster's. When the GCS cannot be reached nothing is deleted, the cluster's status says why, and
 // the next try backs off.
 import { RayCluster, RayClusterStatus } from "../../api/v1/types";
-import { withDefaults } from "../../api/v1/defaults";
+import { Defaulted, DefaultedRayCluster, defaulted } from "../../api/v1/defaults";
 import { checkWorkable } from "../../api/v1/workable";
 import { headAddress } from "../../builders/names";
 import { nodeTypeResources } from "../../builders/resources";
@@ -98,10 +98,13 @@ export class AutoscalerLoop {
       if (st.running || now < st.nextAt) continue;
       // Nothing to ask before the head runs; nothing to do for a spec that cannot work.
       const head = this.o.controller.podsOf(rc).find((p) => nodeKind(p) === "head" && !isTerminating(p));
-      if (!head || !isRunning(head) || checkWorkable(rc).length) continue;
+      if (!head || !isRunning(head)) continue;
+      // The pass's door: the RayCluster defaulted once, for this check and for the whole pass.
+      const cluster = defaulted(rc);
+      if (checkWorkable(cluster).length) continue;
       st.running = true;
       const state = st;
-      void this.pass(rc, key, state)
+      void this.pass(cluster, key, state)
         .catch((e) => this.o.log.forCluster(rc.metadata.name!).error(`autoscaler pass failed: ${(e as Error).stack ?? e}`))
         .finally(() => {
           state.running = false;
@@ -116,8 +119,8 @@ export class AutoscalerLoop {
     this.o.metrics.autoscalerUnreachable.set(unreachable);
   }
 
-  private spec(rc: RayCluster): AutoscalingSpec {
-    const spec = withDefaults(rc.spec);
+  private spec(rc: DefaultedRayCluster): AutoscalingSpec {
+    const spec = rc.spec;
     return {
       types: spec.podTypes.map((t) => ({ name: t.name, resources: nodeTypeResources(t).resources, minWorkers: t.minWorkers, maxWorkers: t.maxWorkers })),
       headType: spec.headPodType,
@@ -127,7 +130,7 @@ export class AutoscalerLoop {
     };
   }
 
-  async pass(rc: RayCluster, key: string, st: ClusterState): Promise<void> {
+  async pass(rc: Defaulted<Stored<RayCluster>>, key: string, st: ClusterState): Promise<void> {
     const log = this.o.log.forCluster(rc.metadata.name!);
     const end = this.o.metrics.autoscalerDuration.startTimer();
     const workers = this.o.controller

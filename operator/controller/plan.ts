@@ -12,7 +12,7 @@
 //   above them are kept), and workers are only ever removed for a reason written above or by the
 //   autoscaler's decision.
 import { RayCluster } from "../../api/v1/types";
-import { ResolvedSpec, headServicePorts, headType, withDefaults, workerTypes } from "../../api/v1/defaults";
+import { DefaultedRayCluster, headServicePorts, headType, workerTypes } from "../../api/v1/defaults";
 import type { Service, ServicePort } from "../../api/v1/kube-types";
 import { HEAD_NAME_ANNOTATION } from "../../builders/names";
 import { launchConfigHash } from "../../builders/launch-hash";
@@ -53,7 +53,6 @@ export interface PlanLimits {
 }
 
 export interface Plan {
-  spec: ResolvedSpec;
   head?: Pod;
   /** The head was lost or replaced: the cluster restarts. */
   restart?: "HeadLost" | "HeadFailed" | "HeadOutdated";
@@ -83,9 +82,9 @@ function removalOrder(a: Pod, b: Pod): number {
   return rank(a) - rank(b) || created(b) - created(a);
 }
 
-export function planCluster(rc: RayCluster, pods: Pod[], service: Service | undefined, intent: ScaleIntent = {}, limits: PlanLimits = {}): Plan {
-  const spec = withDefaults(rc.spec);
-  const plan: Plan = { spec, deletions: [], creations: [], desired: {}, current: {}, outdated: 0, deferred: 0 };
+export function planCluster(rc: DefaultedRayCluster, pods: Pod[], service: Service | undefined, intent: ScaleIntent = {}, limits: PlanLimits = {}): Plan {
+  const spec = rc.spec;
+  const plan: Plan = { deletions: [], creations: [], desired: {}, current: {}, outdated: 0, deferred: 0 };
   const del = (pod: Pod, reason: DeleteReason) => plan.deletions.push({ pod, reason });
 
   // The head Service.
@@ -98,7 +97,7 @@ export function planCluster(rc: RayCluster, pods: Pod[], service: Service | unde
   }
 
   const live = pods.filter((p) => !isTerminating(p));
-  const headHash = launchConfigHash(rc, headType(spec), "head", spec);
+  const headHash = launchConfigHash(rc, headType(spec), "head");
   const heads = live.filter((p) => nodeKind(p) === "head").sort((a, b) => created(a) - created(b));
   let head: Pod | undefined;
   for (const h of heads) {
@@ -122,7 +121,7 @@ export function planCluster(rc: RayCluster, pods: Pod[], service: Service | unde
   const types = workerTypes(spec);
   const prev = previousDesired(rc);
   for (const t of types) plan.current[t.name] = [];
-  const hashes = new Map(types.map((t) => [t.name, launchConfigHash(rc, t, "worker", spec)]));
+  const hashes = new Map(types.map((t) => [t.name, launchConfigHash(rc, t, "worker")]));
   // Workers the scheduler has not looked at yet, replaced ones included (they count until gone).
   let awaiting = 0;
   for (const w of live.filter((p) => nodeKind(p) === "worker")) {

@@ -3,6 +3,7 @@
 // per-key backoff and several workers, and a level-triggered reconcile that compares the RayCluster
 // with what the cache holds, acts, and writes status only when it changed.
 import { API_VERSION, GROUP, KIND, LABELS, PLURAL, RayCluster, VERSION } from "../../api/v1/types";
+import { Defaulted, defaulted } from "../../api/v1/defaults";
 import { checkWorkable } from "../../api/v1/workable";
 import { headServiceName, newHeadPodName } from "../../builders/names";
 import { buildPod } from "../../builders/pod";
@@ -50,6 +51,9 @@ const STATUS_PROGRESS_INTERVAL_MS = 1000;
  * ~200 pods/s, above what a default kube-scheduler binds.
  */
 const MAX_BATCH = 4;
+
+/** A RayCluster from the cache, defaulted once at the start of the pass that reads it. */
+type Cluster = Defaulted<Stored<RayCluster>>;
 
 const clusterPath = (ns?: string) => (ns ? `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}` : `/apis/${GROUP}/${VERSION}/${PLURAL}`);
 const podsPath = (ns?: string) => (ns ? `/api/v1/namespaces/${ns}/pods` : "/api/v1/pods");
@@ -223,12 +227,14 @@ export class RayClusterController {
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {
-    const rc = this.clusters.get(key);
-    if (!rc || rc.metadata.deletionTimestamp) {
+    const cached = this.clusters.get(key);
+    if (!cached || cached.metadata.deletionTimestamp) {
       // Children go through garbage collection (owner references); nothing to do, nothing to block.
       this.expectations.forget(key);
       return;
     }
+    // The door: defaults are filled here, once; the checks, the plan and the builders read this.
+    const rc = defaulted(cached);
     const name = rc.metadata.name!;
     const log = this.o.log.forCluster(name);
     const pods = this.podsOf(rc);
@@ -296,7 +302,7 @@ export class RayClusterController {
     return { apiVersion: API_VERSION, kind: KIND, metadata: rc.metadata };
   }
 
-  private async syncService(rc: Stored<RayCluster>, plan: Plan, log: Logger, created: string[]) {
+  private async syncService(rc: Cluster, plan: Plan, log: Logger, created: string[]) {
     if (!plan.service) return;
     const ns = rc.metadata.namespace!;
     if ("create" in plan.service) {
@@ -315,7 +321,7 @@ export class RayClusterController {
     }
   }
 
-  private async deletePods(rc: RayCluster, key: string, deletions: PodDeletion[], log: Logger) {
+  private async deletePods(rc: Cluster, key: string, deletions: PodDeletion[], log: Logger) {
     const deleted = new Map<string, string[]>();
     await Promise.all(
       deletions.map(async ({ pod, reason }) => {
@@ -349,11 +355,11 @@ export class RayClusterController {
    * workers of that wave are deleted again at once, and the cluster's next creates go one step at a
    * time (head, then workers) until a create succeeds: a head that keeps failing costs no churn.
    */
-  private async createPods(rc: RayCluster, key: string, plan: Plan, log: Logger, told: string[]): Promise<string | undefined> {
+  private async createPods(rc: Cluster, key: string, plan: Plan, log: Logger, told: string[]): Promise<string | undefined> {
     const headCreation = plan.creations.find((c) => c.kind === "head");
     const workers = plan.creations.filter((c) => c.kind === "worker");
     if (!headCreation) return this.createBatch(rc, key, workers, log, { told, headName: plan.head?.metadata.name });
-    const headName = newHeadPodName(rc, plan.spec);
+    const headName = newHeadPodName(rc);
     const head: Pod[] = [];
     const createHead = () => this.createBatch(rc, key, [headCreation], log, { told, name: headName, out: head });
     if (this.createFailed.has(key)) {
@@ -379,7 +385,7 @@ export class RayClusterController {
    * Creates pods for `creations`; names of what was created go to `told`, the pods to `out`.
    * Workers carry `headName`; `name` fixes the pod's name (a head's).
    */
-  private async createBatch(rc: RayCluster, key: string, creations: PodCreation[], log: Logger, o: { told: string[]; headName?: string; name?: string; out?: Pod[] }): Promise<string | undefined> {
+  private async createBatch(rc: Cluster, key: string, creations: PodCreation[], log: Logger, o: { told: string[]; headName?: string; name?: string; out?: Pod[] }): Promise<string | undefined> {
     const ns = rc.metadata.namespace!;
     // After failures, start small (1, 2, 4...); otherwise create what is needed at once.
     const initial = this.createFailed.has(key) ? 1 : MAX_BATCH;
@@ -422,7 +428,7 @@ export class RayClusterController {
   }
 
   /** Writes status through the status subresource, only when it changed. Returns whether it did. */
-  private async writeStatus(rc: Stored<RayCluster>, inputs: StatusInputs): Promise<boolean> {
+  private async writeStatus(rc: Cluster, inputs: StatusInputs): Promise<boolean> {
     const status = computeStatus(inputs);
     if (sameStatus(rc.status, status)) return false;
     const key = keyOf(rc);

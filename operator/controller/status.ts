@@ -1,7 +1,8 @@
 // The status of a RayCluster, computed fresh on every pass from what is observed (never carried
 // over, so a Ready that no longer holds goes away — KubeRay #2188), in the kstatus convention:
 // Ready / Reconciling / Stalled conditions with observedGeneration, so `kubectl wait` works.
-import { Condition, Phase, PodTypeStatus, RayCluster, RayClusterStatus } from "../../api/v1/types";
+import { Condition, Phase, PodTypeStatus, RayClusterStatus } from "../../api/v1/types";
+import type { DefaultedRayCluster } from "../../api/v1/defaults";
 import { FieldError } from "../../api/v1/validate";
 import { canonicalJson } from "../../builders/hash";
 import { headServiceName } from "../../builders/names";
@@ -10,7 +11,7 @@ import { Plan } from "./plan";
 import { Pod, isReady, isRunning, isTerminating, isFinished, nodeKind, podType } from "./pods";
 
 export interface StatusInputs {
-  rc: RayCluster;
+  rc: DefaultedRayCluster;
   pods: Pod[];
   service?: Service;
   plan?: Plan;
@@ -70,7 +71,7 @@ export function computeStatus(s: StatusInputs): RayClusterStatus {
     return status;
   }
 
-  const spec = plan!.spec;
+  const spec = rc.spec;
   const podTypes: PodTypeStatus[] = [];
   let wDesired = 0;
   let wCurrent = 0;

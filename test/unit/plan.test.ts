@@ -1,6 +1,7 @@
 import { strict as assert } from "assert";
 import { planCluster } from "../../operator/controller/plan";
 import { computeStatus } from "../../operator/controller/status";
+import { defaulted } from "../../api/v1/defaults";
 import { mergePatch } from "../../operator/controller/merge-patch";
 import { buildPod, RayPod } from "../../builders/pod";
 import { HEAD_NAME_ANNOTATION } from "../../builders/names";
@@ -10,7 +11,7 @@ import { exampleCluster, edited } from "../helpers/examples";
 let n = 0;
 /** A pod as the cache would hold it after the operator created it. */
 function pod(rc: any, type: string, kind: "head" | "worker", opts: { phase?: string; ready?: boolean; headName?: string; deleting?: boolean; created?: number; scheduling?: "awaiting" | "unschedulable" } = {}) {
-  const p = buildPod(rc, type, kind, { headPodName: opts.headName });
+  const p = buildPod(defaulted(rc), type, kind, { headPodName: opts.headName });
   n++;
   p.metadata.name = `${p.metadata.generateName}${n}`;
   p.metadata.uid = `uid-${n}`;
@@ -28,24 +29,24 @@ describe("planning a RayCluster", () => {
   const rc: any = { ...exampleCluster("example-cluster"), metadata: { name: "example-cluster", namespace: "ray", uid: "rc-uid", generation: 1 } };
 
   it("creates the Service, the head and its workers in one pass", () => {
-    const plan = planCluster(rc, [], undefined);
+    const plan = planCluster(defaulted(rc), [], undefined);
     assert.ok(plan.service && "create" in plan.service);
     assert.deepEqual(plan.creations, [{ kind: "head", type: "head-node", count: 1 }, { kind: "worker", type: "worker-nodes", count: 2 }]);
     const head = pod(rc, "head-node", "head");
-    const next = planCluster(rc, [head, pod(rc, "worker-nodes", "worker", { headName: head.metadata.name })], {});
+    const next = planCluster(defaulted(rc), [head, pod(rc, "worker-nodes", "worker", { headName: head.metadata.name })], {});
     assert.deepEqual(next.creations, [{ kind: "worker", type: "worker-nodes", count: 1 }]);
   });
 
   it("creates nothing while the old head is still terminating", () => {
     const old = pod(rc, "head-node", "head", { deleting: true });
-    const plan = planCluster({ ...rc, status: { head: { podName: old.metadata.name } } }, [old], {});
+    const plan = planCluster(defaulted({ ...rc, status: { head: { podName: old.metadata.name } } }), [old], {});
     assert.deepEqual(plan.creations, []);
   });
 
   it("does nothing when everything matches", () => {
     const head = pod(rc, "head-node", "head");
     const ws = [pod(rc, "worker-nodes", "worker", { headName: head.metadata.name }), pod(rc, "worker-nodes", "worker", { headName: head.metadata.name })];
-    const plan = planCluster(rc, [head, ...ws], { spec: { ports: [{ name: "gcs", port: 6379, targetPort: 6379 }, { name: "client", port: 10001, targetPort: 10001 }, { name: "dashboard", port: 8265, targetPort: 8265 }] } });
+    const plan = planCluster(defaulted(rc), [head, ...ws], { spec: { ports: [{ name: "gcs", port: 6379, targetPort: 6379 }, { name: "client", port: 10001, targetPort: 10001 }, { name: "dashboard", port: 8265, targetPort: 8265 }] } });
     assert.equal(plan.service, undefined);
     assert.deepEqual(plan.creations, []);
     assert.deepEqual(plan.deletions, []);
@@ -55,7 +56,7 @@ describe("planning a RayCluster", () => {
     const withStatus = { ...rc, status: { podTypes: [{ name: "head-node", desired: 1 }, { name: "worker-nodes", desired: 3 }] } };
     const head = pod(withStatus, "head-node", "head");
     const ws = [1, 2, 3].map(() => pod(withStatus, "worker-nodes", "worker", { headName: head.metadata.name }));
-    const plan = planCluster(withStatus, [head, ...ws], {});
+    const plan = planCluster(defaulted(withStatus), [head, ...ws], {});
     assert.deepEqual(plan.deletions, []);
     assert.equal(plan.desired["worker-nodes"], 3);
   });
@@ -64,29 +65,29 @@ describe("planning a RayCluster", () => {
     const withStatus = { ...rc, status: { podTypes: [{ name: "head-node", desired: 1 }, { name: "worker-nodes", desired: 2 }] } };
     const head = pod(withStatus, "head-node", "head");
     const ws = [1, 2, 3].map(() => pod(withStatus, "worker-nodes", "worker", { headName: head.metadata.name, phase: "Pending" }));
-    const plan = planCluster(withStatus, [head, ...ws], {});
+    const plan = planCluster(defaulted(withStatus), [head, ...ws], {});
     assert.deepEqual(plan.deletions, []);
     assert.equal(plan.desired["worker-nodes"], 3);
     // Above maxWorkers (3 here) is still cut.
     const four = [...ws, pod(withStatus, "worker-nodes", "worker", { headName: head.metadata.name })];
-    assert.deepEqual(planCluster(withStatus, [head, ...four], {}).deletions.map((d) => d.reason), ["ScaleDown"]);
+    assert.deepEqual(planCluster(defaulted(withStatus), [head, ...four], {}).deletions.map((d) => d.reason), ["ScaleDown"]);
   });
 
   it("replaces a lost worker, and removes surplus not-ready workers first", () => {
     const head = pod(rc, "head-node", "head");
     const ok = pod(rc, "worker-nodes", "worker", { headName: head.metadata.name });
-    assert.deepEqual(planCluster(rc, [head, ok], {}).creations, [{ kind: "worker", type: "worker-nodes", count: 1 }]);
+    assert.deepEqual(planCluster(defaulted(rc), [head, ok], {}).creations, [{ kind: "worker", type: "worker-nodes", count: 1 }]);
     const lowered = edited(rc, (r) => (r.spec.podTypes[1].maxWorkers = 1));
     (lowered.spec.podTypes[1] as any).minWorkers = 1;
     const pending = pod(rc, "worker-nodes", "worker", { headName: head.metadata.name, phase: "Pending" });
-    const plan = planCluster(lowered, [head, ok, pending], {});
+    const plan = planCluster(defaulted(lowered), [head, ok, pending], {});
     assert.deepEqual(plan.deletions.map((d) => [d.pod.metadata.name, d.reason]), [[pending.metadata.name, "ScaleDown"]]);
   });
 
   it("restarts the cluster when the head failed: head and all its workers replaced", () => {
     const head = pod(rc, "head-node", "head", { phase: "Failed" });
     const w = pod(rc, "worker-nodes", "worker", { headName: head.metadata.name });
-    const plan = planCluster({ ...rc, status: { head: { podName: head.metadata.name } } }, [head, w], {});
+    const plan = planCluster(defaulted({ ...rc, status: { head: { podName: head.metadata.name } } }), [head, w], {});
     assert.equal(plan.restart, "HeadFailed");
     assert.deepEqual(plan.deletions.map((d) => d.reason).sort(), ["HeadFailed", "HeadReplaced"]);
     assert.deepEqual(plan.creations, [{ kind: "head", type: "head-node", count: 1 }, { kind: "worker", type: "worker-nodes", count: 2 }]);
@@ -96,7 +97,7 @@ describe("planning a RayCluster", () => {
     const head = pod(rc, "head-node", "head");
     const w = pod(rc, "worker-nodes", "worker", { headName: head.metadata.name });
     const changed = edited(rc, (r) => (r.spec.podTypes[1].podConfig.spec.containers[0].image = "other"));
-    const plan = planCluster(changed, [head, w], {});
+    const plan = planCluster(defaulted(changed), [head, w], {});
     assert.deepEqual(plan.deletions.map((d) => [d.pod.metadata.name, d.reason]), [[w.metadata.name, "Outdated"]]);
     assert.equal(plan.restart, undefined);
   });
@@ -104,8 +105,8 @@ describe("planning a RayCluster", () => {
   it("never exceeds the global maxWorkers, and honours the autoscaler's idle removals down to the desired count", () => {
     const head = pod(rc, "head-node", "head");
     const ws = [1, 2, 3].map(() => pod(rc, "worker-nodes", "worker", { headName: head.metadata.name }));
-    assert.equal(planCluster(rc, [head], {}, { targets: { "worker-nodes": 10 } }).desired["worker-nodes"], 3);
-    const plan = planCluster({ ...rc, status: { podTypes: [{ name: "worker-nodes", desired: 3 }] } }, [head, ...ws], {}, { targets: { "worker-nodes": 2 }, remove: [ws[1].metadata.name, ws[2].metadata.name] });
+    assert.equal(planCluster(defaulted(rc), [head], {}, { targets: { "worker-nodes": 10 } }).desired["worker-nodes"], 3);
+    const plan = planCluster(defaulted({ ...rc, status: { podTypes: [{ name: "worker-nodes", desired: 3 }] } }), [head, ...ws], {}, { targets: { "worker-nodes": 2 }, remove: [ws[1].metadata.name, ws[2].metadata.name] });
     assert.deepEqual(plan.deletions.map((d) => [d.pod.metadata.name, d.reason]), [[ws[1].metadata.name, "Idle"]]);
   });
 
@@ -118,7 +119,7 @@ describe("planning a RayCluster", () => {
     const window = { maxUnscheduledWorkers: 4 };
 
     it("creates the head and no more workers than the window holds, and says how many wait", () => {
-      const plan = planCluster(ten, [], undefined, {}, window);
+      const plan = planCluster(defaulted(ten), [], undefined, {}, window);
       assert.deepEqual(plan.creations, [{ kind: "head", type: "head-node", count: 1 }, { kind: "worker", type: "worker-nodes", count: 4 }]);
       assert.equal(plan.deferred, 6);
       assert.equal(plan.desired["worker-nodes"], 10, "the desired count is not cut, only paced");
@@ -128,14 +129,14 @@ describe("planning a RayCluster", () => {
       const head = pod(ten, "head-node", "head");
       const w = (scheduling?: "awaiting" | "unschedulable") => pod(ten, "worker-nodes", "worker", { headName: head.metadata.name, scheduling });
       // 3 awaiting: room for 1.
-      let plan = planCluster(ten, [head, w("awaiting"), w("awaiting"), w("awaiting"), w()], {}, {}, window);
+      let plan = planCluster(defaulted(ten), [head, w("awaiting"), w("awaiting"), w("awaiting"), w()], {}, {}, window);
       assert.deepEqual(plan.creations, [{ kind: "worker", type: "worker-nodes", count: 1 }]);
       assert.equal(plan.deferred, 5);
       // Bound or found unschedulable (waiting for capacity): the window is free again.
-      plan = planCluster(ten, [head, w("unschedulable"), w("unschedulable"), w("unschedulable"), w()], {}, {}, window);
+      plan = planCluster(defaulted(ten), [head, w("unschedulable"), w("unschedulable"), w("unschedulable"), w()], {}, {}, window);
       assert.deepEqual(plan.creations, [{ kind: "worker", type: "worker-nodes", count: 4 }]);
       // Full: nothing created, nothing removed.
-      plan = planCluster(ten, [head, w("awaiting"), w("awaiting"), w("awaiting"), w("awaiting")], {}, {}, window);
+      plan = planCluster(defaulted(ten), [head, w("awaiting"), w("awaiting"), w("awaiting"), w("awaiting")], {}, {}, window);
       assert.deepEqual(plan.creations, []);
       assert.deepEqual(plan.deletions, []);
       assert.equal(plan.deferred, 6);
@@ -145,9 +146,9 @@ describe("planning a RayCluster", () => {
       const head = pod(ten, "head-node", "head");
       const awaiting = [1, 2, 3, 4].map(() => pod(ten, "worker-nodes", "worker", { headName: head.metadata.name, scheduling: "awaiting" }));
       // The head is gone: a new head is created although the window is full (its workers wait).
-      const restart = planCluster({ ...ten, status: { head: { podName: head.metadata.name } } }, awaiting, {}, {}, window);
+      const restart = planCluster(defaulted({ ...ten, status: { head: { podName: head.metadata.name } } }), awaiting, {}, {}, window);
       assert.deepEqual(restart.creations.filter((c) => c.kind === "head"), [{ kind: "head", type: "head-node", count: 1 }]);
-      const unlimited = planCluster(ten, [], undefined, {}, { maxUnscheduledWorkers: 0 });
+      const unlimited = planCluster(defaulted(ten), [], undefined, {}, { maxUnscheduledWorkers: 0 });
       assert.deepEqual(unlimited.creations.find((c) => c.kind === "worker"), { kind: "worker", type: "worker-nodes", count: 10 });
       assert.equal(unlimited.deferred, 0);
     });
@@ -157,7 +158,7 @@ describe("planning a RayCluster", () => {
     const head = pod(rc, "head-node", "head");
     const stray = pod(rc, "worker-nodes", "worker", { headName: "old-head" });
     assert.equal(stray.metadata.annotations[HEAD_NAME_ANNOTATION], "old-head");
-    const plan = planCluster(rc, [head, stray], {});
+    const plan = planCluster(defaulted(rc), [head, stray], {});
     assert.deepEqual(plan.deletions.map((d) => d.reason), ["HeadReplaced"]);
   });
 });
@@ -169,7 +170,7 @@ describe("RayCluster status", () => {
     const head = pod(rc, "head-node", "head");
     const ws = [pod(rc, "worker-nodes", "worker", { headName: head.metadata.name }), pod(rc, "worker-nodes", "worker", { headName: head.metadata.name })];
     const pods = [head, ...ws];
-    const s = computeStatus({ rc, pods, plan: planCluster(rc, pods, undefined) });
+    const s = computeStatus({ rc: defaulted(rc), pods, plan: planCluster(defaulted(rc), pods, undefined) });
     assert.equal(s.phase, "Running");
     assert.equal(s.observedGeneration, 4);
     const ready = s.conditions!.find((c) => c.type === "Ready")!;
@@ -181,7 +182,7 @@ describe("RayCluster status", () => {
   it("goes back to not Ready as soon as a worker is not", () => {
     const head = pod(rc, "head-node", "head");
     const pods = [head, pod(rc, "worker-nodes", "worker", { headName: head.metadata.name }), pod(rc, "worker-nodes", "worker", { headName: head.metadata.name, ready: false })];
-    const s = computeStatus({ rc: { ...rc, status: { phase: "Running", conditions: [{ type: "Ready", status: "True", reason: "AllPodsReady", message: "", lastTransitionTime: "2026-01-01T00:00:00Z" }] } }, pods, plan: planCluster(rc, pods, undefined) });
+    const s = computeStatus({ rc: defaulted({ ...rc, status: { phase: "Running", conditions: [{ type: "Ready", status: "True", reason: "AllPodsReady", message: "", lastTransitionTime: "2026-01-01T00:00:00Z" }] } }), pods, plan: planCluster(defaulted(rc), pods, undefined) });
     const ready = s.conditions!.find((c) => c.type === "Ready")!;
     assert.equal(ready.status, "False");
     assert.equal(ready.reason, "WorkersNotReady");
@@ -190,7 +191,7 @@ describe("RayCluster status", () => {
   });
 
   it("is Stalled with the fields named when the spec cannot work", () => {
-    const s = computeStatus({ rc, pods: [], invalid: [{ field: "spec.podTypes[1].x", message: "bad" }] });
+    const s = computeStatus({ rc: defaulted(rc), pods: [], invalid: [{ field: "spec.podTypes[1].x", message: "bad" }] });
     assert.equal(s.phase, "Error");
     const stalled = s.conditions!.find((c) => c.type === "Stalled")!;
     assert.equal(stalled.status, "True");

@@ -4,7 +4,7 @@ import { buildHeadService } from "../../builders/service";
 import { HEAD_NAME_ANNOTATION, newPodName } from "../../builders/names";
 import { launchConfigHash } from "../../builders/launch-hash";
 import { nodeTypeResources } from "../../builders/resources";
-import { withDefaults } from "../../api/v1/defaults";
+import { defaulted, withDefaults } from "../../api/v1/defaults";
 import { checkWorkable } from "../../api/v1/workable";
 import { LABELS } from "../../api/v1/types";
 import { parseQuantity } from "../../builders/quantity";
@@ -16,17 +16,17 @@ describe("ray cluster builders", () => {
   const rc = withUid(exampleCluster("example-cluster"));
 
   it("names pods and the Service in the seed's shape", () => {
-    assert.equal(buildPod(rc, "head-node", "head").metadata.generateName, "example-cluster-ray-head-");
-    assert.equal(buildPod(rc, "worker-nodes", "worker").metadata.generateName, "example-cluster-ray-worker-");
-    assert.equal(buildHeadService(rc).metadata.name, "example-cluster-ray-head");
+    assert.equal(buildPod(defaulted(rc), "head-node", "head").metadata.generateName, "example-cluster-ray-head-");
+    assert.equal(buildPod(defaulted(rc), "worker-nodes", "worker").metadata.generateName, "example-cluster-ray-worker-");
+    assert.equal(buildHeadService(defaulted(rc)).metadata.name, "example-cluster-ray-head");
     const noGenerateName = edited(rc, (r) => delete r.spec.podTypes[1].podConfig.metadata.generateName);
-    assert.equal(buildPod(noGenerateName, "worker-nodes", "worker").metadata.generateName, "example-cluster-ray-worker-");
+    assert.equal(buildPod(defaulted(noGenerateName), "worker-nodes", "worker").metadata.generateName, "example-cluster-ray-worker-");
     const shortPrefix = edited(rc, (r) => (r.spec.podTypes[1].podConfig.metadata.generateName = "gpu-"));
-    assert.equal(buildPod(shortPrefix, "worker-nodes", "worker").metadata.generateName, "example-cluster-gpu-");
+    assert.equal(buildPod(defaulted(shortPrefix), "worker-nodes", "worker").metadata.generateName, "example-cluster-gpu-");
   });
 
   it("names a head as generateName would: the prefix and five characters of the API server's alphabet", () => {
-    const head = buildPod(rc, "head-node", "head", { name: newPodName("example-cluster-ray-head-") });
+    const head = buildPod(defaulted(rc), "head-node", "head", { name: newPodName("example-cluster-ray-head-") });
     assert.equal(head.metadata.generateName, undefined);
     assert.match(head.metadata.name!, /^example-cluster-ray-head-[bcdfghjklmnpqrstvwxz2456789]{5}$/);
     assert.equal(newPodName("x".repeat(70)).length, 63, "prefix cut to 58, as the API server does");
@@ -34,7 +34,7 @@ describe("ray cluster builders", () => {
   });
 
   it("labels pods as the original did and owns them through a controller reference", () => {
-    const pod = buildPod(rc, "worker-nodes", "worker", { headPodName: "example-cluster-ray-head-x7k2q" });
+    const pod = buildPod(defaulted(rc), "worker-nodes", "worker", { headPodName: "example-cluster-ray-head-x7k2q" });
     assert.equal(pod.metadata.labels[LABELS.clusterName], "example-cluster");
     assert.equal(pod.metadata.labels[LABELS.nodeType], "worker");
     assert.equal(pod.metadata.labels[LABELS.userNodeType], "worker-nodes");
@@ -46,7 +46,7 @@ describe("ray cluster builders", () => {
   });
 
   it("starts Ray from the pod's own command with the contract's environment", () => {
-    const pod = buildPod(rc, "worker-nodes", "worker");
+    const pod = buildPod(defaulted(rc), "worker-nodes", "worker");
     const c = pod.spec.containers[0];
     assert.deepEqual(c.command, ["/bin/bash", "-c", "--"]);
     assert.match(c.args[0], /ray start --address=\$RAY_HEAD_IP:6379/);
@@ -59,15 +59,15 @@ describe("ray cluster builders", () => {
     assert.deepEqual(JSON.parse(env.RAY_OVERRIDE_RESOURCES), { CPU: 1, memory: 2 ** 30 /* the worker's memory limit, 1Gi */, Custom1: 1, is_spot: 1 });
     assert.ok(pod.spec.volumes.some((v: any) => v.emptyDir?.medium === "Memory"));
     assert.equal(pod.spec.restartPolicy, "Never");
-    const head = buildPod(rc, "head-node", "head").spec.containers[0];
+    const head = buildPod(defaulted(rc), "head-node", "head").spec.containers[0];
     assert.match(head.args[0], /ray start --head --no-monitor --dashboard-host 0.0.0.0/);
   });
 
   it("changes the launch hash for pod changes and labels, not for scaling fields", () => {
     const spec = withDefaults(rc.spec);
-    const hash = (r: any) => launchConfigHash(r, withDefaults(r.spec).podTypes[1], "worker");
+    const hash = (r: any) => launchConfigHash(defaulted(r), withDefaults(r.spec).podTypes[1], "worker");
     const base = hash(rc);
-    assert.equal(base, launchConfigHash(rc, spec.podTypes[1], "worker"));
+    assert.equal(base, launchConfigHash(defaulted(rc), spec.podTypes[1], "worker"));
     assert.equal(hash(edited(rc, (r) => (r.spec.podTypes[1].minWorkers = 3))), base);
     assert.equal(hash(edited(rc, (r) => (r.spec.podTypes[1].maxWorkers = 2))), base);
     assert.equal(hash(edited(rc, (r) => (r.spec.upscalingSpeed = 2))), base);
@@ -80,7 +80,7 @@ describe("ray cluster builders", () => {
   });
 
   it("builds the head Service with the default ports plus headServicePorts, overriding by name", () => {
-    const svc = buildHeadService(edited(rc, (r) => (r.spec.headServicePorts = [{ name: "serve", port: 8000 }, { name: "dashboard", port: 8266, targetPort: 8265 }])));
+    const svc = buildHeadService(defaulted(edited(rc, (r) => (r.spec.headServicePorts = [{ name: "serve", port: 8000 }, { name: "dashboard", port: 8266, targetPort: 8265 }]))));
     assert.deepEqual(
       svc.spec.ports.map((p: any) => [p.name, p.port, p.targetPort]),
       [["gcs", 6379, 6379], ["client", 10001, 10001], ["dashboard", 8266, 8265], ["serve", 8000, 8000]],
@@ -106,10 +106,10 @@ describe("ray cluster builders", () => {
   });
 
   it("finds what the schema cannot reject and names the field", () => {
-    assert.deepEqual(checkWorkable(rc), []);
+    assert.deepEqual(checkWorkable(defaulted(rc)), []);
     const badQuantity = edited(rc, (r) => (r.spec.podTypes[1].podConfig.spec.containers[0].resources.requests.cpu = "one"));
-    assert.deepEqual(checkWorkable(badQuantity).map((e) => e.field), ["spec.podTypes[1].podConfig.spec.containers[0].resources.requests.cpu"]);
+    assert.deepEqual(checkWorkable(defaulted(badQuantity)).map((e) => e.field), ["spec.podTypes[1].podConfig.spec.containers[0].resources.requests.cpu"]);
     const clash = edited(rc, (r) => (r.spec.headServicePorts = [{ name: "serve", port: 6379 }]));
-    assert.deepEqual(checkWorkable(clash).map((e) => e.field), ["spec.headServicePorts[0].port"]);
+    assert.deepEqual(checkWorkable(defaulted(clash)).map((e) => e.field), ["spec.headServicePorts[0].port"]);
   });
 });
