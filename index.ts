@@ -16,7 +16,12 @@ const ns = new RayNamespace("namespace", config.namespace);
 const rbac = new OperatorRbac("operator-rbac", { namespace, watch: config.operator.watch }, { dependsOn: [ns] });
 const operator = new OperatorWorkload("operator", { ...config.operator, namespace }, { dependsOn: [ns, rbac, crd] });
 const clusters = Object.entries(config.clusters).map(
-  ([name, c]) => new RayClusterResource(name, { namespace, labels: c.labels, annotations: c.annotations, spec: c.spec }, { dependsOn: [crd, ns] }),
+  ([name, c]) =>
+    new RayClusterResource(
+      name,
+      { namespace, labels: c.labels, annotations: c.annotations, spec: c.spec },
+      { dependsOn: [crd, ns] },
+    ),
 );
 
 export const namespaceName = namespace;

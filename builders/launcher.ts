@@ -23,8 +23,13 @@ const RAY_START_SECONDS = 30;
 export function rayLauncherScript(setupCommands: string[], startCommands: string[], kind: NodeKind = "worker"): string {
   // Each command must succeed, judged like a shell line: `ulimit -n 65536; ray start ...` succeeds
   // when `ray start` does. A failure ends the container, so the pod fails visibly and is replaced.
-  const step = (cmd: string) => `{\n${cmd}\n} || { echo "ray-operator: command failed: ${cmd.replace(/["\\$`]/g, "\\$&").split("\n")[0]}" >&2; exit 1; }`;
+  const step = (cmd: string) => {
+    const shown = cmd.replace(/["\\$`]/g, "\\$&").split("\n")[0];
+    return `{\n${cmd}\n} || { echo "ray-operator: command failed: ${shown}" >&2; exit 1; }`;
+  };
   const watched = RAY_PROCESSES[kind];
+  const startTimeout = `"\${RAY_START_TIMEOUT_SECONDS:-${RAY_START_SECONDS}}"`;
+  const notStarted = `{ echo "ray-operator: Ray did not start on this node ($gone is not running)" >&2; exit 1; }`;
   return [
     "trap 'ray stop >/dev/null 2>&1 || true; exit 0' TERM INT",
     ...setupCommands.map(step),
@@ -40,7 +45,7 @@ export function rayLauncherScript(setupCommands: string[], startCommands: string
 tries=0
 until gone=$(ray_running); do
   tries=$((tries + 1))
-  [ "$tries" -lt "\${RAY_START_TIMEOUT_SECONDS:-${RAY_START_SECONDS}}" ] || { echo "ray-operator: Ray did not start on this node ($gone is not running)" >&2; exit 1; }
+  [ "$tries" -lt ${startTimeout} ] || ${notStarted}
   sleep 1 & wait $!
 done
 while gone=$(ray_running); do sleep ${RAY_WATCH_SECONDS} & wait $!; done
@@ -56,6 +61,7 @@ exit 1`,
  */
 export function rayReadinessProbe(kind: NodeKind): Probe {
   if (kind === "head") return { tcpSocket: { port: 6379 }, periodSeconds: 5, failureThreshold: 3 };
-  const check = `for p in /proc/[0-9]*; do read -r c < "$p/comm" 2>/dev/null && [ "$c" = raylet ] && exit 0; done; exit 1`;
+  const check =
+    `for p in /proc/[0-9]*; do read -r c < "$p/comm" 2>/dev/null && [ "$c" = raylet ] && exit 0; done; exit 1`;
   return { exec: { command: ["/bin/bash", "-c", check] }, periodSeconds: 5, failureThreshold: 3 };
 }

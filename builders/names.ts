@@ -18,7 +18,14 @@ export const headServiceName = (cluster: string) => `${cluster}-ray-head`;
 export const headAddress = (cluster: string, namespace: string) => `${headServiceName(cluster)}.${namespace}.svc`;
 
 export function ownerReference(rc: RayCluster): OwnerReference {
-  return { apiVersion: API_VERSION, kind: KIND, name: rc.metadata.name!, uid: rc.metadata.uid!, controller: true, blockOwnerDeletion: true };
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    name: rc.metadata.name!,
+    uid: rc.metadata.uid!,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
 }
 
 /** Selects every pod of one cluster (and, optionally, one kind). */

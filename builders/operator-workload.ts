@@ -37,13 +37,20 @@ export function operatorDeployment(o: OperatorWorkloadOptions) {
     { name: "LEADER_ELECT", value: o.replicas > 1 ? "true" : "false" },
     { name: "LOG_LEVEL", value: o.logLevel ?? "info" },
     { name: "RECONCILE_WORKERS", value: String(o.workers ?? OPERATOR_DEFAULTS.workers) },
-    { name: "AUTOSCALER_INTERVAL_SECONDS", value: String(o.autoscalerIntervalSeconds ?? OPERATOR_DEFAULTS.autoscalerIntervalSeconds) },
-    { name: "MAX_UNSCHEDULED_WORKERS", value: String(o.maxUnscheduledWorkers ?? OPERATOR_DEFAULTS.maxUnscheduledWorkers) },
+    {
+      name: "AUTOSCALER_INTERVAL_SECONDS",
+      value: String(o.autoscalerIntervalSeconds ?? OPERATOR_DEFAULTS.autoscalerIntervalSeconds),
+    },
+    {
+      name: "MAX_UNSCHEDULED_WORKERS",
+      value: String(o.maxUnscheduledWorkers ?? OPERATOR_DEFAULTS.maxUnscheduledWorkers),
+    },
     { name: "HEALTH_PORT", value: String(HEALTH_PORT) },
     { name: "METRICS_PORT", value: String(METRICS_PORT) },
   ];
   // As in the seed: the operator watches its own namespace when this is set, else the whole cluster.
-  if (o.watch === "namespace") env.push({ name: "RAY_OPERATOR_POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } });
+  if (o.watch === "namespace")
+    env.push({ name: "RAY_OPERATOR_POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } });
 
   return {
     apiVersion: "apps/v1" as const,
@@ -57,7 +64,11 @@ export function operatorDeployment(o: OperatorWorkloadOptions) {
       template: {
         metadata: {
           labels: { ...operatorLabels },
-          annotations: { "prometheus.io/scrape": "true", "prometheus.io/port": String(METRICS_PORT), "prometheus.io/path": "/metrics" },
+          annotations: {
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": String(METRICS_PORT),
+            "prometheus.io/path": "/metrics",
+          },
         },
         spec: {
           serviceAccountName: SERVICE_ACCOUNT,
@@ -80,8 +91,18 @@ export function operatorDeployment(o: OperatorWorkloadOptions) {
                 { name: "metrics", containerPort: METRICS_PORT, protocol: "TCP" },
                 { name: "health", containerPort: HEALTH_PORT, protocol: "TCP" },
               ],
-              livenessProbe: { httpGet: { path: "/healthz", port: "health" }, initialDelaySeconds: 5, periodSeconds: 10, failureThreshold: 3 },
-              readinessProbe: { httpGet: { path: "/readyz", port: "health" }, initialDelaySeconds: 2, periodSeconds: 5, failureThreshold: 3 },
+              livenessProbe: {
+                httpGet: { path: "/healthz", port: "health" },
+                initialDelaySeconds: 5,
+                periodSeconds: 10,
+                failureThreshold: 3,
+              },
+              readinessProbe: {
+                httpGet: { path: "/readyz", port: "health" },
+                initialDelaySeconds: 2,
+                periodSeconds: 5,
+                failureThreshold: 3,
+              },
               resources: o.resources,
               securityContext: {
                 allowPrivilegeEscalation: false,

@@ -36,7 +36,12 @@ export interface RayPod extends Pod {
 }
 
 /** Builds the pod for one node of a cluster. */
-export function buildPod(rc: DefaultedRayCluster, typeName: string, kind: NodeKind, opts: PodBuildOptions = {}): RayPod {
+export function buildPod(
+  rc: DefaultedRayCluster,
+  typeName: string,
+  kind: NodeKind,
+  opts: PodBuildOptions = {},
+): RayPod {
   const spec = rc.spec;
   const type = kind === "head" ? headType(spec) : spec.podTypes.find((t) => t.name === typeName);
   if (!type) throw new Error(`${rc.metadata.name}: no pod type named "${typeName}"`);
@@ -65,7 +70,10 @@ export function buildPod(rc: DefaultedRayCluster, typeName: string, kind: NodeKi
     command: ["/bin/bash", "-c", "--"],
     args: [rayLauncherScript(type.setupCommands, startCommands, kind)],
     env: [...(ray.env ?? []).filter((e) => !ours.has(e.name)), ...ourEnv],
-    volumeMounts: [...(ray.volumeMounts ?? []).filter((m) => m.mountPath !== "/dev/shm"), { name: SHM_VOLUME, mountPath: "/dev/shm" }],
+    volumeMounts: [
+      ...(ray.volumeMounts ?? []).filter((m) => m.mountPath !== "/dev/shm"),
+      { name: SHM_VOLUME, mountPath: "/dev/shm" },
+    ],
     ...(ray.readinessProbe ? {} : { readinessProbe: rayReadinessProbe(kind) }),
   };
 

@@ -2,7 +2,14 @@
 // Namespaced mode binds these rules with a Role in the watched namespace; cluster-wide mode with a
 // ClusterRole. Leader election always uses a Role in the operator's own namespace.
 import { GROUP, PLURAL } from "../api/v1/types";
-import type { ClusterRole, ClusterRoleBinding, Manifest, Role, RoleBinding, ServiceAccount } from "../api/v1/kube-types";
+import type {
+  ClusterRole,
+  ClusterRoleBinding,
+  Manifest,
+  Role,
+  RoleBinding,
+  ServiceAccount,
+} from "../api/v1/kube-types";
 
 export interface PolicyRule {
   apiGroups: string[];
@@ -40,7 +47,12 @@ export function operatorRules(): PolicyRule[] {
 export function leaderElectionRules(): PolicyRule[] {
   return [
     { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
-    { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "update"], resourceNames: [LEADER_ELECTION_LEASE] },
+    {
+      apiGroups: ["coordination.k8s.io"],
+      resources: ["leases"],
+      verbs: ["get", "update"],
+      resourceNames: [LEADER_ELECTION_LEASE],
+    },
   ];
 }
 
@@ -60,7 +72,14 @@ type Subject = NonNullable<RoleBinding["subjects"]>[number];
 const labels = { "app.kubernetes.io/name": OPERATOR_NAME, "app.kubernetes.io/component": "rbac" };
 
 /** A (Cluster)Role with its rules and the (Cluster)RoleBinding that grants it to the operator. */
-function grant(kind: "Role" | "ClusterRole", name: string, bindingName: string, namespace: string | undefined, rules: PolicyRule[], subject: Subject): RbacObject[] {
+function grant(
+  kind: "Role" | "ClusterRole",
+  name: string,
+  bindingName: string,
+  namespace: string | undefined,
+  rules: PolicyRule[],
+  subject: Subject,
+): RbacObject[] {
   const meta = (n: string) => ({ name: n, ...(namespace ? { namespace } : {}), labels });
   return [
     { apiVersion: RBAC_V1, kind, metadata: meta(name), rules },
@@ -82,7 +101,14 @@ export function rbacObjects(namespace: string, mode: WatchMode): RbacObject[] {
     ...(mode === "namespace"
       ? grant("Role", ROLE, ROLE_BINDING, namespace, operatorRules(), subject)
       : // Cluster-scoped names carry the namespace so two installs in one cluster do not collide.
-        grant("ClusterRole", `${ROLE}-${namespace}`, `${ROLE_BINDING}-${namespace}`, undefined, operatorRules(), subject)),
+        grant(
+          "ClusterRole",
+          `${ROLE}-${namespace}`,
+          `${ROLE_BINDING}-${namespace}`,
+          undefined,
+          operatorRules(),
+          subject,
+        )),
     ...grant("Role", LEADER_ELECTION_ROLE, LEADER_ELECTION_ROLE, namespace, leaderElectionRules(), subject),
   ];
 }

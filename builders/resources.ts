@@ -7,7 +7,10 @@ import { parseQuantity } from "./quantity";
  * The resources Ray sees on one node of a type: CPU, GPU and memory read from the Ray container's
  * limits (else requests), then `rayResources` on top. Errors name the offending field.
  */
-export function nodeTypeResources(type: ResolvedPodType, path = "podType"): { resources: Record<string, number>; errors: FieldError[] } {
+export function nodeTypeResources(
+  type: ResolvedPodType,
+  path = "podType",
+): { resources: Record<string, number>; errors: FieldError[] } {
   const errors: FieldError[] = [];
   const resources: Record<string, number> = {};
   const container = type.podConfig?.spec?.containers?.[0];
@@ -18,7 +21,10 @@ export function nodeTypeResources(type: ResolvedPodType, path = "podType"): { re
       try {
         return parseQuantity(q);
       } catch (e) {
-        errors.push({ field: `${path}.podConfig.spec.containers[0].resources.${kind}.${name}`, message: `Invalid value: ${JSON.stringify(q)}: ${(e as Error).message}` });
+        errors.push({
+          field: `${path}.podConfig.spec.containers[0].resources.${kind}.${name}`,
+          message: `Invalid value: ${JSON.stringify(q)}: ${(e as Error).message}`,
+        });
         return undefined;
       }
     }

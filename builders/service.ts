@@ -19,7 +19,12 @@ export function buildHeadService(rc: DefaultedRayCluster) {
     spec: {
       type: "ClusterIP",
       selector: podSelector(cluster, "head"),
-      ports: headServicePorts(rc.spec).map((p) => ({ name: p.name, port: p.port, targetPort: p.targetPort ?? p.port, protocol: "TCP" })),
+      ports: headServicePorts(rc.spec).map((p) => ({
+        name: p.name,
+        port: p.port,
+        targetPort: p.targetPort ?? p.port,
+        protocol: "TCP",
+      })),
     },
   } satisfies Service;
 }

@@ -17,7 +17,10 @@ export class RayNamespace extends pulumi.ComponentResource {
   constructor(name: string, args: RayNamespaceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ray-operator:index:RayNamespace", name, {}, opts);
     this.name = args.name;
-    if (args.create) this.namespace = new k8s.core.v1.Namespace(args.name, namespaceObject(args.name, args.podSecurity), { parent: this });
+    if (args.create)
+      this.namespace = new k8s.core.v1.Namespace(args.name, namespaceObject(args.name, args.podSecurity), {
+        parent: this,
+      });
     this.registerOutputs({ name: this.name });
   }
 }

@@ -7,7 +7,10 @@ import { StackConfig } from "./stack-config";
 import { rbacObjects } from "../builders/rbac";
 import { operatorDeployment } from "../builders/operator-workload";
 
-const SEED_FILES: Record<string, string> = { "example-cluster": "example_cluster.yaml", "example-cluster2": "example_cluster2.yaml" };
+const SEED_FILES: Record<string, string> = {
+  "example-cluster": "example_cluster.yaml",
+  "example-cluster2": "example_cluster2.yaml",
+};
 
 export const clusterFileName = (name: string) => SEED_FILES[name] ?? `${name.replace(/-/g, "_")}.yaml`;
 
@@ -19,7 +22,10 @@ export function renderManifests(config: StackConfig): Record<string, RenderedObj
   const namespace = config.namespace.name;
   const files: Record<string, RenderedObject[]> = {
     "cluster_crd.yaml": [rayClusterCrd()],
-    "operator.yaml": [...rbacObjects(namespace, config.operator.watch), operatorDeployment({ ...config.operator, namespace })],
+    "operator.yaml": [
+      ...rbacObjects(namespace, config.operator.watch),
+      operatorDeployment({ ...config.operator, namespace }),
+    ],
   };
   for (const [name, c] of Object.entries(config.clusters)) {
     const metadata: ObjectMeta = { name };

@@ -6,6 +6,7 @@ import YAML from "yaml";
 export function readStackFile(path: string): Record<string, string> {
   const doc = YAML.parse(readFileSync(path, "utf8")) ?? {};
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries<unknown>(doc.config ?? {})) out[k] = typeof v === "string" ? v : JSON.stringify(v);
+  for (const [k, v] of Object.entries<unknown>(doc.config ?? {}))
+    out[k] = typeof v === "string" ? v : JSON.stringify(v);
   return out;
 }

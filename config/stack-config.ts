@@ -93,14 +93,22 @@ export class ConfigError extends Error {
 const show = (value: unknown) => JSON.stringify(value);
 
 function describe(section: string, e: ErrorObject): string {
-  const path = e.instancePath.split("/").slice(1).map((p) => p.replace(/~1/g, "/")).join(".");
+  const path = e.instancePath
+    .split("/")
+    .slice(1)
+    .map((p) => p.replace(/~1/g, "/"))
+    .join(".");
   const at = `${PROJECT}:${section}${path ? `.${path}` : ""}`;
   const p = e.params as Record<string, unknown>;
   switch (e.keyword) {
-    case "additionalProperties":
-      return `${at}.${p.additionalProperty}: unknown key; expected one of: ${Object.keys(subSchema(section, e.schemaPath)?.properties ?? {}).join(", ")}`;
-    case "enum":
-      return `${at}: expected one of ${(p.allowedValues as string[]).map((v) => JSON.stringify(v)).join(", ")}, got ${JSON.stringify(e.data)}`;
+    case "additionalProperties": {
+      const expected = Object.keys(subSchema(section, e.schemaPath)?.properties ?? {}).join(", ");
+      return `${at}.${p.additionalProperty}: unknown key; expected one of: ${expected}`;
+    }
+    case "enum": {
+      const allowed = (p.allowedValues as string[]).map((v) => JSON.stringify(v)).join(", ");
+      return `${at}: expected one of ${allowed}, got ${JSON.stringify(e.data)}`;
+    }
     case "format":
       return `${at}: must be a Kubernetes quantity of at least 0, such as 100m, 1 or 512Mi, got ${show(e.data)}`;
     case "propertyNames":
@@ -164,7 +172,11 @@ export function loadStackConfig(all: Record<string, string>): StackConfig {
     const [ns, key] = fullKey.includes(":") ? fullKey.split(/:(.*)/s, 2) : ["", fullKey];
     if (ns !== PROJECT) continue;
     if (!(key in sections)) {
-      problems.push(`${PROJECT}:${key}: unknown key; expected one of: ${Object.keys(sections).map((k) => `${PROJECT}:${k}`).join(", ")}`);
+      problems.push(
+        `${PROJECT}:${key}: unknown key; expected one of: ${Object.keys(sections)
+          .map((k) => `${PROJECT}:${k}`)
+          .join(", ")}`,
+      );
       continue;
     }
     const value = decode(raw);
@@ -183,11 +195,17 @@ export function loadStackConfig(all: Record<string, string>): StackConfig {
   const clusters: Record<string, ClusterConfig> = input.clusters ?? {};
   if (problems.length === 0) {
     for (const [name, c] of Object.entries(clusters)) {
-      const object = { apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace, labels: c.labels }, spec: c.spec };
+      const object = {
+        apiVersion: API_VERSION,
+        kind: KIND,
+        metadata: { name, namespace, labels: c.labels },
+        spec: c.spec,
+      };
       // The schema's defaults (as the API server applies them), then the API's own: the door.
       const { object: admitted, errors } = validateRayCluster(object);
       const workable = errors.length ? [] : checkWorkable(defaulted(admitted));
-      for (const e of [...errors, ...workable]) problems.push(`${PROJECT}:clusters.${name}.${e.field.replace(/^metadata\.labels/, "labels")}: ${e.message}`);
+      for (const e of [...errors, ...workable])
+        problems.push(`${PROJECT}:clusters.${name}.${e.field.replace(/^metadata\.labels/, "labels")}: ${e.message}`);
     }
   }
   const resources = {

@@ -15,7 +15,10 @@ export interface OperatorConfig {
   healthPort: number;
   metricsPort: number;
   autoscalerIntervalSeconds: number;
-  /** `ns/name=host:port` pairs: where to reach a cluster's GCS instead of its head Service (out-of-cluster runs, tests). */
+  /**
+   * `ns/name=host:port` pairs: where to reach a cluster's GCS instead of its head Service
+   * (out-of-cluster runs, tests).
+   */
   gcsAddressOverrides: Map<string, string>;
   qps: number;
   burst: number;
@@ -27,18 +30,24 @@ export interface OperatorConfig {
 const int = (v: string | undefined, dflt: number, name: string) => {
   if (v === undefined || v === "") return dflt;
   const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${name}: expected a non-negative number, got ${JSON.stringify(v)}`);
+  if (!Number.isFinite(n) || n < 0)
+    throw new Error(`${name}: expected a non-negative number, got ${JSON.stringify(v)}`);
   return n;
 };
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig {
   const levels = ["debug", "info", "warn", "error"];
   const logLevel = (env.LOG_LEVEL ?? "info") as Level;
-  if (!levels.includes(logLevel)) throw new Error(`LOG_LEVEL: expected one of ${levels.join(", ")}, got ${JSON.stringify(env.LOG_LEVEL)}`);
+  if (!levels.includes(logLevel))
+    throw new Error(`LOG_LEVEL: expected one of ${levels.join(", ")}, got ${JSON.stringify(env.LOG_LEVEL)}`);
   const overrides = new Map<string, string>();
-  for (const pair of (env.RAY_GCS_ADDRESS_OVERRIDES ?? "").split(",").map((s) => s.trim()).filter(Boolean)) {
+  for (const pair of (env.RAY_GCS_ADDRESS_OVERRIDES ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^([^/=]+\/[^/=]+)=([^=]+:\d+)$/.exec(pair);
-    if (!m) throw new Error(`RAY_GCS_ADDRESS_OVERRIDES: expected namespace/name=host:port, got ${JSON.stringify(pair)}`);
+    if (!m)
+      throw new Error(`RAY_GCS_ADDRESS_OVERRIDES: expected namespace/name=host:port, got ${JSON.stringify(pair)}`);
     overrides.set(m[1], m[2]);
   }
   const watchNamespace = env.RAY_OPERATOR_POD_NAMESPACE || undefined;
@@ -51,11 +60,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
     workers: int(env.RECONCILE_WORKERS, OPERATOR_DEFAULTS.workers, "RECONCILE_WORKERS") || 1,
     healthPort: int(env.HEALTH_PORT, 8081, "HEALTH_PORT"),
     metricsPort: int(env.METRICS_PORT, 8080, "METRICS_PORT"),
-    autoscalerIntervalSeconds: int(env.AUTOSCALER_INTERVAL_SECONDS, OPERATOR_DEFAULTS.autoscalerIntervalSeconds, "AUTOSCALER_INTERVAL_SECONDS"),
+    autoscalerIntervalSeconds: int(
+      env.AUTOSCALER_INTERVAL_SECONDS,
+      OPERATOR_DEFAULTS.autoscalerIntervalSeconds,
+      "AUTOSCALER_INTERVAL_SECONDS",
+    ),
     gcsAddressOverrides: overrides,
     qps: int(env.KUBE_API_QPS, 50, "KUBE_API_QPS"),
     burst: int(env.KUBE_API_BURST, 100, "KUBE_API_BURST"),
     resyncSeconds: int(env.RESYNC_SECONDS, 300, "RESYNC_SECONDS"),
-    maxUnscheduledWorkers: int(env.MAX_UNSCHEDULED_WORKERS, OPERATOR_DEFAULTS.maxUnscheduledWorkers, "MAX_UNSCHEDULED_WORKERS"),
+    maxUnscheduledWorkers: int(
+      env.MAX_UNSCHEDULED_WORKERS,
+      OPERATOR_DEFAULTS.maxUnscheduledWorkers,
+      "MAX_UNSCHEDULED_WORKERS",
+    ),
   };
 }

@@ -18,28 +18,73 @@ async function main() {
   const kc = new k8s.KubeConfig();
   kc.loadFromDefault();
   const metrics = new OperatorMetrics();
-  const rest = await KubeRest.create(kc, { qps: config.qps, burst: config.burst, userAgent: `ray-operator/${config.identity}`, onRequest: metrics.observeRequest });
+  const rest = await KubeRest.create(kc, {
+    qps: config.qps,
+    burst: config.burst,
+    userAgent: `ray-operator/${config.identity}`,
+    onRequest: metrics.observeRequest,
+  });
   // Events get a client and rate limit of their own: telling what happened must never delay doing it.
-  const eventsRest = await KubeRest.create(kc, { qps: Math.max(5, config.qps / 2), burst: config.burst, userAgent: `ray-operator/${config.identity}`, onRequest: metrics.observeRequest });
+  const eventsRest = await KubeRest.create(kc, {
+    qps: Math.max(5, config.qps / 2),
+    burst: config.burst,
+    userAgent: `ray-operator/${config.identity}`,
+    onRequest: metrics.observeRequest,
+  });
   const events = new EventRecorder(eventsRest, "ray-operator", config.identity, log);
-  const controller = new RayClusterController({ rest, log: log.child("reconcile"), metrics, events, namespace: config.watchNamespace, workers: config.workers, resyncSeconds: config.resyncSeconds, maxUnscheduledWorkers: config.maxUnscheduledWorkers });
+  const controller = new RayClusterController({
+    rest,
+    log: log.child("reconcile"),
+    metrics,
+    events,
+    namespace: config.watchNamespace,
+    workers: config.workers,
+    resyncSeconds: config.resyncSeconds,
+    maxUnscheduledWorkers: config.maxUnscheduledWorkers,
+  });
 
-  log.info(`ray-operator starting as ${config.identity}: watching ${config.watchNamespace ? `namespace ${config.watchNamespace}` : "all namespaces"} on ${rest.server.origin}, ${config.workers} workers, leader election ${config.leaderElect ? "on" : "off"}`);
-  for (const [k, v] of config.gcsAddressOverrides) log.warn(`GCS address override: ${k} -> ${v} (instead of its head Service)`);
+  const watching = config.watchNamespace ? `namespace ${config.watchNamespace}` : "all namespaces";
+  log.info(
+    `ray-operator starting as ${config.identity}: watching ${watching} on ${rest.server.origin}, ` +
+      `${config.workers} workers, leader election ${config.leaderElect ? "on" : "off"}`,
+  );
+  for (const [k, v] of config.gcsAddressOverrides)
+    log.warn(`GCS address override: ${k} -> ${v} (instead of its head Service)`);
 
   let started = false;
-  const elector = config.leaderElect ? new LeaderElector(rest, { namespace: config.operatorNamespace, name: LEADER_ELECTION_LEASE, identity: config.identity, log }) : undefined;
+  const elector = config.leaderElect
+    ? new LeaderElector(rest, {
+        namespace: config.operatorNamespace,
+        name: LEADER_ELECTION_LEASE,
+        identity: config.identity,
+        log,
+      })
+    : undefined;
   const probes = {
     healthy: () => controller.healthy(),
     // A standby replica is ready: it is doing its job, which is to wait.
-    ready: () => (elector && !elector.isLeader() ? { ok: true, detail: "standby" } : controller.synced() ? { ok: true, detail: "caches synced" } : { ok: false, detail: "caches syncing" }),
+    ready: () =>
+      elector && !elector.isLeader()
+        ? { ok: true, detail: "standby" }
+        : controller.synced()
+          ? { ok: true, detail: "caches synced" }
+          : { ok: false, detail: "caches syncing" },
   };
-  const servers = [await startHttp(config.healthPort, probes, config.metricsPort === config.healthPort ? metrics.registry : undefined)];
-  if (config.metricsPort !== config.healthPort && config.metricsPort > 0) servers.push(await startHttp(config.metricsPort, probes, metrics.registry));
+  const servers = [
+    await startHttp(config.healthPort, probes, config.metricsPort === config.healthPort ? metrics.registry : undefined),
+  ];
+  if (config.metricsPort !== config.healthPort && config.metricsPort > 0)
+    servers.push(await startHttp(config.metricsPort, probes, metrics.registry));
 
   const autoscaler =
     config.autoscalerIntervalSeconds > 0
-      ? new AutoscalerLoop({ controller, log: log.child("autoscaler"), metrics, intervalSeconds: config.autoscalerIntervalSeconds, gcsOverrides: config.gcsAddressOverrides })
+      ? new AutoscalerLoop({
+          controller,
+          log: log.child("autoscaler"),
+          metrics,
+          intervalSeconds: config.autoscalerIntervalSeconds,
+          gcsOverrides: config.gcsAddressOverrides,
+        })
       : undefined;
   if (!autoscaler) log.warn("autoscaler disabled (AUTOSCALER_INTERVAL_SECONDS=0): workers stay at the desired counts");
 
@@ -74,7 +119,10 @@ async function main() {
   if (elector) {
     log.info(`waiting to lead (lease ${config.operatorNamespace}/${LEADER_ELECTION_LEASE})`);
     // Losing the lease means another replica may already act: stop at once, as controller-runtime does.
-    void elector.run(() => void lead(), () => void shutdown("lost leadership", 1));
+    void elector.run(
+      () => void lead(),
+      () => void shutdown("lost leadership", 1),
+    );
   } else await lead();
 }
 

@@ -15,7 +15,11 @@ let built = false;
 export function buildOperator(): string {
   const main = join(ROOT, "dist", "operator", "main.js");
   if (!built) {
-    execFileSync(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", join(ROOT, "tsconfig.operator.json")], { cwd: ROOT, stdio: "inherit" });
+    execFileSync(
+      process.execPath,
+      [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", join(ROOT, "tsconfig.operator.json")],
+      { cwd: ROOT, stdio: "inherit" },
+    );
     built = true;
   }
   if (!existsSync(main) || statSync(main).size === 0) throw new Error(`the build did not produce ${main}`);
@@ -23,11 +27,19 @@ export function buildOperator(): string {
 }
 
 /** A KubeConfig that authenticates with `token` against the cluster of `kc`. */
-export function tokenKubeConfig(kc: k8s.KubeConfig, token: string, namespace: string): k8s.KubeConfig {
+export function kubeConfigWithToken(kc: k8s.KubeConfig, token: string, namespace: string): k8s.KubeConfig {
   const cluster = kc.getCurrentCluster()!;
   const out = new k8s.KubeConfig();
   out.loadFromOptions({
-    clusters: [{ name: "c", server: cluster.server, caFile: cluster.caFile, caData: cluster.caData, skipTLSVerify: cluster.skipTLSVerify }],
+    clusters: [
+      {
+        name: "c",
+        server: cluster.server,
+        caFile: cluster.caFile,
+        caData: cluster.caData,
+        skipTLSVerify: cluster.skipTLSVerify,
+      },
+    ],
     users: [{ name: "operator", token }],
     contexts: [{ name: "operator", cluster: "c", user: "operator", namespace }],
     currentContext: "operator",
@@ -36,16 +48,25 @@ export function tokenKubeConfig(kc: k8s.KubeConfig, token: string, namespace: st
 }
 
 /** Writes a kubeconfig that authenticates with `token` against the cluster of `kc`; returns its path. */
-export function tokenKubeconfig(kc: k8s.KubeConfig, token: string, namespace: string): string {
+export function writeKubeconfigWithToken(kc: k8s.KubeConfig, token: string, namespace: string): string {
   const file = join(mkdtempSync(join(tmpdir(), "ray-operator-sa-")), "kubeconfig");
-  writeFileSync(file, tokenKubeConfig(kc, token, namespace).exportConfig(), { mode: 0o600 });
+  writeFileSync(file, kubeConfigWithToken(kc, token, namespace).exportConfig(), { mode: 0o600 });
   return file;
 }
 
 /** A token for a ServiceAccount from the TokenRequest API, as the kubelet would mount one. */
-export async function serviceAccountToken(kc: k8s.KubeConfig, namespace: string, name: string, expirationSeconds = 7200): Promise<string> {
+export async function serviceAccountToken(
+  kc: k8s.KubeConfig,
+  namespace: string,
+  name: string,
+  expirationSeconds = 7200,
+): Promise<string> {
   const core = kc.makeApiClient(k8s.CoreV1Api);
-  const tr = await core.createNamespacedServiceAccountToken({ name, namespace, body: { spec: { expirationSeconds, audiences: [] } } });
+  const tr = await core.createNamespacedServiceAccountToken({
+    name,
+    namespace,
+    body: { spec: { expirationSeconds, audiences: [] } },
+  });
   return tr.status!.token;
 }
 
@@ -69,7 +90,15 @@ export class OperatorProcess {
     this.out = "";
     this.proc = spawn(process.execPath, ["--enable-source-maps", ...this.nodeArgs, main], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", KUBECONFIG: this.kubeconfig, HEALTH_PORT: String(this.healthPort), METRICS_PORT: String(this.metricsPort), LOG_LEVEL: "info", ...this.env },
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOME: process.env.HOME ?? "",
+        KUBECONFIG: this.kubeconfig,
+        HEALTH_PORT: String(this.healthPort),
+        METRICS_PORT: String(this.metricsPort),
+        LOG_LEVEL: "info",
+        ...this.env,
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.proc.stdout!.on("data", (d) => (this.out += d));

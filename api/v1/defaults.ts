@@ -78,6 +78,7 @@ export function headType(spec: ResolvedSpec): ResolvedPodType {
 /** The head Service's ports: the defaults, with `headServicePorts` added or overriding by name. */
 export function headServicePorts(spec: ResolvedSpec): HeadServicePort[] {
   const byName = new Map<string, HeadServicePort>(DEFAULT_HEAD_PORTS.map((p) => [p.name, { ...p }]));
-  for (const p of spec.headServicePorts) byName.set(p.name, { name: p.name, port: p.port, targetPort: p.targetPort ?? p.port });
+  for (const p of spec.headServicePorts)
+    byName.set(p.name, { name: p.name, port: p.port, targetPort: p.targetPort ?? p.port });
   return [...byName.values()];
 }

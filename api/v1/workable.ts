@@ -20,7 +20,10 @@ function quantityErrors(type: ResolvedPodType, path: string): FieldError[] {
           try {
             parseQuantity(q);
           } catch (e) {
-            errors.push({ field: `${path}.podConfig.spec.${field}[${i}].resources.${kind}.${name}`, message: `Invalid value: ${JSON.stringify(q)}: ${(e as Error).message}` });
+            errors.push({
+              field: `${path}.podConfig.spec.${field}[${i}].resources.${kind}.${name}`,
+              message: `Invalid value: ${JSON.stringify(q)}: ${(e as Error).message}`,
+            });
           }
         }
       }
@@ -38,11 +41,18 @@ export function checkWorkable(rc: DefaultedRayCluster): FieldError[] {
   const spec = rc.spec;
   const errors: FieldError[] = [];
   if (!spec.podTypes.some((t) => t.name === spec.headPodType)) {
-    errors.push({ field: "spec.headPodType", message: `Invalid value: ${JSON.stringify(spec.headPodType)}: must name one of spec.podTypes` });
+    errors.push({
+      field: "spec.headPodType",
+      message: `Invalid value: ${JSON.stringify(spec.headPodType)}: must name one of spec.podTypes`,
+    });
   }
   for (const type of spec.podTypes) {
     const path = typePath(spec, type);
-    if (!type.podConfig?.spec?.containers?.length) errors.push({ field: `${path}.podConfig.spec.containers`, message: "Required value: the first container runs Ray" });
+    if (!type.podConfig?.spec?.containers?.length)
+      errors.push({
+        field: `${path}.podConfig.spec.containers`,
+        message: "Required value: the first container runs Ray",
+      });
     errors.push(...quantityErrors(type, path));
   }
   const ports = headServicePorts(spec);
@@ -50,7 +60,10 @@ export function checkWorkable(rc: DefaultedRayCluster): FieldError[] {
   for (const p of ports) {
     if (seen.has(p.port)) {
       const i = spec.headServicePorts.findIndex((q) => q.name === p.name);
-      errors.push({ field: i >= 0 ? `spec.headServicePorts[${i}].port` : "spec.headServicePorts", message: `Duplicate value: ${p.port} (already used by port "${seen.get(p.port)}")` });
+      errors.push({
+        field: i >= 0 ? `spec.headServicePorts[${i}].port` : "spec.headServicePorts",
+        message: `Duplicate value: ${p.port} (already used by port "${seen.get(p.port)}")`,
+      });
     }
     seen.set(p.port, p.name);
   }

@@ -16,7 +16,7 @@ import { cpus, totalmem } from "os";
 import { join } from "path";
 import * as k8s from "@kubernetes/client-node";
 import { KWOK_PLACEMENT, startControlPlane, stopControlPlane, ControlPlaneState } from "../../scripts/cluster/control-plane";
-import { OperatorProcess, serviceAccountToken, tokenKubeconfig, buildOperator } from "../../scripts/operator-process";
+import { OperatorProcess, serviceAccountToken, writeKubeconfigWithToken, buildOperator } from "../../scripts/operator-process";
 import { KubeRest, isNotFound } from "../../operator/kube/rest";
 import { Informer } from "../../operator/kube/informer";
 import { createLogger } from "../../operator/util/log";
@@ -102,7 +102,7 @@ class Bench {
       const path = o.kind === "ServiceAccount" ? `/api/v1/namespaces/${this.ns}/serviceaccounts` : `/apis/rbac.authorization.k8s.io/v1/namespaces/${this.ns}/${o.kind === "Role" ? "roles" : "rolebindings"}`;
       await apply(path, o);
     }
-    this.saKubeconfig = tokenKubeconfig(this.kc, await serviceAccountToken(this.kc, this.ns, SERVICE_ACCOUNT), this.ns);
+    this.saKubeconfig = writeKubeconfigWithToken(this.kc, await serviceAccountToken(this.kc, this.ns, SERVICE_ACCOUNT), this.ns);
     buildOperator();
   }
 

@@ -124,7 +124,8 @@ export class ClusterAutoscaler {
         const res = await this.gcs.drainNode({
           nodeId,
           reason: "IDLE_TERMINATION",
-          message: r.reason === "idle" ? `idle for ${Math.floor(r.idleMs / 1000)} s (idleTimeoutMinutes)` : "over maxWorkers",
+          message:
+            r.reason === "idle" ? `idle for ${Math.floor(r.idleMs / 1000)} s (idleTimeoutMinutes)` : "over maxWorkers",
         });
         if (res.accepted) del.push(r);
         else drainRejected.push({ removal: r, reason: res.rejectionReason });
@@ -137,7 +138,9 @@ export class ClusterAutoscaler {
     try {
       // Strictly increasing across passes and across operator restarts (the GCS keeps the newest).
       this.lastReportVersion = Math.max(this.lastReportVersion + 1, this.now());
-      await this.gcs.reportAutoscalingState(autoscalingReport(state, decision, input, pods, this.lastReportVersion, this.now()));
+      await this.gcs.reportAutoscalingState(
+        autoscalingReport(state, decision, input, pods, this.lastReportVersion, this.now()),
+      );
     } catch (e) {
       reportError = (e as Error).message;
     }
@@ -179,7 +182,14 @@ export function schedulerInput(
   });
   const pendingLaunches: Record<string, number> = {};
   for (const p of livePods) if (!inRay.has(p.name)) pendingLaunches[p.type] = (pendingLaunches[p.type] ?? 0) + 1;
-  return { ...spec, nodes, pendingLaunches, demands: demand.demands, gangs: demand.gangs, constraints: demand.constraints };
+  return {
+    ...spec,
+    nodes,
+    pendingLaunches,
+    demands: demand.demands,
+    gangs: demand.gangs,
+    constraints: demand.constraints,
+  };
 }
 
 /** The decision as Ray's AutoscalingState: what `ray status` shows as pending, failed, infeasible. */
@@ -195,12 +205,17 @@ export function autoscalingReport(
   return {
     lastSeenClusterResourceStateVersion: state.version,
     autoscalerStateVersion: version,
-    pendingInstanceRequests: Object.entries(decision.launch).map(([type, count]) => ({ rayNodeTypeName: type, count, requestTsMs: nowMs })),
+    pendingInstanceRequests: Object.entries(decision.launch).map(([type, count]) => ({
+      rayNodeTypeName: type,
+      count,
+      requestTsMs: nowMs,
+    })),
     pendingInstances: pods
       .filter((p) => !p.terminating && !inRay.has(p.name))
       .map((p) => ({ rayNodeTypeName: p.type, instanceId: p.name, details: "pod created, Ray not started yet" })),
     infeasibleResourceRequests: decision.infeasible.map((d) => d.resources),
     infeasibleGangResourceRequests: decision.infeasibleGangs.map((g) => ({ bundles: g.bundles, details: g.strategy })),
-    infeasibleClusterResourceConstraints: decision.infeasibleConstraints.length > 0 ? [decision.infeasibleConstraints] : [],
+    infeasibleClusterResourceConstraints:
+      decision.infeasibleConstraints.length > 0 ? [decision.infeasibleConstraints] : [],
   };
 }

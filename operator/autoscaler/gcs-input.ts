@@ -51,8 +51,16 @@ export function observedFromGcs(state: ClusterResourceState): ObservedRay {
     } else nodes.push(node);
     nodeIds[instanceId] = n.nodeId;
   }
-  const demands = state.pendingResourceRequests.filter((r) => r.count > 0).map((r) => ({ resources: r.request.resources, count: r.count }));
-  const gangs = state.pendingGangResourceRequests.map((g) => ({ strategy: g.strategy, bundles: g.bundles.map((b) => b.resources) }));
-  const constraints = state.clusterResourceConstraints.flat().filter((r) => r.count > 0).map((r) => ({ resources: r.request.resources, count: r.count }));
+  const demands = state.pendingResourceRequests
+    .filter((r) => r.count > 0)
+    .map((r) => ({ resources: r.request.resources, count: r.count }));
+  const gangs = state.pendingGangResourceRequests.map((g) => ({
+    strategy: g.strategy,
+    bundles: g.bundles.map((b) => b.resources),
+  }));
+  const constraints = state.clusterResourceConstraints
+    .flat()
+    .filter((r) => r.count > 0)
+    .map((r) => ({ resources: r.request.resources, count: r.count }));
   return { nodes, demands, gangs, constraints, nodeIds };
 }

@@ -51,7 +51,7 @@ export class AutoscalerLoop {
   private timer?: NodeJS.Timeout;
   private stopped = false;
 
-  constructor(private readonly o: AutoscalerLoopOptions) {}
+  constructor(private readonly opts: AutoscalerLoopOptions) {}
 
   start(): void {
     this.timer = setInterval(() => this.tick(), 250);
@@ -66,11 +66,11 @@ export class AutoscalerLoop {
 
   addressOf(rc: Stored<RayCluster>): string {
     const key = keyOf(rc);
-    return this.o.gcsOverrides?.get(key) ?? `${headAddress(rc.metadata.name!, rc.metadata.namespace!)}:6379`;
+    return this.opts.gcsOverrides?.get(key) ?? `${headAddress(rc.metadata.name!, rc.metadata.namespace!)}:6379`;
   }
 
   private connect(address: string) {
-    return this.o.connect ? this.o.connect(address) : new GcsAutoscalerClient({ address, timeoutMs: 5000 });
+    return this.opts.connect ? this.opts.connect(address) : new GcsAutoscalerClient({ address, timeoutMs: 5000 });
   }
 
   /** Starts the passes that are due; never waits for one. */
@@ -79,7 +79,7 @@ export class AutoscalerLoop {
     const now = Date.now();
     const seen = new Set<string>();
     let unreachable = 0;
-    for (const rc of this.o.controller.clusters.list()) {
+    for (const rc of this.opts.controller.clusters.list()) {
       const key = keyOf(rc);
       seen.add(key);
       if (rc.metadata.deletionTimestamp) continue;
@@ -91,13 +91,21 @@ export class AutoscalerLoop {
       }
       if (!st) {
         const gcs = this.connect(address);
-        st = { uid: rc.metadata.uid!, address, gcs, autoscaler: new ClusterAutoscaler({ gcs }), nextAt: now, running: false, lastLoggedAt: 0 };
+        st = {
+          uid: rc.metadata.uid!,
+          address,
+          gcs,
+          autoscaler: new ClusterAutoscaler({ gcs }),
+          nextAt: now,
+          running: false,
+          lastLoggedAt: 0,
+        };
         this.clusters.set(key, st);
       }
       if (st.unreachableSince) unreachable++;
       if (st.running || now < st.nextAt) continue;
       // Nothing to ask before the head runs; nothing to do for a spec that cannot work.
-      const head = this.o.controller.podsOf(rc).find((p) => nodeKind(p) === "head" && !isTerminating(p));
+      const head = this.opts.controller.podsOf(rc).find((p) => nodeKind(p) === "head" && !isTerminating(p));
       if (!head || !isRunning(head)) continue;
       // The pass's door: the RayCluster defaulted once, for this check and for the whole pass.
       const cluster = defaulted(rc);
@@ -105,7 +113,9 @@ export class AutoscalerLoop {
       st.running = true;
       const state = st;
       void this.pass(cluster, key, state)
-        .catch((e) => this.o.log.forCluster(rc.metadata.name!).error(`autoscaler pass failed: ${(e as Error).stack ?? e}`))
+        .catch((e) =>
+          this.opts.log.forCluster(rc.metadata.name!).error(`autoscaler pass failed: ${(e as Error).stack ?? e}`),
+        )
         .finally(() => {
           state.running = false;
         });
@@ -116,13 +126,18 @@ export class AutoscalerLoop {
         this.clusters.delete(key);
       }
     }
-    this.o.metrics.autoscalerUnreachable.set(unreachable);
+    this.opts.metrics.autoscalerUnreachable.set(unreachable);
   }
 
-  private spec(rc: DefaultedRayCluster): AutoscalingSpec {
+  private autoscalingSpec(rc: DefaultedRayCluster): AutoscalingSpec {
     const spec = rc.spec;
     return {
-      types: spec.podTypes.map((t) => ({ name: t.name, resources: nodeTypeResources(t).resources, minWorkers: t.minWorkers, maxWorkers: t.maxWorkers })),
+      types: spec.podTypes.map((t) => ({
+        name: t.name,
+        resources: nodeTypeResources(t).resources,
+        minWorkers: t.minWorkers,
+        maxWorkers: t.maxWorkers,
+      })),
       headType: spec.headPodType,
       maxWorkers: spec.maxWorkers,
       upscalingSpeed: spec.upscalingSpeed,
@@ -131,72 +146,112 @@ export class AutoscalerLoop {
   }
 
   async pass(rc: Defaulted<Stored<RayCluster>>, key: string, st: ClusterState): Promise<void> {
-    const log = this.o.log.forCluster(rc.metadata.name!);
-    const end = this.o.metrics.autoscalerDuration.startTimer();
-    const workers = this.o.controller
+    const log = this.opts.log.forCluster(rc.metadata.name!);
+    const end = this.opts.metrics.autoscalerDuration.startTimer();
+    const workers = this.opts.controller
       .podsOf(rc)
       .filter((p) => nodeKind(p) === "worker")
-      .map((p) => ({ name: p.metadata.name, type: podType(p) ?? "", terminating: isTerminating(p), createdMs: created(p) }));
-    const r = await st.autoscaler.step(this.spec(rc), workers);
+      .map((p) => ({
+        name: p.metadata.name,
+        type: podType(p) ?? "",
+        terminating: isTerminating(p),
+        createdMs: created(p),
+      }));
+    const result = await st.autoscaler.step(this.autoscalingSpec(rc), workers);
     end();
-    const interval = this.o.intervalSeconds * 1000;
-    if (!r.ok) {
-      this.o.metrics.autoscalerDecisions.inc({ outcome: "error" });
-      const message = `cannot reach the GCS at ${st.address}: ${r.error.message}`;
-      if (!st.unreachableSince) log.warn(`${message}; keeping the cluster as it is, retrying in ${(r.retryInMs / 1000).toFixed(0)}s`);
-      else log.debug(`${message}; retrying in ${(r.retryInMs / 1000).toFixed(0)}s`);
+    const interval = this.opts.intervalSeconds * 1000;
+    if (!result.ok) {
+      this.opts.metrics.autoscalerDecisions.inc({ outcome: "error" });
+      const message = `cannot reach the GCS at ${st.address}: ${result.error.message}`;
+      if (!st.unreachableSince)
+        log.warn(`${message}; keeping the cluster as it is, retrying in ${(result.retryInMs / 1000).toFixed(0)}s`);
+      else log.debug(`${message}; retrying in ${(result.retryInMs / 1000).toFixed(0)}s`);
       st.unreachableSince ??= Date.now();
-      st.nextAt = Date.now() + Math.max(interval, r.retryInMs);
+      st.nextAt = Date.now() + Math.max(interval, result.retryInMs);
       // The previous targets stand; nothing is removed while Ray cannot be asked.
-      this.o.controller.report(key, { intent: { targets: st.targets }, status: rc.status?.autoscaler, unreachable: message });
+      this.opts.controller.report(key, {
+        intent: { targets: st.targets },
+        status: rc.status?.autoscaler,
+        unreachable: message,
+      });
       return;
     }
-    if (st.unreachableSince) log.info(`GCS at ${st.address} reachable again after ${((Date.now() - st.unreachableSince) / 1000).toFixed(0)}s`);
+    if (st.unreachableSince)
+      log.info(`GCS at ${st.address} reachable again after ${((Date.now() - st.unreachableSince) / 1000).toFixed(0)}s`);
     st.unreachableSince = undefined;
     st.nextAt = Date.now() + interval;
 
-    const targets = { ...r.decision.targetWorkers };
+    const targets = { ...result.decision.targetWorkers };
     // A drain Ray refused leaves its node in place: it still counts.
-    for (const { removal } of r.drainRejected) targets[removal.type] = (targets[removal.type] ?? 0) + 1;
+    for (const { removal } of result.drainRejected) targets[removal.type] = (targets[removal.type] ?? 0) + 1;
     st.targets = targets;
-    const remove = r.delete.map((d) => d.instanceId);
-    const launched = Object.values(r.create).reduce((a, b) => a + b, 0);
-    this.o.metrics.autoscalerDecisions.inc({ outcome: launched > 0 ? "scale_up" : remove.length ? "scale_down" : "steady" });
-    for (const [type, n] of Object.entries(r.create)) if (n > 0) this.o.metrics.autoscalerNodesRequested.inc({ type }, n);
-    for (const d of r.delete) this.o.metrics.autoscalerNodesRemoved.inc({ type: d.type });
-    for (const d of r.delete) log.info(`drained idle worker ${d.instanceId} (${d.type}, idle ${Math.floor(d.idleMs / 1000)}s); removing its pod`);
-    for (const { removal, reason } of r.drainRejected) log.info(`Ray refused to drain ${removal.instanceId}: ${reason}; keeping it`);
-    if (r.reportError) log.debug(`could not report the autoscaling state to Ray: ${r.reportError}`);
+    const remove = result.delete.map((d) => d.instanceId);
+    const launched = Object.values(result.create).reduce((a, b) => a + b, 0);
+    this.opts.metrics.autoscalerDecisions.inc({
+      outcome: launched > 0 ? "scale_up" : remove.length ? "scale_down" : "steady",
+    });
+    for (const [type, n] of Object.entries(result.create))
+      if (n > 0) this.opts.metrics.autoscalerNodesRequested.inc({ type }, n);
+    for (const d of result.delete) this.opts.metrics.autoscalerNodesRemoved.inc({ type: d.type });
+    for (const d of result.delete)
+      log.info(
+        `drained idle worker ${d.instanceId} (${d.type}, idle ${Math.floor(d.idleMs / 1000)}s); removing its pod`,
+      );
+    for (const { removal, reason } of result.drainRejected)
+      log.info(`Ray refused to drain ${removal.instanceId}: ${reason}; keeping it`);
+    if (result.reportError) log.debug(`could not report the autoscaling state to Ray: ${result.reportError}`);
 
-    this.o.controller.report(key, { intent: { targets, remove }, status: this.statusOf(rc, r, targets, remove), unreachable: undefined });
-    this.logBlock(log, st, r);
+    this.opts.controller.report(key, {
+      intent: { targets, remove },
+      status: this.statusOf(rc, result, targets, remove),
+      unreachable: undefined,
+    });
+    this.logBlock(log, st, result);
   }
 
-  /** status.autoscaler: it changes only when the decision does (no ticking clock), so a steady cluster costs no writes. */
-  private statusOf(rc: RayCluster, r: StepOk, targets: Record<string, number>, removed: string[]): NonNullable<RayClusterStatus["autoscaler"]> {
-    const nodeRequests = Object.fromEntries(Object.entries(r.create).filter(([, n]) => n > 0));
+  /**
+   * status.autoscaler: it changes only when the decision does (no ticking clock), so a steady cluster
+   * costs no writes.
+   */
+  private statusOf(
+    rc: RayCluster,
+    result: StepOk,
+    targets: Record<string, number>,
+    removed: string[],
+  ): NonNullable<RayClusterStatus["autoscaler"]> {
+    const nodeRequests = Object.fromEntries(Object.entries(result.create).filter(([, n]) => n > 0));
     const body = {
       targetWorkers: targets,
       nodeRequests,
-      infeasible: r.infeasible,
+      infeasible: result.infeasible,
       removed,
-      message: r.decision.notes.join("; "),
+      message: result.decision.notes.join("; "),
     };
     const prev = rc.status?.autoscaler;
     // canonicalJson drops undefined keys: compare everything but the time itself.
     const same = prev && canonicalJson({ ...prev, lastUpdateTime: undefined }) === canonicalJson(body);
-    return { lastUpdateTime: same && prev?.lastUpdateTime ? prev.lastUpdateTime : new Date().toISOString().replace(/\.\d{3}Z$/, "Z"), ...body };
+    return {
+      lastUpdateTime:
+        same && prev?.lastUpdateTime ? prev.lastUpdateTime : new Date().toISOString().replace(/\.\d{3}Z$/, "Z"),
+      ...body,
+    };
   }
 
-  private logBlock(log: Logger, st: ClusterState, r: StepOk) {
-    const key = canonicalJson({ launch: r.create, remove: r.delete.map((d) => d.instanceId), infeasible: r.infeasible, nodes: r.input.nodes.length, pending: r.input.pendingLaunches });
+  private logBlock(log: Logger, st: ClusterState, result: StepOk) {
+    const key = canonicalJson({
+      launch: result.create,
+      remove: result.delete.map((d) => d.instanceId),
+      infeasible: result.infeasible,
+      nodes: result.input.nodes.length,
+      pending: result.input.pendingLaunches,
+    });
     const due = Date.now() - st.lastLoggedAt > STATUS_BLOCK_EVERY_MS;
     if (key === st.lastLoggedKey && !due) {
-      log.debug(r.statusLines.join("\n"));
+      log.debug(result.statusLines.join("\n"));
       return;
     }
     st.lastLoggedKey = key;
     st.lastLoggedAt = Date.now();
-    log.info(r.statusLines.join("\n"));
+    log.info(result.statusLines.join("\n"));
   }
 }

@@ -68,7 +68,10 @@ export interface ClusterNode {
   /** How long Ray has seen the node idle, in ms (0 while busy). */
   idleMs: number;
   isHead: boolean;
-  /** Ray's reasons the node was last busy (NodeState.node_activity), for the log; not a busy signal (stale once IDLE). */
+  /**
+   * Ray's reasons the node was last busy (NodeState.node_activity), for the log; not a busy signal
+   * (stale once IDLE).
+   */
   activity?: string[];
 }
 
@@ -362,7 +365,11 @@ function isEmpty(v: Float64Array): boolean {
 }
 
 /** Copies the shapes, packs the copies onto copies of `bins`; returns what was left and the bins. */
-function residual(bins: Float64Array[], shapes: Shape[], strictSpread = false): { left: Shape[]; bins: Float64Array[] } {
+function residual(
+  bins: Float64Array[],
+  shapes: Shape[],
+  strictSpread = false,
+): { left: Shape[]; bins: Float64Array[] } {
   const left = cloneShapes(shapes);
   const copies = bins.map((b) => b.slice());
   packInto(copies, left, strictSpread);
@@ -611,7 +618,11 @@ function chooseRemovals(
     .map((n) => ({ n, busy: isBusy(n), idle: isBusy(n) ? 0 : n.idleMs }))
     .sort((a, b) => a.idle - b.idle || compareStrings(a.n.instanceId, b.n.instanceId));
 
-  const needed = nodesNeededByConstraints(input, liveNodes, workers.map((w) => w.n));
+  const needed = nodesNeededByConstraints(
+    input,
+    liveNodes,
+    workers.map((w) => w.n),
+  );
 
   const kept = new Map<string, number>();
   const remove: RemovalChoice[] = [];
@@ -626,7 +637,8 @@ function chooseRemovals(
       continue;
     }
     if (keepForMin || needed.has(w.n.instanceId) || w.busy) {
-      if (newCount > t.maxWorkers && w.busy) notes.push(`${w.n.instanceId} (${t.name}) is over maxWorkers but busy: kept until idle`);
+      if (newCount > t.maxWorkers && w.busy)
+        notes.push(`${w.n.instanceId} (${t.name}) is over maxWorkers but busy: kept until idle`);
       mapAdd(kept, t.name, 1);
       continue;
     }
@@ -643,8 +655,10 @@ function chooseRemovals(
   const extra = workers.length - remove.length - input.maxWorkers;
   if (extra > 0) {
     const victims = couldGo.slice(-extra);
-    for (const w of victims) remove.push({ instanceId: w.n.instanceId, type: w.n.type, reason: "over-max-workers", idleMs: w.idle });
-    if (victims.length < extra) notes.push(`${extra - victims.length} workers over maxWorkers are busy or needed: kept until idle`);
+    for (const w of victims)
+      remove.push({ instanceId: w.n.instanceId, type: w.n.type, reason: "over-max-workers", idleMs: w.idle });
+    if (victims.length < extra)
+      notes.push(`${extra - victims.length} workers over maxWorkers are busy or needed: kept until idle`);
   }
   if (pending > 0 && workers.length - remove.length + pending > input.maxWorkers) {
     notes.push(`pending pods bring workers over maxWorkers ${input.maxWorkers}`);
@@ -658,7 +672,11 @@ function chooseRemovals(
  * request_resources): the demand is packed onto every node's full capacity, head first, then workers
  * most recently used first; a worker that receives any of it stays.
  */
-function nodesNeededByConstraints(input: SchedulerInput, liveNodes: ClusterNode[], sortedWorkers: ClusterNode[]): Set<string> {
+function nodesNeededByConstraints(
+  input: SchedulerInput,
+  liveNodes: ClusterNode[],
+  sortedWorkers: ClusterNode[],
+): Set<string> {
   const { flat, strictSpreads } = gangsToDemand(input.gangs);
   const demand = [...flat, ...input.constraints];
   const needed = new Set<string>();
@@ -668,11 +686,19 @@ function nodesNeededByConstraints(input: SchedulerInput, liveNodes: ClusterNode[
   const capacity = (n: ClusterNode) => typeByName.get(n.type)?.resources ?? n.total;
   const head = liveNodes.find((n) => n.isHead);
   const headCap = typeByName.get(input.headType)?.resources ?? head?.total ?? {};
-  for (const m of [headCap, ...sortedWorkers.map(capacity), ...demand.map((d) => d.resources), ...strictSpreads.flat()]) index.add(m);
+  for (const m of [headCap, ...sortedWorkers.map(capacity), ...demand.map((d) => d.resources), ...strictSpreads.flat()])
+    index.add(m);
   let bins = [index.vec(headCap), ...sortedWorkers.map((n) => index.vec(capacity(n)))];
   const full = bins.map((b) => b.slice());
   for (const group of strictSpreads) {
-    const r = residual(bins, toShapes(index, group.map((b) => ({ resources: b, count: 1 }))), true);
+    const r = residual(
+      bins,
+      toShapes(
+        index,
+        group.map((b) => ({ resources: b, count: 1 })),
+      ),
+      true,
+    );
     if (r.left.length === 0) bins = r.bins;
   }
   packInto(bins, toShapes(index, demand));
@@ -686,7 +712,10 @@ function nodesNeededByConstraints(input: SchedulerInput, liveNodes: ClusterNode[
 // Scale up (get_nodes_to_launch)
 // ---------------------------------------------------------------------------------------------
 
-type LaunchPlan = Pick<Decision, "launch" | "wanted" | "infeasible" | "infeasibleGangs" | "infeasibleConstraints" | "unfulfilled">;
+type LaunchPlan = Pick<
+  Decision,
+  "launch" | "wanted" | "infeasible" | "infeasibleGangs" | "infeasibleConstraints" | "unfulfilled"
+>;
 
 function planLaunches(input: SchedulerInput, nodes: ClusterNode[], notes: string[]): LaunchPlan {
   const { flat: gangFlat, strictSpreads } = gangsToDemand(input.gangs);
@@ -757,7 +786,8 @@ function planLaunches(input: SchedulerInput, nodes: ClusterNode[], notes: string
     const room = input.maxWorkers - workerTotal();
     const add = Math.min(target - have, room);
     if (add > 0) {
-      if (add < target - have) notes.push(`${t.config.name}: minWorkers ${t.config.minWorkers} capped by maxWorkers ${input.maxWorkers}`);
+      if (add < target - have)
+        notes.push(`${t.config.name}: minWorkers ${t.config.minWorkers} capped by maxWorkers ${input.maxWorkers}`);
       mapAdd(forMinimum, t.config.name, add);
       mapAdd(counts, t.config.name, add);
     }
@@ -780,7 +810,8 @@ function planLaunches(input: SchedulerInput, nodes: ClusterNode[], notes: string
       mapAdd(counts, name, k);
     }
     addNodes(forConstraints, bins);
-    for (const s of left) if (s.count > 0 && !feasible(s)) infeasibleConstraints.push({ resources: s.resources, count: s.count });
+    for (const s of left)
+      if (s.count > 0 && !feasible(s)) infeasibleConstraints.push({ resources: s.resources, count: s.count });
   }
 
   // Step 3: STRICT_SPREAD groups, one at a time: bundles on distinct existing nodes where they fit,
@@ -789,14 +820,25 @@ function planLaunches(input: SchedulerInput, nodes: ClusterNode[], notes: string
   const infeasibleGangs: GangDemand[] = [];
   let nodeBins = bins;
   for (const group of strictSpreads) {
-    const groupShapes = toShapes(index, group.map((b) => ({ resources: b, count: 1 })));
+    const groupShapes = toShapes(
+      index,
+      group.map((b) => ({ resources: b, count: 1 })),
+    );
     const onExisting = residual(nodeBins, groupShapes, true);
-    const toLaunch = nodesFor(types, counts, input.maxWorkers - workerTotal(), cloneShapes(onExisting.left), size, true);
+    const toLaunch = nodesFor(
+      types,
+      counts,
+      input.maxWorkers - workerTotal(),
+      cloneShapes(onExisting.left),
+      size,
+      true,
+    );
     const fresh: Float64Array[] = [];
     addNodes(toLaunch, fresh);
     const onNew = residual(fresh, onExisting.left, true);
     if (onNew.left.length > 0) {
-      if (group.some((b) => !feasible(makeShape(index, b, 1)))) infeasibleGangs.push({ strategy: "STRICT_SPREAD", bundles: group });
+      if (group.some((b) => !feasible(makeShape(index, b, 1))))
+        infeasibleGangs.push({ strategy: "STRICT_SPREAD", bundles: group });
       continue;
     }
     for (const [name, k] of toLaunch) {
@@ -848,12 +890,18 @@ function planLaunches(input: SchedulerInput, nodes: ClusterNode[], notes: string
     const bound = Math.max(maxPending - pending, exempt);
     const n = Math.min(Math.max(bound, 0), w);
     if (n > 0) launch[name] = n;
-    if (n < w) notes.push(`${name}: ${w - n} of ${w} launches held back by upscalingSpeed ${input.upscalingSpeed} (${pending} pending, ${running} running)`);
+    if (n < w)
+      notes.push(
+        `${name}: ${w - n} of ${w} launches held back by upscalingSpeed ${input.upscalingSpeed} ` +
+          `(${pending} pending, ${running} running)`,
+      );
   }
   if (unfulfilled.length > 0) {
     // Why demand is left: limits reached (counting the nodes this decision wants).
     for (const [name, k] of forDemand) mapAdd(counts, name, k);
-    for (const t of types) if (t.max > 0 && (counts.get(t.config.name) ?? 0) >= t.max) notes.push(`${t.config.name}: at maxWorkers ${t.max}`);
+    for (const t of types)
+      if (t.max > 0 && (counts.get(t.config.name) ?? 0) >= t.max)
+        notes.push(`${t.config.name}: at maxWorkers ${t.max}`);
     if (workerTotal() >= input.maxWorkers) notes.push(`cluster at maxWorkers ${input.maxWorkers}`);
   }
 
@@ -864,7 +912,12 @@ function planLaunches(input: SchedulerInput, nodes: ClusterNode[], notes: string
  * Could one request of a shape ever be placed: on an empty node of a type that may have workers (or
  * the head's type), or on some live node's total capacity?
  */
-function feasibilityTest(types: TypeInfo[], headType: string, nodes: ClusterNode[], index: ResourceIndex): (s: Shape) => boolean {
+function feasibilityTest(
+  types: TypeInfo[],
+  headType: string,
+  nodes: ClusterNode[],
+  index: ResourceIndex,
+): (s: Shape) => boolean {
   const caps = types.filter((t) => t.max > 0 || t.config.name === headType).map((t) => t.cap);
   let totals: Float64Array[] | undefined;
   return (s) => {

@@ -3,7 +3,8 @@
 //
 //   Cluster status: 1 nodes
 //    - NodeIdleSeconds: Min=36 Mean=38 Max=41
-//    - ResourceUsage: 0.0/2.0 CPU, 0.0/1.0 Custom1, 0.0/1.0 is_spot, 0.0 GiB/0.58 GiB memory, 0.0 GiB/0.1 GiB object_store_memory
+//    - ResourceUsage: 0.0/2.0 CPU, 0.0/1.0 Custom1, 0.0/1.0 is_spot, 0.0 GiB/0.58 GiB memory,
+//        0.0 GiB/0.1 GiB object_store_memory      (one line in the log, cut here)
 //   Worker node types:
 //    - worker-nodes: 1
 //   Placement group demands: []
@@ -17,7 +18,7 @@
 // What the original printed and we cannot know is left out: heartbeats (MostDelayedHeartbeats,
 // TimeSinceLastHeartbeat; the GCS tracks liveness itself). What we add, only when there is
 // something to say: request_resources() bundles, infeasible demand, nodes being removed, notes.
-import type { ClusterNode, Decision, ResourceDemand, ResourceMap, SchedulerInput } from "./scheduler";
+import type { ClusterNode, Decision, RemovalChoice, ResourceDemand, ResourceMap, SchedulerInput } from "./scheduler";
 
 /** Python's repr() of a float: shortest round-trip digits, `.0` on integers, exponent outside 1e-4..1e16. */
 export function pyFloat(x: number): string {
@@ -62,7 +63,9 @@ function isLive(n: ClusterNode): boolean {
 
 /** `{'CPU': 1.0} * 3` for repeated shapes: 10,000 pending tasks stay one line. */
 function demandList(ds: ResourceDemand[], max: number): string {
-  const shown = ds.slice(0, max).map((d) => (d.count === 1 ? pyResources(d.resources) : `${pyResources(d.resources)} * ${d.count}`));
+  const shown = ds
+    .slice(0, max)
+    .map((d) => (d.count === 1 ? pyResources(d.resources) : `${pyResources(d.resources)} * ${d.count}`));
   if (ds.length > max) shown.push(`... ${ds.length - max} more shapes`);
   return `[${shown.join(", ")}]`;
 }
@@ -73,7 +76,11 @@ export interface StatusBlockOptions {
 }
 
 /** The "Cluster status" block for one autoscaler pass, as lines. */
-export function formatClusterStatus(input: SchedulerInput, decision: Decision, opts: StatusBlockOptions = {}): string[] {
+export function formatClusterStatus(
+  input: SchedulerInput,
+  decision: Decision,
+  opts: StatusBlockOptions = {},
+): string[] {
   const max = opts.maxShapes ?? 20;
   const lines: string[] = [];
   const live = input.nodes.filter(isLive);
@@ -99,7 +106,9 @@ export function formatClusterStatus(input: SchedulerInput, decision: Decision, o
     .filter((k) => !k.startsWith("node:"))
     .sort()
     .map((k) =>
-      MEMORY_KEYS.has(k) ? `${gib(used.get(k)!)} GiB/${gib(total.get(k)!)} GiB ${k}` : `${pyFloat(used.get(k)!)}/${pyFloat(total.get(k)!)} ${k}`,
+      MEMORY_KEYS.has(k)
+        ? `${gib(used.get(k)!)} GiB/${gib(total.get(k)!)} GiB ${k}`
+        : `${pyFloat(used.get(k)!)}/${pyFloat(total.get(k)!)} ${k}`,
     );
   lines.push(` - ResourceUsage: ${usage.join(", ")}`);
 
@@ -112,20 +121,27 @@ export function formatClusterStatus(input: SchedulerInput, decision: Decision, o
   }
 
   const gangs = input.gangs.map((g) => `${g.strategy}: [${g.bundles.map(pyResources).join(", ")}]`);
-  lines.push(`Placement group demands: [${gangs.slice(0, max).join(", ")}${gangs.length > max ? `, ... ${gangs.length - max} more` : ""}]`);
+  const moreGangs = gangs.length > max ? `, ... ${gangs.length - max} more` : "";
+  lines.push(`Placement group demands: [${gangs.slice(0, max).join(", ")}${moreGangs}]`);
   lines.push(`Resource demands: ${demandList(input.demands, max)}`);
-  if (input.constraints.length > 0) lines.push(`Requested resources (request_resources): ${demandList(input.constraints, max)}`);
+  if (input.constraints.length > 0)
+    lines.push(`Requested resources (request_resources): ${demandList(input.constraints, max)}`);
   lines.push(`Unfulfilled demands: ${demandList(decision.unfulfilled, max)}`);
   const infeasible = [...decision.infeasible, ...decision.infeasibleConstraints];
   if (infeasible.length > 0 || decision.infeasibleGangs.length > 0) {
     const parts = [demandList(infeasible, max)];
-    if (decision.infeasibleGangs.length > 0) parts.push(`placement groups: [${decision.infeasibleGangs.map((g) => `${g.strategy}: [${g.bundles.map(pyResources).join(", ")}]`).join(", ")}]`);
+    if (decision.infeasibleGangs.length > 0) {
+      const gangList = decision.infeasibleGangs.map((g) => `${g.strategy}: [${g.bundles.map(pyResources).join(", ")}]`);
+      parts.push(`placement groups: [${gangList.join(", ")}]`);
+    }
     lines.push(`Infeasible demands (no node type can hold them): ${parts.join(" ")}`);
   }
   const requests = Object.entries(decision.launch).filter(([, n]) => n > 0);
   lines.push(`Node requests: {${requests.map(([k, n]) => `${pyStr(k)}: ${n}`).join(", ")}}`);
   if (decision.remove.length > 0) {
-    lines.push(`Nodes to remove: ${decision.remove.map((r) => `${r.instanceId} (${r.type}, ${r.reason}${r.reason === "idle" ? ` ${Math.floor(r.idleMs / 1000)}s` : ""})`).join(", ")}`);
+    const idleFor = (r: RemovalChoice) => (r.reason === "idle" ? ` ${Math.floor(r.idleMs / 1000)}s` : "");
+    const removals = decision.remove.map((r) => `${r.instanceId} (${r.type}, ${r.reason}${idleFor(r)})`);
+    lines.push(`Nodes to remove: ${removals.join(", ")}`);
   }
   for (const note of decision.notes) lines.push(` - ${note}`);
   return lines;

@@ -17,9 +17,30 @@ import type { Service, ServicePort } from "../../api/v1/kube-types";
 import { HEAD_NAME_ANNOTATION } from "../../builders/names";
 import { launchConfigHash } from "../../builders/launch-hash";
 import { buildHeadService, HeadService } from "../../builders/service";
-import { Pod, awaitingScheduler, created, isFinished, isReady, isRunning, isTerminating, launchHashOf, nodeKind, podType } from "./pods";
+import {
+  Pod,
+  awaitingScheduler,
+  created,
+  isFinished,
+  isReady,
+  isRunning,
+  isTerminating,
+  launchHashOf,
+  nodeKind,
+  podType,
+} from "./pods";
 
-export type DeleteReason = "HeadFailed" | "HeadOutdated" | "DuplicateHead" | "WorkerFailed" | "Outdated" | "HeadReplaced" | "HeadNotCreated" | "TypeRemoved" | "ScaleDown" | "Idle";
+export type DeleteReason =
+  | "HeadFailed"
+  | "HeadOutdated"
+  | "DuplicateHead"
+  | "WorkerFailed"
+  | "Outdated"
+  | "HeadReplaced"
+  | "HeadNotCreated"
+  | "TypeRemoved"
+  | "ScaleDown"
+  | "Idle";
 
 export interface PodDeletion {
   pod: Pod;
@@ -72,7 +93,9 @@ export interface Plan {
 /** Previous desired worker counts, from status: this is what makes an operator restart a no-op. */
 export function previousDesired(rc: RayCluster): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const t of rc.status?.podTypes ?? []) if (t.name !== rc.spec.headPodType || (t.desired ?? 0) > 1) out[t.name] = t.name === rc.spec.headPodType ? t.desired - 1 : t.desired;
+  for (const t of rc.status?.podTypes ?? [])
+    if (t.name !== rc.spec.headPodType || (t.desired ?? 0) > 1)
+      out[t.name] = t.name === rc.spec.headPodType ? t.desired - 1 : t.desired;
   return out;
 }
 
@@ -82,7 +105,13 @@ function removalOrder(a: Pod, b: Pod): number {
   return rank(a) - rank(b) || created(b) - created(a);
 }
 
-export function planCluster(rc: DefaultedRayCluster, pods: Pod[], service: Service | undefined, intent: ScaleIntent = {}, limits: PlanLimits = {}): Plan {
+export function planCluster(
+  rc: DefaultedRayCluster,
+  pods: Pod[],
+  service: Service | undefined,
+  intent: ScaleIntent = {},
+  limits: PlanLimits = {},
+): Plan {
   const spec = rc.spec;
   const plan: Plan = { deletions: [], creations: [], desired: {}, current: {}, outdated: 0, deferred: 0 };
   const del = (pod: Pod, reason: DeleteReason) => plan.deletions.push({ pod, reason });
@@ -91,8 +120,14 @@ export function planCluster(rc: DefaultedRayCluster, pods: Pod[], service: Servi
   const wantService = buildHeadService(rc);
   if (!service) plan.service = { create: wantService };
   else {
-    const have = (service.spec?.ports ?? []).map((p) => `${p.name}:${p.port}:${p.targetPort}`).sort().join(",");
-    const want = headServicePorts(spec).map((p) => `${p.name}:${p.port}:${p.targetPort ?? p.port}`).sort().join(",");
+    const have = (service.spec?.ports ?? [])
+      .map((p) => `${p.name}:${p.port}:${p.targetPort}`)
+      .sort()
+      .join(",");
+    const want = headServicePorts(spec)
+      .map((p) => `${p.name}:${p.port}:${p.targetPort ?? p.port}`)
+      .sort()
+      .join(",");
     if (have !== want) plan.service = { patch: { spec: { ports: wantService.spec.ports } } };
   }
 
@@ -100,16 +135,16 @@ export function planCluster(rc: DefaultedRayCluster, pods: Pod[], service: Servi
   const headHash = launchConfigHash(rc, headType(spec), "head");
   const heads = live.filter((p) => nodeKind(p) === "head").sort((a, b) => created(a) - created(b));
   let head: Pod | undefined;
-  for (const h of heads) {
-    if (isFinished(h)) {
-      del(h, "HeadFailed");
+  for (const candidate of heads) {
+    if (isFinished(candidate)) {
+      del(candidate, "HeadFailed");
       plan.restart = "HeadFailed";
-    } else if (launchHashOf(h) !== headHash) {
-      del(h, "HeadOutdated");
+    } else if (launchHashOf(candidate) !== headHash) {
+      del(candidate, "HeadOutdated");
       plan.restart ??= "HeadOutdated";
       plan.outdated++;
-    } else if (!head) head = h;
-    else del(h, "DuplicateHead");
+    } else if (!head) head = candidate;
+    else del(candidate, "DuplicateHead");
   }
   const headTerminating = pods.some((p) => isTerminating(p) && nodeKind(p) === "head");
   // The head we knew is gone (deleted, evicted, or on its way out): the cluster restarts.
@@ -120,58 +155,61 @@ export function planCluster(rc: DefaultedRayCluster, pods: Pod[], service: Servi
 
   const types = workerTypes(spec);
   const prev = previousDesired(rc);
-  for (const t of types) plan.current[t.name] = [];
-  const hashes = new Map(types.map((t) => [t.name, launchConfigHash(rc, t, "worker")]));
+  for (const workerType of types) plan.current[workerType.name] = [];
+  const hashes = new Map(types.map((workerType) => [workerType.name, launchConfigHash(rc, workerType, "worker")]));
   // Workers the scheduler has not looked at yet, replaced ones included (they count until gone).
   let awaiting = 0;
-  for (const w of live.filter((p) => nodeKind(p) === "worker")) {
-    if (awaitingScheduler(w)) awaiting++;
-    const type = podType(w) ?? "";
-    if (!hashes.has(type)) del(w, "TypeRemoved");
-    else if (!head || w.metadata.annotations?.[HEAD_NAME_ANNOTATION] !== head.metadata.name) del(w, "HeadReplaced");
-    else if (isFinished(w)) del(w, "WorkerFailed");
-    else if (launchHashOf(w) !== hashes.get(type)) {
-      del(w, "Outdated");
+  for (const worker of live.filter((p) => nodeKind(p) === "worker")) {
+    if (awaitingScheduler(worker)) awaiting++;
+    const typeName = podType(worker) ?? "";
+    if (!hashes.has(typeName)) del(worker, "TypeRemoved");
+    else if (!head || worker.metadata.annotations?.[HEAD_NAME_ANNOTATION] !== head.metadata.name)
+      del(worker, "HeadReplaced");
+    else if (isFinished(worker)) del(worker, "WorkerFailed");
+    else if (launchHashOf(worker) !== hashes.get(typeName)) {
+      del(worker, "Outdated");
       plan.outdated++;
-    } else plan.current[type].push(w);
+    } else plan.current[typeName].push(worker);
   }
 
   // Desired counts: the autoscaler's target, else what status remembers (else minWorkers) or the
   // live workers if more (a pass that created them may have stopped before writing status: those
   // are kept, not scaled down); clamped.
   let total = 0;
-  for (const t of types) {
-    const want = intent.targets?.[t.name] ?? Math.max(prev[t.name] ?? t.minWorkers, plan.current[t.name].length);
-    plan.desired[t.name] = Math.max(t.minWorkers, Math.min(t.maxWorkers, want));
-    total += plan.desired[t.name];
+  for (const workerType of types) {
+    const want =
+      intent.targets?.[workerType.name] ??
+      Math.max(prev[workerType.name] ?? workerType.minWorkers, plan.current[workerType.name].length);
+    plan.desired[workerType.name] = Math.max(workerType.minWorkers, Math.min(workerType.maxWorkers, want));
+    total += plan.desired[workerType.name];
   }
   // The global cap: take the excess from the last types first, never below a type's minimum.
-  for (const t of [...types].reverse()) {
+  for (const workerType of [...types].reverse()) {
     if (total <= spec.maxWorkers) break;
-    const cut = Math.min(total - spec.maxWorkers, plan.desired[t.name] - t.minWorkers);
-    plan.desired[t.name] -= cut;
+    const cut = Math.min(total - spec.maxWorkers, plan.desired[workerType.name] - workerType.minWorkers);
+    plan.desired[workerType.name] -= cut;
     total -= cut;
   }
 
   // Room the scheduler window leaves for new workers.
   let room = limits.maxUnscheduledWorkers ? Math.max(0, limits.maxUnscheduledWorkers - awaiting) : Infinity;
   const idle = new Set(intent.remove ?? []);
-  for (const t of types) {
-    const have = plan.current[t.name];
-    const desired = plan.desired[t.name];
+  for (const workerType of types) {
+    const have = plan.current[workerType.name];
+    const desired = plan.desired[workerType.name];
     let surplus = have.length - desired;
     // Idle workers named by the autoscaler go first, but only down to the desired count.
-    for (const w of have.filter((p) => idle.has(p.metadata.name))) {
+    for (const worker of have.filter((p) => idle.has(p.metadata.name))) {
       if (surplus <= 0) break;
-      del(w, "Idle");
+      del(worker, "Idle");
       surplus--;
     }
     // Sorted only when something goes: a pass runs on every scheduling of a big scale-up's pods.
     if (surplus > 0) {
       const deleting = new Set(plan.deletions.map((d) => d.pod.metadata.name));
-      for (const w of have.filter((p) => !deleting.has(p.metadata.name)).sort(removalOrder)) {
+      for (const worker of have.filter((p) => !deleting.has(p.metadata.name)).sort(removalOrder)) {
         if (surplus <= 0) break;
-        del(w, "ScaleDown");
+        del(worker, "ScaleDown");
         surplus--;
       }
     }
@@ -181,7 +219,7 @@ export function planCluster(rc: DefaultedRayCluster, pods: Pod[], service: Servi
       const count = Math.min(desired - have.length, room);
       plan.deferred += desired - have.length - count;
       room -= count;
-      if (count > 0) plan.creations.push({ kind: "worker", type: t.name, count });
+      if (count > 0) plan.creations.push({ kind: "worker", type: workerType.name, count });
     }
   }
   return plan;

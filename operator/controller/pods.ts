@@ -12,9 +12,11 @@ export const podKey = (p: Pod) => `${p.metadata.namespace}/${p.metadata.name}`;
 export const isTerminating = (p: Pod) => !!p.metadata.deletionTimestamp;
 export const isFinished = (p: Pod) => p.status?.phase === "Failed" || p.status?.phase === "Succeeded";
 export const isRunning = (p: Pod) => p.status?.phase === "Running";
-export const isReady = (p: Pod) => isRunning(p) && !!p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
+export const isReady = (p: Pod) =>
+  isRunning(p) && !!p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
 /** Not yet looked at by the scheduler: neither bound nor given a PodScheduled condition (unschedulable, gated). */
-export const awaitingScheduler = (p: Pod) => !p.spec?.nodeName && !p.status?.conditions?.some((c) => c.type === "PodScheduled");
+export const awaitingScheduler = (p: Pod) =>
+  !p.spec?.nodeName && !p.status?.conditions?.some((c) => c.type === "PodScheduled");
 export const nodeKind = (p: Pod): NodeKind | undefined => p.metadata.labels?.[LABELS.nodeType] as NodeKind | undefined;
 export const podType = (p: Pod) => p.metadata.labels?.[LABELS.userNodeType];
 export const launchHashOf = (p: Pod) => p.metadata.labels?.[LABELS.launchConfig];
@@ -22,11 +24,15 @@ export const created = (p: Pod) => Date.parse(p.metadata.creationTimestamp ?? ""
 
 /** The RayCluster that controls an object, as `namespace/name`, from its controller reference. */
 export function controllerKey(o: KubeObject): string | undefined {
-  const ref = (o.metadata.ownerReferences ?? []).find((r) => r.controller && r.kind === "RayCluster" && String(r.apiVersion).startsWith("cluster.ray.io/"));
+  const ref = (o.metadata.ownerReferences ?? []).find(
+    (r) => r.controller && r.kind === "RayCluster" && String(r.apiVersion).startsWith("cluster.ray.io/"),
+  );
   return ref ? `${o.metadata.namespace}/${ref.name}` : undefined;
 }
 
 /** Owned by this incarnation of the RayCluster (same name and UID). */
 export function ownedBy(o: KubeObject, rc: RayCluster): boolean {
-  return (o.metadata.ownerReferences ?? []).some((r) => r.controller && r.kind === "RayCluster" && r.uid === rc.metadata.uid);
+  return (o.metadata.ownerReferences ?? []).some(
+    (r) => r.controller && r.kind === "RayCluster" && r.uid === rc.metadata.uid,
+  );
 }

@@ -25,7 +25,15 @@ export interface StatusInputs {
   now?: Date;
 }
 
-function condition(type: string, ok: boolean, reason: string, message: string, generation: number | undefined, prev: Condition[] | undefined, now: string): Condition {
+function condition(
+  type: string,
+  ok: boolean,
+  reason: string,
+  message: string,
+  generation: number | undefined,
+  prev: Condition[] | undefined,
+  now: string,
+): Condition {
   const status = ok ? "True" : "False";
   const before = prev?.find((c) => c.type === type);
   return {
@@ -38,12 +46,12 @@ function condition(type: string, ok: boolean, reason: string, message: string, g
   };
 }
 
-export function computeStatus(s: StatusInputs): RayClusterStatus {
-  const { rc, plan } = s;
-  const now = (s.now ?? new Date()).toISOString().replace(/\.\d{3}Z$/, "Z");
+export function computeStatus(inputs: StatusInputs): RayClusterStatus {
+  const { rc, plan } = inputs;
+  const now = (inputs.now ?? new Date()).toISOString().replace(/\.\d{3}Z$/, "Z");
   const generation = rc.metadata.generation;
   const prev = rc.status?.conditions;
-  const live = s.pods.filter((p) => !isTerminating(p) && !isFinished(p));
+  const live = inputs.pods.filter((p) => !isTerminating(p) && !isFinished(p));
   const head = plan?.head;
 
   const status: RayClusterStatus = {
@@ -52,14 +60,14 @@ export function computeStatus(s: StatusInputs): RayClusterStatus {
     head: {
       ...(head ? { podName: head.metadata.name, ...(head.status?.podIP ? { podIP: head.status.podIP } : {}) } : {}),
       serviceName: headServiceName(rc.metadata.name!),
-      ...(s.service?.spec?.clusterIP ? { serviceIP: s.service.spec.clusterIP } : {}),
+      ...(inputs.service?.spec?.clusterIP ? { serviceIP: inputs.service.spec.clusterIP } : {}),
     },
   };
-  if (s.autoscaler) status.autoscaler = s.autoscaler;
+  if (inputs.autoscaler) status.autoscaler = inputs.autoscaler;
   else if (rc.status?.autoscaler) status.autoscaler = rc.status.autoscaler;
 
-  if (s.invalid?.length) {
-    const message = s.invalid.map((e) => `${e.field}: ${e.message}`).join("; ");
+  if (inputs.invalid?.length) {
+    const message = inputs.invalid.map((e) => `${e.field}: ${e.message}`).join("; ");
     status.phase = "Error";
     status.podTypes = rc.status?.podTypes;
     status.workers = rc.status?.workers;
@@ -106,10 +114,10 @@ export function computeStatus(s: StatusInputs): RayClusterStatus {
   let phase: Phase;
   let reason: string;
   let message: string;
-  if (s.createError) {
+  if (inputs.createError) {
     phase = "Error";
     reason = "PodCreationFailed";
-    message = s.createError;
+    message = inputs.createError;
   } else if (plan!.restart || (!head && rc.status?.head?.podName)) {
     phase = "Restarting";
     reason = "HeadReplaced";
@@ -131,24 +139,43 @@ export function computeStatus(s: StatusInputs): RayClusterStatus {
     reason = "AllPodsReady";
     message = `head and ${wReady} workers ready`;
   }
-  if (phase === "Running" && s.autoscalerUnreachable) phase = "AutoscalingExceptionRecovery";
+  if (phase === "Running" && inputs.autoscalerUnreachable) phase = "AutoscalingExceptionRecovery";
   status.phase = phase;
   const ready = reason === "AllPodsReady";
-  const stalled = !!s.createError;
+  const stalled = !!inputs.createError;
   status.conditions = [
     condition("Ready", ready, reason, message, generation, prev, now),
-    condition("Reconciling", !ready && !stalled, ready ? "AllPodsReady" : reason, ready ? "" : message, generation, prev, now),
+    condition(
+      "Reconciling",
+      !ready && !stalled,
+      ready ? "AllPodsReady" : reason,
+      ready ? "" : message,
+      generation,
+      prev,
+      now,
+    ),
     condition("Stalled", stalled, stalled ? reason : "AsExpected", stalled ? message : "", generation, prev, now),
   ];
-  if (s.autoscalerUnreachable !== undefined || prev?.some((c) => c.type === "AutoscalerReachable")) {
-    const ok = !s.autoscalerUnreachable;
-    status.conditions.push(condition("AutoscalerReachable", ok, ok ? "Connected" : "ControlStoreUnreachable", s.autoscalerUnreachable ?? "", generation, prev, now));
+  if (inputs.autoscalerUnreachable !== undefined || prev?.some((c) => c.type === "AutoscalerReachable")) {
+    const ok = !inputs.autoscalerUnreachable;
+    status.conditions.push(
+      condition(
+        "AutoscalerReachable",
+        ok,
+        ok ? "Connected" : "ControlStoreUnreachable",
+        inputs.autoscalerUnreachable ?? "",
+        generation,
+        prev,
+        now,
+      ),
+    );
   }
   return status;
 }
 
 /** Status equality, ignoring nothing: the status is written only when this says it changed. */
-export const sameStatus = (a: RayClusterStatus | undefined, b: RayClusterStatus | undefined) => canonicalJson(a ?? {}) === canonicalJson(b ?? {});
+export const sameStatus = (a: RayClusterStatus | undefined, b: RayClusterStatus | undefined) =>
+  canonicalJson(a ?? {}) === canonicalJson(b ?? {});
 
 /**
  * Whether two statuses differ in more than progress counts (per-type and total pod counts, and the

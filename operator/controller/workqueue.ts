@@ -105,7 +105,11 @@ export class WorkQueue {
   }
 
   /** Runs `workers` loops calling `handler` for each key until shut down; resolves when all stopped. */
-  async run(workers: number, handler: (key: string) => Promise<ReconcileResult>, onError: (key: string, e: unknown, retryInMs: number) => void): Promise<void> {
+  async run(
+    workers: number,
+    handler: (key: string) => Promise<ReconcileResult>,
+    onError: (key: string, e: unknown, retryInMs: number) => void,
+  ): Promise<void> {
     const loop = async () => {
       for (;;) {
         const key = await this.get();

@@ -31,13 +31,22 @@ export class EventRecorder {
       if (seen && Date.now() - seen.at < 10 * 60_000) {
         seen.count++;
         seen.at = Date.now();
-        await this.rest.mergePatch(`/api/v1/namespaces/${ns}/events/${seen.name}`, { count: seen.count, lastTimestamp: now });
+        await this.rest.mergePatch(`/api/v1/namespaces/${ns}/events/${seen.name}`, {
+          count: seen.count,
+          lastTimestamp: now,
+        });
         return;
       }
       const name = `${target.metadata.name}.${randomBytes(8).toString("hex")}`;
       const event: Event = {
         metadata: { name, namespace: ns },
-        involvedObject: { apiVersion: target.apiVersion, kind: target.kind, name: target.metadata.name, namespace: ns, uid: target.metadata.uid },
+        involvedObject: {
+          apiVersion: target.apiVersion,
+          kind: target.kind,
+          name: target.metadata.name,
+          namespace: ns,
+          uid: target.metadata.uid,
+        },
         type,
         reason,
         message,
@@ -50,10 +59,13 @@ export class EventRecorder {
       };
       await this.rest.create(`/api/v1/namespaces/${ns}/events`, event);
       this.recent.set(key, { name, count: 1, at: Date.now() });
-      if (this.recent.size > 5000) for (const [k, v] of this.recent) if (Date.now() - v.at > 10 * 60_000) this.recent.delete(k);
+      if (this.recent.size > 5000)
+        for (const [k, v] of this.recent) if (Date.now() - v.at > 10 * 60_000) this.recent.delete(k);
     } catch (e) {
       this.recent.delete(key);
-      this.log.warn(`could not record event ${reason} on ${target.kind} ${ns}/${target.metadata.name}: ${(e as Error).message}`);
+      this.log.warn(
+        `could not record event ${reason} on ${target.kind} ${ns}/${target.metadata.name}: ${(e as Error).message}`,
+      );
     }
   }
 }

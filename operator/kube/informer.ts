@@ -35,12 +35,14 @@ export interface InformerOptions<T> {
   log: Logger;
 }
 
-export const keyOf = (o: { metadata: { namespace?: string; name: string } }) => (o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata.name);
+export const keyOf = (o: { metadata: { namespace?: string; name: string } }) =>
+  o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata.name;
 
 /** Drops what the operator never reads, to keep the cache small (managedFields dominate object size). */
 function strip<T extends KubeObject>(o: T): T {
   if (o.metadata.managedFields) delete o.metadata.managedFields;
-  if (o.metadata.annotations?.["kubectl.kubernetes.io/last-applied-configuration"]) delete o.metadata.annotations["kubectl.kubernetes.io/last-applied-configuration"];
+  if (o.metadata.annotations?.["kubectl.kubernetes.io/last-applied-configuration"])
+    delete o.metadata.annotations["kubectl.kubernetes.io/last-applied-configuration"];
   return o;
 }
 
@@ -168,7 +170,11 @@ export class Informer<T extends KubeObject> {
     let cont: string | undefined;
     let rv = "";
     do {
-      const page = await this.rest.get<List<T>>(this.opts.path, { labelSelector: this.opts.labelSelector, limit: this.opts.pageSize ?? 500, continue: cont });
+      const page = await this.rest.get<List<T>>(this.opts.path, {
+        labelSelector: this.opts.labelSelector,
+        limit: this.opts.pageSize ?? 500,
+        continue: cont,
+      });
       items.push(...page.items);
       cont = page.metadata?.continue || undefined;
       rv = page.metadata?.resourceVersion ?? rv;
@@ -201,7 +207,12 @@ export class Informer<T extends KubeObject> {
         let gone = false;
         await this.rest.watch<T>(
           this.opts.path,
-          { labelSelector: this.opts.labelSelector, resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds: 240 + Math.floor(Math.random() * 60) },
+          {
+            labelSelector: this.opts.labelSelector,
+            resourceVersion: this.resourceVersion,
+            allowWatchBookmarks: true,
+            timeoutSeconds: 240 + Math.floor(Math.random() * 60),
+          },
           (e: WatchEvent<T>) => {
             if (e.type === "ERROR") {
               if (e.object?.code === 410) gone = true;
@@ -228,7 +239,9 @@ export class Informer<T extends KubeObject> {
         this.lastError = (e as Error).message;
         needList = true; // after a failure, trust nothing: list again
         const wait = this.backoff.next();
-        this.opts.log.warn(`informer ${this.opts.name}: ${(e as Error).message}; restarting in ${(wait / 1000).toFixed(1)}s`);
+        this.opts.log.warn(
+          `informer ${this.opts.name}: ${(e as Error).message}; restarting in ${(wait / 1000).toFixed(1)}s`,
+        );
         await new Promise((r) => setTimeout(r, wait));
       }
     }

@@ -82,7 +82,10 @@ const verbOf = (method: string, query?: RequestOptions["query"], named = true) =
   }
 };
 
-/** The resource part of an API path, namespace dropped: `/api/v1/namespaces/ray/pods/x/status` → [pods, x, status]. */
+/**
+ * The resource part of an API path, namespace dropped:
+ * `/api/v1/namespaces/ray/pods/x/status` → [pods, x, status].
+ */
 function resourceParts(path: string): string[] {
   const parts = path.split("?")[0].split("/").filter(Boolean);
   const rest = parts.slice(parts[0] === "api" ? 2 : 3); // skip api/v1 or apis/group/version
@@ -93,7 +96,7 @@ function resourceParts(path: string): string[] {
 /** `/api/v1/namespaces/ray/pods/x/status` → `pods/status`. */
 export function resourceOf(path: string): string {
   const [resource, , sub] = resourceParts(path);
-  return sub ? `${resource}/${sub}` : resource ?? "";
+  return sub ? `${resource}/${sub}` : (resource ?? "");
 }
 
 /** A path names one object (get) rather than a collection (list). */
@@ -115,7 +118,10 @@ export class KubeRest {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error("kubeconfig has no current cluster");
     this.server = new URL(cluster.server);
-    this.agent = this.server.protocol === "https:" ? new https.Agent({ ...tls, keepAlive: true, maxSockets: 64 }) : new http.Agent({ keepAlive: true, maxSockets: 64 });
+    this.agent =
+      this.server.protocol === "https:"
+        ? new https.Agent({ ...tls, keepAlive: true, maxSockets: 64 })
+        : new http.Agent({ keepAlive: true, maxSockets: 64 });
     this.limiter = new TokenBucket(opts.qps ?? 50, opts.burst ?? 100);
   }
 
@@ -123,7 +129,13 @@ export class KubeRest {
     const o: https.RequestOptions = {};
     await kc.applyToHTTPSOptions(o);
     // One secure context for every connection: otherwise each new socket parses the CA and keys again.
-    const secureContext = tlsModule.createSecureContext({ ca: o.ca, cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase });
+    const secureContext = tlsModule.createSecureContext({
+      ca: o.ca,
+      cert: o.cert,
+      key: o.key,
+      pfx: o.pfx,
+      passphrase: o.passphrase,
+    });
     const tls: https.AgentOptions = { secureContext, servername: o.servername };
     if (o.rejectUnauthorized !== undefined) tls.rejectUnauthorized = o.rejectUnauthorized;
     return new KubeRest(kc, tls, opts);
@@ -188,7 +200,14 @@ export class KubeRest {
           if (code >= 200 && code < 300) resolve(parsed as T);
           else {
             const { reason, message } = errorBody(parsed);
-            reject(new ApiError(code, typeof reason === "string" ? reason : "", typeof message === "string" ? message : `HTTP ${code} ${text.slice(0, 200)}`, parsed));
+            reject(
+              new ApiError(
+                code,
+                typeof reason === "string" ? reason : "",
+                typeof message === "string" ? message : `HTTP ${code} ${text.slice(0, 200)}`,
+                parsed,
+              ),
+            );
           }
         });
         res.on("error", reject);
@@ -204,17 +223,28 @@ export class KubeRest {
 
   get = <T = unknown>(path: string, query?: RequestOptions["query"]) => this.request<T>("GET", path, { query });
   create = <T = unknown>(path: string, body: unknown, flow?: string) => this.request<T>("POST", path, { body, flow });
-  delete = <T = unknown>(path: string, body?: unknown, flow?: string) => this.request<T>("DELETE", path, { body, flow });
-  mergePatch = <T = unknown>(path: string, body: unknown, flow?: string) => this.request<T>("PATCH", path, { body, contentType: "application/merge-patch+json", flow });
+  delete = <T = unknown>(path: string, body?: unknown, flow?: string) =>
+    this.request<T>("DELETE", path, { body, flow });
+  mergePatch = <T = unknown>(path: string, body: unknown, flow?: string) =>
+    this.request<T>("PATCH", path, { body, contentType: "application/merge-patch+json", flow });
 
   /**
    * Streams a watch. Calls `onEvent` for each event and resolves when the server closes the stream
    * (normal: watches time out); rejects on transport errors or a non-200 answer. `abort` stops it.
    */
-  async watch<T>(path: string, query: RequestOptions["query"], onEvent: (e: WatchEvent<T>) => void, signal: AbortSignal): Promise<void> {
+  async watch<T>(
+    path: string,
+    query: RequestOptions["query"],
+    onEvent: (e: WatchEvent<T>) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
     await this.limiter.take();
     const u = this.url(path, { ...query, watch: 1 });
-    const headers = { ...(await this.headers()), Accept: "application/json", "User-Agent": this.opts.userAgent ?? "ray-operator" };
+    const headers = {
+      ...(await this.headers()),
+      Accept: "application/json",
+      "User-Agent": this.opts.userAgent ?? "ray-operator",
+    };
     const transport = this.server.protocol === "https:" ? https : http;
     const started = Date.now();
     return new Promise<void>((resolve, reject) => {
@@ -223,7 +253,11 @@ export class KubeRest {
         if (res.statusCode !== 200) {
           let text = "";
           res.on("data", (c) => (text += c));
-          res.on("end", () => reject(new ApiError(res.statusCode ?? 0, "", `watch ${path}: HTTP ${res.statusCode} ${text.slice(0, 200)}`)));
+          res.on("end", () =>
+            reject(
+              new ApiError(res.statusCode ?? 0, "", `watch ${path}: HTTP ${res.statusCode} ${text.slice(0, 200)}`),
+            ),
+          );
           return;
         }
         res.setEncoding("utf8");

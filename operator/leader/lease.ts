@@ -56,7 +56,13 @@ export class LeaderElector {
       try {
         const created: Lease = {
           metadata: { name: this.o.name, namespace: this.o.namespace },
-          spec: { holderIdentity: this.o.identity, leaseDurationSeconds: this.duration, acquireTime: micro(now), renewTime: micro(now), leaseTransitions: 0 },
+          spec: {
+            holderIdentity: this.o.identity,
+            leaseDurationSeconds: this.duration,
+            acquireTime: micro(now),
+            renewTime: micro(now),
+            leaseTransitions: 0,
+          },
         };
         await this.rest.create(`/apis/coordination.k8s.io/v1/namespaces/${this.o.namespace}/leases`, created);
         this.observedAt = Date.now();
@@ -147,7 +153,9 @@ export class LeaderElector {
     try {
       const lease = await this.rest.get<Lease>(this.path);
       if (lease.spec?.holderIdentity !== this.o.identity) return;
-      await this.rest.request("PUT", this.path, { body: { ...lease, spec: { ...lease.spec, holderIdentity: "", leaseDurationSeconds: 1, renewTime: micro() } } });
+      await this.rest.request("PUT", this.path, {
+        body: { ...lease, spec: { ...lease.spec, holderIdentity: "", leaseDurationSeconds: 1, renewTime: micro() } },
+      });
       this.o.log.info(`leader election: released lease ${this.o.namespace}/${this.o.name}`);
     } catch (e) {
       this.o.log.warn(`leader election: release failed: ${(e as Error).message}`);

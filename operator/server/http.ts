@@ -8,7 +8,12 @@ export interface Probes {
   ready(): { ok: boolean; detail: string };
 }
 
-export function startHttp(port: number, probes: Probes, registry: Registry | undefined, host = "0.0.0.0"): Promise<Server> {
+export function startHttp(
+  port: number,
+  probes: Probes,
+  registry: Registry | undefined,
+  host = "0.0.0.0",
+): Promise<Server> {
   const server = createServer(async (req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     const answer = (r: { ok: boolean; detail: string }) => {

@@ -16,10 +16,17 @@ export interface Logger {
 
 function timestamp(d = new Date()): string {
   const p = (n: number, w = 2) => String(n).padStart(w, "0");
-  return `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())},${p(d.getUTCMilliseconds(), 3)}`;
+  const date = `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())}`;
+  const time = `${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())},${p(d.getUTCMilliseconds(), 3)}`;
+  return `${date} ${time}`;
 }
 
-export function createLogger(level: Level = "info", write: (line: string) => void = (l) => process.stdout.write(l + "\n"), component = "operator", prefix = ""): Logger {
+export function createLogger(
+  level: Level = "info",
+  write: (line: string) => void = (l) => process.stdout.write(l + "\n"),
+  component = "operator",
+  prefix = "",
+): Logger {
   const emit = (lvl: Level, msg: string) => {
     if (ORDER[lvl] < ORDER[level]) return;
     const head = `${prefix}${timestamp()} ${lvl.toUpperCase()} ${component} -- `;

@@ -1,6 +1,6 @@
 // Kubernetes clients for tests, from a kubeconfig file or a ServiceAccount token.
 import * as k8s from "@kubernetes/client-node";
-import { serviceAccountToken, tokenKubeConfig } from "../../scripts/operator-process";
+import { serviceAccountToken, kubeConfigWithToken } from "../../scripts/operator-process";
 
 export interface Clients {
   kc: k8s.KubeConfig;
@@ -36,7 +36,7 @@ export function clientsFromFile(path: string): Clients {
 
 /** A KubeConfig that authenticates as a ServiceAccount with a token from the TokenRequest API. */
 export async function serviceAccountKubeConfig(admin: Clients, namespace: string, name: string): Promise<k8s.KubeConfig> {
-  return tokenKubeConfig(admin.kc, await serviceAccountToken(admin.kc, namespace, name), namespace);
+  return kubeConfigWithToken(admin.kc, await serviceAccountToken(admin.kc, namespace, name), namespace);
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -6,7 +6,7 @@ import { CRD_NAME, GROUP, PLURAL, VERSION } from "../../api/v1/types";
 import { namespaceObject } from "../../builders/namespace";
 import { rbacObjects, SERVICE_ACCOUNT } from "../../builders/rbac";
 import { KubeRest } from "../../operator/kube/rest";
-import { serviceAccountToken, tokenKubeconfig } from "../../scripts/operator-process";
+import { serviceAccountToken, writeKubeconfigWithToken } from "../../scripts/operator-process";
 import { apply, Clients, eventually } from "./kube";
 
 export async function installCrd(c: Clients): Promise<void> {
@@ -22,7 +22,7 @@ export async function operatorNamespace(c: Clients, ns: string): Promise<string>
   await installCrd(c);
   await apply(c, namespaceObject(ns, "baseline"));
   for (const obj of rbacObjects(ns, "namespace")) await apply(c, obj);
-  return tokenKubeconfig(c.kc, await serviceAccountToken(c.kc, ns, SERVICE_ACCOUNT), ns);
+  return writeKubeconfigWithToken(c.kc, await serviceAccountToken(c.kc, ns, SERVICE_ACCOUNT), ns);
 }
 
 export const rayClusters = (c: Clients, ns: string) => ({

@@ -1,6 +1,7 @@
-// The shape of the code, checked: which directory may import which, and no import cycle. Data flows
-// one way, api/ → builders/ → operator/ (and config/ → components/ for the Pulumi program); a file
-// imports from its own layer or from the layers below it that its layer uses, never from above.
+// The shape of the code, checked: which directory may import which, no import cycle, and lines a
+// reader can see. Data flows one way, api/ → builders/ → operator/ (and config/ → components/ for the
+// Pulumi program); a file imports from its own layer or from the layers below it that its layer uses,
+// never from above.
 import { strict as assert } from "assert";
 import { existsSync, readdirSync, readFileSync, statSync } from "fs";
 import { dirname, join, relative, resolve } from "path";
@@ -30,10 +31,18 @@ const LAYERS: Layer[] = [
   { name: "operator/server", paths: ["operator/server/"], uses: [] },
   { name: "operator/kube", paths: ["operator/kube/"], uses: ["api", "operator/util"] },
   { name: "operator/leader", paths: ["operator/leader/"], uses: ["operator/kube"] },
-  { name: "operator/controller", paths: ["operator/controller/"], uses: ["builders", "operator/kube", "operator/server"] },
+  {
+    name: "operator/controller",
+    paths: ["operator/controller/"],
+    uses: ["builders", "operator/kube", "operator/server"],
+  },
   { name: "operator/autoscaler", paths: ["operator/autoscaler/"], uses: ["operator/controller"] },
   { name: "operator", paths: ["operator/"], uses: ["operator/leader", "operator/autoscaler"] },
 ];
+
+/** Code written by a generator, held to its generator's layout. */
+const GENERATED = ["operator/autoscaler/gen/", "api/v1/generated/"];
+const MAX_LINE = 120;
 
 /** Every hand-written or generated .ts file of the layers, relative to the root, with / separators. */
 function layerFiles(): string[] {
@@ -123,5 +132,17 @@ describe("layout of the code", () => {
     };
     for (const f of files) if (!state.has(f)) visit(f);
     assert.deepEqual(cycles, []);
+  });
+
+  it(`has no hand-written line longer than ${MAX_LINE} columns`, () => {
+    const long: string[] = [];
+    for (const file of files.filter((f) => !GENERATED.some((g) => f.startsWith(g)))) {
+      readFileSync(join(ROOT, file), "utf8")
+        .split("\n")
+        .forEach((line, i) => {
+          if (line.length > MAX_LINE) long.push(`${file}:${i + 1} (${line.length})`);
+        });
+    }
+    assert.deepEqual(long, []);
   });
 });
