@@ -193,8 +193,14 @@ export function prepareHost(stateDir: string): HostJournal {
     pids: {},
     preexistingTables: iptablesTables().map((t) => t.join(" ")),
   };
-  // Written before the first change, so a crash at any point below is undone by the next teardown.
-  writeJournal(journal);
+  // Written before the first change, so a crash at any point below is undone by the next teardown;
+  // created exclusively, so of two runs starting at once only one gets the host.
+  mkdirSync(dirname(JOURNAL_FILE), { recursive: true });
+  try {
+    writeFileSync(JOURNAL_FILE, JSON.stringify(journal, null, 2), { flag: "wx" });
+  } catch {
+    throw new Error(whyNoRealNode() ?? "another run took the real node at the same moment");
+  }
 
   const n = NODE_NETWORK;
   run("ip", ["link", "add", n.nodeBridge, "type", "bridge"]);
