@@ -58,7 +58,15 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCl
   const images = o.realNode === "now" ? buildImages(o.operatorImage ?? DEFAULT_OPERATOR_IMAGE, log) : undefined;
   // The node's state lives under the control plane's data directory, which does not exist yet: the
   // journal is written with a placeholder and pointed at it once the control plane is up.
-  const journal = prepareHost(join("/tmp", `ray-operator-node-${process.pid}-${Date.now()}`));
+  let journal: HostJournal;
+  try {
+    journal = prepareHost(join("/tmp", `ray-operator-node-${process.pid}-${Date.now()}`));
+  } catch (e) {
+    // Another run took the host between the check above and now.
+    if (o.realNode === "now") throw e;
+    log(`no real node for this control plane: ${(e as Error).message}`);
+    return { controlPlane: await startControlPlane(o), noRealNode: (e as Error).message };
+  }
   let controlPlane: ControlPlaneState;
   try {
     controlPlane = await startControlPlane({ ...o, bindAddress: NODE_NETWORK.nodeIp });
