@@ -41,6 +41,7 @@ async function main() {
     workers: config.workers,
     resyncSeconds: config.resyncSeconds,
     maxUnscheduledWorkers: config.maxUnscheduledWorkers,
+    autoscaling: config.autoscalerIntervalSeconds > 0,
   });
 
   const watching = config.watchNamespace ? `namespace ${config.watchNamespace}` : "all namespaces";

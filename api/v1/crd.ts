@@ -274,6 +274,7 @@ const statusSchema: StructuralSchema = {
         infeasible: { type: "array", items: { type: "string" } },
         nodeRequests: { type: "object", additionalProperties: { type: "integer" } },
         removed: { type: "array", items: { type: "string" } },
+        draining: { type: "array", items: { type: "string" } },
         message: { type: "string" },
       },
     },

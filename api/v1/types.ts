@@ -88,6 +88,11 @@ export interface AutoscalerStatus {
   nodeRequests?: Record<string, number>;
   /** Pods the last decision removed as idle. */
   removed?: string[];
+  /**
+   * Worker pods the autoscaler chose to remove and is draining in Ray, written before it asks Ray:
+   * after an operator restart, exactly these (once Ray drained them) go, and none is replaced.
+   */
+  draining?: string[];
   message?: string;
 }
 

@@ -46,6 +46,11 @@ export interface StepOk {
   create: Record<string, number>;
   /** Worker pods to delete: Ray accepted to drain them. */
   delete: RemovalChoice[];
+  /**
+   * Worker pods an earlier pass (perhaps of an operator since restarted) chose and drained, which
+   * Ray shows drained (DRAINING or DEAD, or no longer a node): they go too.
+   */
+  drainedBefore: string[];
   /** Removals Ray refused (the node got work meanwhile): kept. */
   drainRejected: { removal: RemovalChoice; reason: string }[];
   /** The "Cluster status" block for the log, one line each (prefix them with `<cluster>:`). */
@@ -98,7 +103,19 @@ export class ClusterAutoscaler {
     return this.failures;
   }
 
-  async step(spec: AutoscalingSpec, pods: WorkerPod[]): Promise<StepResult> {
+  /**
+   * One pass. `drain.previous`: the workers earlier passes chose and were draining (kept in status);
+   * `drain.persist` is awaited with the workers this pass will drain (those Ray drained already,
+   * and the new choices) and the targets without them, BEFORE any DrainNode: if the operator dies
+   * after Ray drains a node, the one that restarts knows exactly which pod goes, and replaces none.
+   * When it fails, nothing is drained in this pass.
+   */
+  async step(
+    spec: AutoscalingSpec,
+    pods: WorkerPod[],
+    drain: { previous?: string[]; persist?: (draining: string[], targets: Record<string, number>) => Promise<void> } =
+      {},
+  ): Promise<StepResult> {
     let state: ClusterResourceState;
     try {
       state = await this.gcs.getClusterResourceState({ lastSeenVersion: this.lastVersion });
@@ -114,10 +131,28 @@ export class ClusterAutoscaler {
     const input = schedulerInput(spec, pods, observed.nodes, observed);
     const decision = decide(input);
 
+    // Earlier drains: done once Ray no longer runs the node as a schedulable one.
+    const rayStatus = new Map(state.nodes.map((n) => [n.instanceId, n.status]));
+    const drainedBefore = (drain.previous ?? []).filter((name) => {
+      const status = rayStatus.get(name);
+      return status === undefined || status === "DEAD" || status === "DRAINING";
+    });
+    const choices = decision.remove.filter((r) => observed.nodeIds[r.instanceId]);
+    if (choices.length && drain.persist) {
+      try {
+        const draining = [...new Set([...drainedBefore, ...choices.map((r) => r.instanceId)])];
+        await drain.persist(draining, decision.targetWorkers);
+      } catch (e) {
+        const reason = `could not record the drain before asking Ray: ${(e as Error).message}`;
+        const kept = choices.map((removal) => ({ removal, reason }));
+        return this.outcome(state, input, decision, pods, [], drainedBefore, kept);
+      }
+    }
+
     // Drain before deleting: Ray refuses if the node took work since we looked, and the pod stays.
     const del: RemovalChoice[] = [];
     const drainRejected: StepOk["drainRejected"] = [];
-    for (const r of decision.remove) {
+    for (const r of choices) {
       const nodeId = observed.nodeIds[r.instanceId];
       if (!nodeId) continue;
       try {
@@ -134,6 +169,19 @@ export class ClusterAutoscaler {
       }
     }
 
+    return this.outcome(state, input, decision, pods, del, drainedBefore, drainRejected);
+  }
+
+  /** Reports the decision to Ray (so `ray status` shows it) and puts the pass's result together. */
+  private async outcome(
+    state: ClusterResourceState,
+    input: SchedulerInput,
+    decision: Decision,
+    pods: WorkerPod[],
+    del: RemovalChoice[],
+    drainedBefore: string[],
+    drainRejected: StepOk["drainRejected"],
+  ): Promise<StepOk> {
     let reportError: string | undefined;
     try {
       // Strictly increasing across passes and across operator restarts (the GCS keeps the newest).
@@ -150,6 +198,7 @@ export class ClusterAutoscaler {
       decision,
       create: decision.launch,
       delete: del,
+      drainedBefore,
       drainRejected,
       statusLines: formatClusterStatus(input, decision),
       infeasible: formatInfeasible(decision),

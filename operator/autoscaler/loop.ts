@@ -148,16 +148,22 @@ export class AutoscalerLoop {
   async pass(rc: Defaulted<Stored<RayCluster>>, key: string, st: ClusterState): Promise<void> {
     const log = this.opts.log.forCluster(rc.metadata.name!);
     const end = this.opts.metrics.autoscalerDuration.startTimer();
+    // Workers being drained are on their way out: neither capacity nor pending launches.
+    const previous = this.opts.controller.drainingOf(rc);
+    const leaving = new Set(previous);
     const workers = this.opts.controller
       .podsOf(rc)
       .filter((p) => nodeKind(p) === "worker")
       .map((p) => ({
         name: p.metadata.name,
         type: podType(p) ?? "",
-        terminating: isTerminating(p),
+        terminating: isTerminating(p) || leaving.has(p.metadata.name),
         createdMs: created(p),
       }));
-    const result = await st.autoscaler.step(this.autoscalingSpec(rc), workers);
+    const result = await st.autoscaler.step(this.autoscalingSpec(rc), workers, {
+      previous,
+      persist: (draining, targets) => this.opts.controller.persistDraining(key, draining, targets),
+    });
     end();
     const interval = this.opts.intervalSeconds * 1000;
     if (!result.ok) {
@@ -173,6 +179,7 @@ export class AutoscalerLoop {
         intent: { targets: st.targets },
         status: rc.status?.autoscaler,
         unreachable: message,
+        draining: previous,
       });
       return;
     }
@@ -185,7 +192,11 @@ export class AutoscalerLoop {
     // A drain Ray refused leaves its node in place: it still counts.
     for (const { removal } of result.drainRejected) targets[removal.type] = (targets[removal.type] ?? 0) + 1;
     st.targets = targets;
-    const remove = result.delete.map((d) => d.instanceId);
+    // Fault injection (the fault tests): die the moment Ray has drained a node, before the pod is
+    // deleted, as a crash would. What was drained is already in status (see persistDraining).
+    if (result.delete.length && process.env.RAY_OPERATOR_FAILPOINT === "exit-after-drain") process.kill(process.pid, "SIGKILL");
+    // Drained by Ray, in this pass or (by an operator since restarted) before: these pods go.
+    const remove = [...result.drainedBefore, ...result.delete.map((d) => d.instanceId)];
     const launched = Object.values(result.create).reduce((a, b) => a + b, 0);
     this.opts.metrics.autoscalerDecisions.inc({
       outcome: launched > 0 ? "scale_up" : remove.length ? "scale_down" : "steady",
@@ -197,14 +208,16 @@ export class AutoscalerLoop {
       log.info(
         `drained idle worker ${d.instanceId} (${d.type}, idle ${Math.floor(d.idleMs / 1000)}s); removing its pod`,
       );
+    for (const name of result.drainedBefore) log.info(`worker ${name} was drained before; removing its pod`);
     for (const { removal, reason } of result.drainRejected)
       log.info(`Ray refused to drain ${removal.instanceId}: ${reason}; keeping it`);
     if (result.reportError) log.debug(`could not report the autoscaling state to Ray: ${result.reportError}`);
 
     this.opts.controller.report(key, {
-      intent: { targets, remove },
+      intent: { targets, drained: remove },
       status: this.statusOf(rc, result, targets, remove),
       unreachable: undefined,
+      draining: remove,
     });
     this.logBlock(log, st, result);
   }

@@ -57,8 +57,8 @@ export interface PodCreation {
 export interface ScaleIntent {
   /** Worker count per type the autoscaler asks for (clamped to the type's min/max here). */
   targets?: Record<string, number>;
-  /** Idle worker pods the autoscaler drained and wants removed. */
-  remove?: string[];
+  /** Worker pods Ray has drained (it accepted the autoscaler's DrainNode): they go now. */
+  drained?: string[];
 }
 
 /** How fast a plan may grow a cluster; not part of the contract, a courtesy to the rest of the cluster. */
@@ -71,6 +71,13 @@ export interface PlanLimits {
    * paces a scale-up at the scheduler's speed and never stalls it on capacity or image pulls.
    */
   maxUnscheduledWorkers?: number;
+  /**
+   * Ray's autoscaler decides which workers go (it runs for this operator). Then a worker that is a
+   * Ray node (Ready: its raylet runs) is removed only once Ray has drained it; surplus workers that
+   * are not Ray nodes yet may still go at once. Without it (AUTOSCALER_INTERVAL_SECONDS=0) surplus
+   * workers go newest first.
+   */
+  autoscaling?: boolean;
 }
 
 export interface Plan {
@@ -155,6 +162,10 @@ export function planCluster(
 
   const types = workerTypes(spec);
   const prev = previousDesired(rc);
+  // Workers the autoscaler chose to remove and has drained, or is draining (kept in status across an
+  // operator restart): a finished one goes without a replacement; a live one goes once Ray drained it.
+  const drained = new Set(intent.drained ?? []);
+  const draining = new Set([...(rc.status?.autoscaler?.draining ?? []), ...drained]);
   for (const workerType of types) plan.current[workerType.name] = [];
   const hashes = new Map(types.map((workerType) => [workerType.name, launchConfigHash(rc, workerType, "worker")]));
   // Workers the scheduler has not looked at yet, replaced ones included (they count until gone).
@@ -165,7 +176,7 @@ export function planCluster(
     if (!hashes.has(typeName)) del(worker, "TypeRemoved");
     else if (!head || worker.metadata.annotations?.[HEAD_NAME_ANNOTATION] !== head.metadata.name)
       del(worker, "HeadReplaced");
-    else if (isFinished(worker)) del(worker, "WorkerFailed");
+    else if (isFinished(worker)) del(worker, draining.has(worker.metadata.name) ? "Idle" : "WorkerFailed");
     else if (launchHashOf(worker) !== hashes.get(typeName)) {
       del(worker, "Outdated");
       plan.outdated++;
@@ -177,9 +188,8 @@ export function planCluster(
   // are kept, not scaled down); clamped.
   let total = 0;
   for (const workerType of types) {
-    const want =
-      intent.targets?.[workerType.name] ??
-      Math.max(prev[workerType.name] ?? workerType.minWorkers, plan.current[workerType.name].length);
+    const staying = plan.current[workerType.name].filter((p) => !draining.has(p.metadata.name)).length;
+    const want = intent.targets?.[workerType.name] ?? Math.max(prev[workerType.name] ?? workerType.minWorkers, staying);
     plan.desired[workerType.name] = Math.max(workerType.minWorkers, Math.min(workerType.maxWorkers, want));
     total += plan.desired[workerType.name];
   }
@@ -193,13 +203,12 @@ export function planCluster(
 
   // Room the scheduler window leaves for new workers.
   let room = limits.maxUnscheduledWorkers ? Math.max(0, limits.maxUnscheduledWorkers - awaiting) : Infinity;
-  const idle = new Set(intent.remove ?? []);
   for (const workerType of types) {
     const have = plan.current[workerType.name];
     const desired = plan.desired[workerType.name];
     let surplus = have.length - desired;
-    // Idle workers named by the autoscaler go first, but only down to the desired count.
-    for (const worker of have.filter((p) => idle.has(p.metadata.name))) {
+    // Workers Ray drained go first, but only down to the desired count.
+    for (const worker of have.filter((p) => drained.has(p.metadata.name))) {
       if (surplus <= 0) break;
       del(worker, "Idle");
       surplus--;
@@ -207,7 +216,10 @@ export function planCluster(
     // Sorted only when something goes: a pass runs on every scheduling of a big scale-up's pods.
     if (surplus > 0) {
       const deleting = new Set(plan.deletions.map((d) => d.pod.metadata.name));
-      for (const worker of have.filter((p) => !deleting.has(p.metadata.name)).sort(removalOrder)) {
+      // With the autoscaler on, a Ray node that Ray has not drained stays (it may be running work):
+      // the autoscaler drains it once it is idle, and the next pass removes it.
+      const mayGo = (p: Pod) => !deleting.has(p.metadata.name) && !(limits.autoscaling && isReady(p));
+      for (const worker of have.filter(mayGo).sort(removalOrder)) {
         if (surplus <= 0) break;
         del(worker, "ScaleDown");
         surplus--;

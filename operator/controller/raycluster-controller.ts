@@ -31,6 +31,8 @@ export interface ControllerOptions {
   resyncSeconds?: number;
   /** Per cluster, workers waiting for the scheduler's first look before more are created (0: no limit). */
   maxUnscheduledWorkers?: number;
+  /** The autoscaler runs: a worker that is a Ray node goes only once Ray drained it (see PlanLimits). */
+  autoscaling?: boolean;
 }
 
 /** What the autoscaler tells the controller about one cluster. */
@@ -38,6 +40,8 @@ export interface AutoscalerReport {
   intent: ScaleIntent;
   status?: RayClusterStatus["autoscaler"];
   unreachable?: string;
+  /** Workers the autoscaler is draining or has drained (kept in status.autoscaler.draining). */
+  draining?: string[];
 }
 
 const POD_UPDATE_COALESCE_MS = 100;
@@ -238,6 +242,43 @@ export class RayClusterController {
     this.queue.add(key);
   }
 
+  /** The workers being drained, as this process knows them, else as status remembers them. */
+  drainingOf(rc: Stored<RayCluster>): string[] {
+    return this.reports.get(keyOf(rc))?.draining ?? rc.status?.autoscaler?.draining ?? [];
+  }
+
+  /**
+   * Writes, before the autoscaler asks Ray to drain them, the workers it will drain and the worker
+   * targets without them (status.autoscaler.draining, status.podTypes[].desired): an operator that
+   * dies after Ray drained a node then restarts knowing exactly which pod goes, and replaces none.
+   * Throws when the write fails; the autoscaler then drains nothing.
+   */
+  async persistDraining(key: string, draining: string[], targets: Record<string, number>): Promise<void> {
+    const cached = this.clusters.get(key);
+    if (!cached || cached.metadata.deletionTimestamp) throw new Error(`RayCluster ${key} is gone`);
+    const report = this.reports.get(key) ?? { intent: {} };
+    const next: AutoscalerReport = { ...report, intent: { ...report.intent, targets }, draining };
+    this.reports.set(key, next);
+    const rc = defaulted(cached);
+    const pods = this.podsOf(rc);
+    const service = this.services.byIndex(key).find((candidate) => ownedBy(candidate, rc));
+    const plan = planCluster(rc, pods, service, next.intent, this.planLimits());
+    await this.writeStatus(rc, {
+      rc,
+      pods,
+      service,
+      plan,
+      autoscaler: next.status,
+      autoscalerUnreachable: next.unreachable,
+      draining,
+      createError: this.createRefusals.get(key),
+    });
+  }
+
+  private planLimits() {
+    return { maxUnscheduledWorkers: this.opts.maxUnscheduledWorkers, autoscaling: this.opts.autoscaling };
+  }
+
   /** The pods a RayCluster owns, from the cache. */
   podsOf(rc: RayCluster): Pod[] {
     return this.pods.byIndex(`${rc.metadata.namespace}/${rc.metadata.name}`).filter((pod) => ownedBy(pod, rc));
@@ -303,9 +344,7 @@ export class RayClusterController {
     }
 
     const report = this.reports.get(key);
-    const plan = planCluster(rc, pods, service, report?.intent, {
-      maxUnscheduledWorkers: this.opts.maxUnscheduledWorkers,
-    });
+    const plan = planCluster(rc, pods, service, report?.intent, this.planLimits());
     if (!this.setDeferred(key, plan.deferred) && plan.deferred)
       log.info(
         `pacing the scale-up: ${plan.deferred} more workers are created as the scheduler takes the ones ` +
@@ -318,6 +357,7 @@ export class RayClusterController {
       plan,
       autoscaler: report?.status,
       autoscalerUnreachable: report?.unreachable,
+      draining: report?.draining,
     };
 
     if (!this.expectations.satisfied(key)) {
@@ -341,7 +381,6 @@ export class RayClusterController {
     }
     // Everything one pass creates is told in one event: events are API writes too.
     const created: string[] = [];
-    if (report?.intent.remove?.length) this.reports.set(key, { ...report, intent: { ...report.intent, remove: [] } });
     // The Service, the deletions and the creations do not depend on one another: one round trip, not three.
     const [serviceSynced, podsDeleted, podsCreated] = await Promise.allSettled([
       this.syncService(rc, plan, log, created),

@@ -22,6 +22,8 @@ export interface StatusInputs {
   /** The autoscaler's view, when it runs. */
   autoscaler?: RayClusterStatus["autoscaler"];
   autoscalerUnreachable?: string;
+  /** Workers the autoscaler is draining (see AutoscalerStatus.draining); those still present are kept listed. */
+  draining?: string[];
   now?: Date;
 }
 
@@ -65,6 +67,13 @@ export function computeStatus(inputs: StatusInputs): RayClusterStatus {
   };
   if (inputs.autoscaler) status.autoscaler = inputs.autoscaler;
   else if (rc.status?.autoscaler) status.autoscaler = rc.status.autoscaler;
+  // A drain is listed until its pod is gone (being deleted counts as gone: nothing is left to decide).
+  const present = new Set(inputs.pods.filter((p) => !isTerminating(p)).map((p) => p.metadata.name));
+  const draining = (inputs.draining ?? rc.status?.autoscaler?.draining ?? []).filter((name) => present.has(name));
+  if (status.autoscaler || draining.length) {
+    const { draining: _previous, ...rest } = status.autoscaler ?? {};
+    status.autoscaler = draining.length ? { ...rest, draining: [...draining].sort() } : rest;
+  }
 
   if (inputs.invalid?.length) {
     const message = inputs.invalid.map((e) => `${e.field}: ${e.message}`).join("; ");

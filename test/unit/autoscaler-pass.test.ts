@@ -150,4 +150,54 @@ describe("autoscaler pass (ClusterAutoscaler.step)", () => {
     assert.deepEqual(gcs.reports[0].infeasibleResourceRequests, [{ GPU: 8 }]);
     assert.deepEqual(r.create, {});
   });
+
+  it("writes down what it will drain, and the targets without it, before it asks Ray to drain", async () => {
+    const gcs = new FakeGcs();
+    gcs.state.nodes = [headNode, rayNode({ nodeId: "01", instanceId: "w-a" }), rayNode({ nodeId: "02", instanceId: "w-b", idleDurationMs: 20 * MIN })];
+    const order: string[] = [];
+    const drain = gcs.drainNode.bind(gcs);
+    gcs.drainNode = async (a: DrainNodeArgs) => {
+      order.push(`drain ${a.nodeId}`);
+      return drain(a);
+    };
+    const pods = ["w-a", "w-b"].map((name) => ({ name, type: "worker-nodes" }));
+    const r = await new ClusterAutoscaler({ gcs }).step(spec, pods, {
+      persist: async (draining, targets) => {
+        order.push(`persist ${draining.join(",")} ${JSON.stringify(targets)}`);
+      },
+    });
+    assert.ok(r.ok);
+    assert.deepEqual(order, ['persist w-b {"head-node":0,"worker-nodes":1}', "drain 02"]);
+    assert.deepEqual(r.delete.map((x) => x.instanceId), ["w-b"]);
+  });
+
+  it("drains nothing when what it will drain cannot be written down", async () => {
+    const gcs = new FakeGcs();
+    gcs.state.nodes = [headNode, rayNode({ nodeId: "01", instanceId: "w-a" }), rayNode({ nodeId: "02", instanceId: "w-b", idleDurationMs: 20 * MIN })];
+    const pods = ["w-a", "w-b"].map((name) => ({ name, type: "worker-nodes" }));
+    const r = await new ClusterAutoscaler({ gcs }).step(spec, pods, {
+      persist: async () => {
+        throw new Error("HTTP 500");
+      },
+    });
+    assert.ok(r.ok);
+    assert.deepEqual(gcs.drains, []);
+    assert.deepEqual(r.delete, []);
+    assert.match(r.drainRejected[0].reason, /could not record the drain before asking Ray: HTTP 500/);
+  });
+
+  it("after a restart, a worker an earlier pass drained goes once Ray shows it drained; one Ray still runs stays", async () => {
+    const gcs = new FakeGcs();
+    gcs.state.nodes = [
+      headNode,
+      rayNode({ nodeId: "01", instanceId: "w-drained", status: "DRAINING" }),
+      rayNode({ nodeId: "02", instanceId: "w-dead", status: "DEAD" }),
+      rayNode({ nodeId: "03", instanceId: "w-busy", status: "RUNNING", availableResources: { CPU: 0, Custom1: 0, is_spot: 1 } }),
+    ];
+    const pods = ["w-drained", "w-dead", "w-busy", "w-never-a-node"].map((name) => ({ name, type: "worker-nodes", terminating: name !== "w-busy" }));
+    const r = await new ClusterAutoscaler({ gcs }).step(spec, pods, { previous: ["w-drained", "w-dead", "w-busy", "w-never-a-node"] });
+    assert.ok(r.ok);
+    assert.deepEqual(r.drainedBefore, ["w-drained", "w-dead", "w-never-a-node"]);
+    assert.deepEqual(gcs.drains, [], "nothing is drained twice, and a busy node is not drained");
+  });
 });

@@ -106,7 +106,7 @@ describe("planning a RayCluster", () => {
     const head = pod(rc, "head-node", "head");
     const ws = [1, 2, 3].map(() => pod(rc, "worker-nodes", "worker", { headName: head.metadata.name }));
     assert.equal(planCluster(defaulted(rc), [head], {}, { targets: { "worker-nodes": 10 } }).desired["worker-nodes"], 3);
-    const plan = planCluster(defaulted({ ...rc, status: { podTypes: [{ name: "worker-nodes", desired: 3 }] } }), [head, ...ws], {}, { targets: { "worker-nodes": 2 }, remove: [ws[1].metadata.name, ws[2].metadata.name] });
+    const plan = planCluster(defaulted({ ...rc, status: { podTypes: [{ name: "worker-nodes", desired: 3 }] } }), [head, ...ws], {}, { targets: { "worker-nodes": 2 }, drained: [ws[1].metadata.name, ws[2].metadata.name] });
     assert.deepEqual(plan.deletions.map((d) => [d.pod.metadata.name, d.reason]), [[ws[1].metadata.name, "Idle"]]);
   });
 
@@ -205,3 +205,63 @@ describe("merge patch", () => {
     assert.deepEqual(mergePatch({ a: 1 }, { a: 1 }), {});
   });
 });
+
+describe("planning with the autoscaler on: only workers Ray drained go", () => {
+  const base: any = {
+    ...exampleCluster("example-cluster"),
+    metadata: { name: "example-cluster", namespace: "ray", uid: "rc-uid", generation: 2 },
+  };
+  const limits = { autoscaling: true };
+
+  it("keeps Ray nodes over a lowered maxWorkers until Ray drains them; pods not yet Ray nodes go at once", () => {
+    const rc = edited(base, (r) => {
+      r.spec.maxWorkers = 1;
+      r.spec.podTypes[1].minWorkers = 1;
+      r.spec.podTypes[1].maxWorkers = 1;
+      r.status = { podTypes: [{ name: "worker-nodes", desired: 3 }] };
+    });
+    const head = pod(rc, "head-node", "head");
+    const busy = [1, 2].map(() => pod(rc, "worker-nodes", "worker", { headName: head.metadata.name }));
+    const starting = pod(rc, "worker-nodes", "worker", { headName: head.metadata.name, ready: false });
+    const plan = planCluster(defaulted(rc), [head, ...busy, starting], {}, {}, limits);
+    assert.equal(plan.desired["worker-nodes"], 1);
+    assert.deepEqual(plan.deletions.map((d) => [d.pod.metadata.name, d.reason]), [[starting.metadata.name, "ScaleDown"]]);
+    const drained = planCluster(defaulted(rc), [head, ...busy], {}, { drained: [busy[0].metadata.name] }, limits);
+    assert.deepEqual(drained.deletions.map((d) => [d.pod.metadata.name, d.reason]), [[busy[0].metadata.name, "Idle"]]);
+    // Without the autoscaler nothing asks Ray: the newest surplus goes.
+    const plain = planCluster(defaulted(rc), [head, ...busy], {}, {}, {});
+    assert.deepEqual(plain.deletions.map((d) => d.reason), ["ScaleDown"]);
+  });
+
+  it("after a restart, removes the drained worker whose container ended and replaces none", () => {
+    const rc = edited(base, (r) => (r.spec.podTypes[1].minWorkers = 1));
+    const head = pod(rc, "head-node", "head");
+    const stays = pod(rc, "worker-nodes", "worker", { headName: head.metadata.name });
+    const drained = pod(rc, "worker-nodes", "worker", { headName: head.metadata.name, phase: "Failed" });
+    const restarted = edited(rc, (r) => {
+      // What the autoscaler wrote before it asked Ray to drain: the pod, and the count without it.
+      r.status = { podTypes: [{ name: "worker-nodes", desired: 1 }], autoscaler: { draining: [drained.metadata.name] } };
+    });
+    const plan = planCluster(defaulted(restarted), [head, stays, drained], {}, {}, limits);
+    assert.deepEqual(plan.deletions.map((d) => [d.pod.metadata.name, d.reason]), [[drained.metadata.name, "Idle"]]);
+    assert.deepEqual(plan.creations, []);
+    // The same pod failing on its own (not being drained) is replaced.
+    const failed = planCluster(defaulted(edited(restarted, (r) => delete r.status.autoscaler)), [head, stays, drained], {}, {}, limits);
+    assert.deepEqual(failed.deletions.map((d) => d.reason), ["WorkerFailed"]);
+  });
+
+  it("keeps a worker being drained (still a Ray node) out of the count, and deletes it once Ray drained it", () => {
+    const template = edited(base, (r) => (r.spec.podTypes[1].minWorkers = 1));
+    const head = pod(template, "head-node", "head");
+    const [stays, leaving] = [1, 2].map(() => pod(template, "worker-nodes", "worker", { headName: head.metadata.name }));
+    const rc = edited(template, (r) => {
+      r.status = { podTypes: [{ name: "worker-nodes", desired: 1 }], autoscaler: { draining: [leaving.metadata.name] } };
+    });
+    const waiting = planCluster(defaulted(rc), [head, stays, leaving], {}, {}, limits);
+    assert.equal(waiting.desired["worker-nodes"], 1, "the worker being drained is not counted as one to keep");
+    assert.deepEqual(waiting.deletions, []);
+    const confirmed = planCluster(defaulted(rc), [head, stays, leaving], {}, { targets: { "worker-nodes": 1 }, drained: [leaving.metadata.name] }, limits);
+    assert.deepEqual(confirmed.deletions.map((d) => [d.pod.metadata.name, d.reason]), [[leaving.metadata.name, "Idle"]]);
+  });
+});
+
