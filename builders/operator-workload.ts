@@ -33,8 +33,9 @@ export function operatorDeployment(o: OperatorWorkloadOptions) {
   const env: EnvVar[] = [
     { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
     { name: "OPERATOR_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
-    // Leader election is on whenever more than one replica may run at once.
-    { name: "LEADER_ELECT", value: o.replicas > 1 ? "true" : "false" },
+    // Leader election is always on: even with one replica, a rolling update surges a second pod, and
+    // two operators acting at once would duplicate creates and deletes.
+    { name: "LEADER_ELECT", value: "true" },
     { name: "LOG_LEVEL", value: o.logLevel ?? "info" },
     { name: "RECONCILE_WORKERS", value: String(o.workers ?? OPERATOR_DEFAULTS.workers) },
     {
@@ -59,7 +60,8 @@ export function operatorDeployment(o: OperatorWorkloadOptions) {
     spec: {
       replicas: o.replicas,
       selector: { matchLabels: { ...operatorLabels } },
-      // Never two leaders' worth of surge: the new pod waits for the Lease anyway.
+      // The new pod starts as a standby (Ready: waiting is its job) and leads once the old one, stopped,
+      // releases the Lease: an update never leaves the clusters without an operator for long.
       strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
       template: {
         metadata: {

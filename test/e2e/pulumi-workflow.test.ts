@@ -13,7 +13,8 @@ import { tmpdir } from "os";
 import { join } from "path";
 import YAML from "yaml";
 import type { V1Pod } from "@kubernetes/client-node";
-import { realNodeCluster } from "../support/cluster";
+import { realNodeCluster, testClusterAuditLog } from "../support/cluster";
+import { KWOK_PLACEMENT } from "../../scripts/cluster/control-plane";
 import { Clients, clientsFromFile, deleteNamespace, ensureNamespace, eventually, rejectsWith, uniqueName } from "../helpers/kube";
 import { ensurePulumi, pulumi, pulumiEnv, PulumiResult } from "../../scripts/pulumi-cli";
 import { ROOT, SEED_STACK_FILE, simulatedCluster } from "../helpers/examples";
@@ -125,6 +126,47 @@ describe("pulumi up / config edit / destroy with the real Pulumi engine (e2e)", 
     const env = Object.fromEntries(opAfter.spec!.containers[0].env!.map((e) => [e.name, e.value]));
     assert.equal(env.LOG_LEVEL, "debug");
     assert.deepEqual(await rayPodUids(), rayBefore, "the new operator replaced no Ray pod");
+  });
+
+  it("rolls the operator in the middle of a 200-worker scale-up: no pod created twice, none deleted", async function () {
+    const audit = testClusterAuditLog();
+    if (!audit) this.skip();
+    // A big cluster on the simulated nodes, added to the stack; then, while the operator is creating
+    // its workers, an operator setting changes and the Deployment rolls (a second pod surges).
+    const doc = YAML.parse(readFileSync(configFile, "utf8"));
+    const big = structuredClone(doc.config["ray-operator:clusters"]["example-cluster2"]);
+    big.spec.maxWorkers = 200;
+    Object.assign(big.spec.podTypes[1], { minWorkers: 200, maxWorkers: 200 });
+    for (const t of big.spec.podTypes) {
+      delete t.podConfig.metadata.generateName;
+      Object.assign(t.podConfig.spec, structuredClone(KWOK_PLACEMENT));
+      t.podConfig.spec.containers[0].resources = { requests: { cpu: "10m", memory: "16Mi" } };
+    }
+    doc.config["ray-operator:clusters"].big = big;
+    writeFileSync(configFile, YAML.stringify(doc));
+    const stable = await rayPodUids();
+    const since = new Date().toISOString();
+    ok(await run(["up", "--yes", "--skip-preview"]), "pulumi up adding the big cluster");
+    await eventually("the scale-up under way", async () => (await count("big", "worker")) >= 10, 120_000, 200);
+    ok(await run(["config", "set", "--path", "operator.workers", "6"]), "pulumi config set operator.workers");
+    ok(await run(["up", "--yes", "--skip-preview"]), "pulumi up rolling the operator");
+    await eventually("big: 200 workers, all Ready", async () => (await count("big", "worker")) === 200, 600_000, 1000);
+    // Every pod request the operator's ServiceAccount made since, from the API server's audit log.
+    const user = `system:serviceaccount:${ns}:${SERVICE_ACCOUNT}`;
+    const podWrites = readFileSync(audit!, "utf8").split("\n").filter(Boolean)
+      .map((l) => JSON.parse(l) as { user: { username: string }; verb: string; stage: string; stageTimestamp: string;
+        objectRef?: { resource?: string; subresource?: string; name?: string }; responseStatus?: { code?: number } })
+      .filter((e) => e.user.username === user && e.stage === "ResponseComplete" && e.stageTimestamp >= since)
+      .filter((e) => e.objectRef?.resource === "pods" && !e.objectRef.subresource);
+    const creates = podWrites.filter((e) => e.verb === "create" && e.responseStatus?.code === 201).length;
+    const deletes = podWrites.filter((e) => e.verb === "delete").map((e) => e.objectRef!.name!);
+    assert.equal(creates, 201, "the head and 200 workers, each created once");
+    assert.deepEqual(deletes, [], "nothing to take back");
+    assert.deepEqual((await rayPodUids()).filter((uid) => stable.includes(uid)), stable, "the seed's Ray pods untouched");
+    delete doc.config["ray-operator:clusters"].big;
+    writeFileSync(configFile, YAML.stringify(doc));
+    ok(await run(["config", "set", "--path", "operator.workers", "4"]), "pulumi config set operator.workers");
+    ok(await run(["up", "--yes", "--skip-preview"]), "pulumi up removing the big cluster");
   });
 
   it("reports no changes on a second `pulumi up` without edits", async () => {

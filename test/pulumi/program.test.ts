@@ -99,7 +99,7 @@ describe("Pulumi program (index.ts) with the dev stack config, under Pulumi mock
     assert.deepEqual(c.resources, { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "512Mi" } });
     const env = Object.fromEntries(c.env.map((e: any) => [e.name, e.value ?? e.valueFrom?.fieldRef?.fieldPath]));
     assert.equal(env.RAY_OPERATOR_POD_NAMESPACE, "metadata.namespace");
-    assert.equal(env.LEADER_ELECT, "false");
+    assert.equal(env.LEADER_ELECT, "true", "leader election is on even with one replica (a rolling update surges a second)");
   });
 
   it("applies both seed clusters with their worker counts and resources, after the CRD", () => {
