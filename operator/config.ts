@@ -25,6 +25,13 @@ export interface OperatorConfig {
   resyncSeconds: number;
   /** Per cluster, workers waiting for the scheduler's first look before more are created (0: no limit). */
   maxUnscheduledWorkers: number;
+  /**
+   * Leader election (client-go's defaults): the lease lasts 15 s, the holder acts 10 s past a
+   * renewal, and retries every 2 s.
+   */
+  leaseDurationSeconds: number;
+  renewDeadlineSeconds: number;
+  retryPeriodSeconds: number;
 }
 
 const int = (v: string | undefined, dflt: number, name: string) => {
@@ -34,6 +41,19 @@ const int = (v: string | undefined, dflt: number, name: string) => {
     throw new Error(`${name}: expected a non-negative number, got ${JSON.stringify(v)}`);
   return n;
 };
+
+function leaseTimes(env: NodeJS.ProcessEnv) {
+  const leaseDurationSeconds = int(env.LEASE_DURATION_SECONDS, 15, "LEASE_DURATION_SECONDS");
+  const renewDeadlineSeconds = int(env.RENEW_DEADLINE_SECONDS, 10, "RENEW_DEADLINE_SECONDS");
+  const retryPeriodSeconds = int(env.RETRY_PERIOD_SECONDS, 2, "RETRY_PERIOD_SECONDS");
+  // The holder must stop acting before anyone else may start.
+  if (!(retryPeriodSeconds < renewDeadlineSeconds && renewDeadlineSeconds < leaseDurationSeconds))
+    throw new Error(
+      `RETRY_PERIOD_SECONDS (${retryPeriodSeconds}) < RENEW_DEADLINE_SECONDS (${renewDeadlineSeconds}) < ` +
+        `LEASE_DURATION_SECONDS (${leaseDurationSeconds}) must hold`,
+    );
+  return { leaseDurationSeconds, renewDeadlineSeconds, retryPeriodSeconds };
+}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig {
   const levels = ["debug", "info", "warn", "error"];
@@ -74,5 +94,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
       OPERATOR_DEFAULTS.maxUnscheduledWorkers,
       "MAX_UNSCHEDULED_WORKERS",
     ),
+    ...leaseTimes(env),
   };
 }

@@ -53,14 +53,28 @@ async function main() {
     log.warn(`GCS address override: ${k} -> ${v} (instead of its head Service)`);
 
   let started = false;
-  const elector = config.leaderElect
-    ? new LeaderElector(rest, {
+  // Leader election has a client and a rate limit of its own: a busy controller cannot starve its
+  // renewals. Every write of the controller, the autoscaler and the event recorder is fenced by it.
+  const electionRest = config.leaderElect
+    ? await KubeRest.create(kc, {
+        qps: 5,
+        burst: 10,
+        userAgent: `ray-operator/${config.identity}`,
+        onRequest: metrics.observeRequest,
+      })
+    : undefined;
+  const elector = electionRest
+    ? new LeaderElector(electionRest, {
         namespace: config.operatorNamespace,
         name: LEADER_ELECTION_LEASE,
         identity: config.identity,
+        leaseDurationSeconds: config.leaseDurationSeconds,
+        renewDeadlineSeconds: config.renewDeadlineSeconds,
+        retryPeriodSeconds: config.retryPeriodSeconds,
         log,
       })
     : undefined;
+  if (elector) rest.fence = eventsRest.fence = () => elector.mayAct();
   const probes = {
     healthy: () => controller.healthy(),
     // A standby replica is ready: it is doing its job, which is to wait.
@@ -111,6 +125,7 @@ async function main() {
     for (const s of servers) s.close();
     rest.close();
     eventsRest.close();
+    electionRest?.close();
     log.info("stopped");
     process.exit(code);
   };

@@ -194,7 +194,8 @@ export class AutoscalerLoop {
     st.targets = targets;
     // Fault injection (the fault tests): die the moment Ray has drained a node, before the pod is
     // deleted, as a crash would. What was drained is already in status (see persistDraining).
-    if (result.delete.length && process.env.RAY_OPERATOR_FAILPOINT === "exit-after-drain") process.kill(process.pid, "SIGKILL");
+    if (result.delete.length && process.env.RAY_OPERATOR_FAILPOINT === "exit-after-drain")
+      process.kill(process.pid, "SIGKILL");
     // Drained by Ray, in this pass or (by an operator since restarted) before: these pods go.
     const remove = [...result.drainedBefore, ...result.delete.map((d) => d.instanceId)];
     const launched = Object.values(result.create).reduce((a, b) => a + b, 0);

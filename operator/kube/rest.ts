@@ -65,6 +65,14 @@ export interface KubeRestOptions {
   onRequest?: RequestObserver;
 }
 
+/** A write refused by this client's fence (see KubeRest.fence): it was never sent. */
+export class FencedError extends Error {
+  constructor(method: string, path: string) {
+    super(`${method} ${path}: not sent: this replica no longer leads (its renew deadline passed)`);
+    this.name = "FencedError";
+  }
+}
+
 const verbOf = (method: string, query?: RequestOptions["query"], named = true) => {
   switch (method) {
     case "GET":
@@ -167,8 +175,16 @@ export class KubeRest {
   }
 
   /** One request; the answer's JSON is taken to be a `T` (the API server's, for the path asked). */
+  /**
+   * Checked right before a write (anything but GET) is sent, after any wait for the rate limit: a
+   * leader that lost its lease, or stalled past its renew deadline, sends nothing more.
+   */
+  fence?: () => boolean;
+
   async request<T = unknown>(method: string, path: string, o: RequestOptions = {}): Promise<T> {
     await this.limiter.take(o.flow);
+    const fenced = () => method !== "GET" && !!this.fence && !this.fence();
+    if (fenced()) throw new FencedError(method, path);
     const u = this.url(path, o.query);
     const body = o.body === undefined ? undefined : typeof o.body === "string" ? o.body : JSON.stringify(o.body);
     const headers: Record<string, string> = {
@@ -214,10 +230,20 @@ export class KubeRest {
       });
       req.on("timeout", () => req.destroy(new Error(`${method} ${path}: timed out`)));
       req.on("error", (e) => {
-        this.count(verb, resourceOf(path), 0, started);
+        if (!(e instanceof FencedError)) this.count(verb, resourceOf(path), 0, started);
         reject(e);
       });
-      req.end(body);
+      if (!this.fence || method === "GET") {
+        req.end(body);
+        return;
+      }
+      // A fenced write is written only once its socket is connected, after one more look at the
+      // fence: the awaits and the handshake above may have spanned a process stall.
+      req.on("socket", (socket) => {
+        const send = () => (fenced() ? req.destroy(new FencedError(method, path)) : req.end(body));
+        if (!socket.connecting) send();
+        else socket.once(this.server.protocol === "https:" ? "secureConnect" : "connect", send);
+      });
     });
   }
 
