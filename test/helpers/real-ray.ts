@@ -9,6 +9,7 @@ import { operatorDeployment, operatorLabels, METRICS_PORT } from "../../builders
 import { DEFAULT_OPERATOR_IMAGE } from "../../config/stack-config";
 import { GROUP, LABELS, PLURAL, RayCluster, VERSION } from "../../api/v1/types";
 import { RayJobClient } from "../../scripts/ray-jobs";
+import { GcsAutoscalerClient } from "../../operator/autoscaler/gcs-client";
 import { apply, Clients, eventually } from "./kube";
 import { installCrd } from "./operator-env";
 
@@ -99,4 +100,62 @@ export function podProcesses(podUid: string, name: string): number[] {
     }
   }
   return out;
+}
+
+/**
+ * A client of the head's GCS (port 6379) through the head Service, which the host reaches: the same
+ * AutoscalerStateService the operator reads, to see Ray's own view of nodes and demand.
+ */
+export async function rayGcs(c: Clients, namespace: string, cluster: string): Promise<GcsAutoscalerClient> {
+  const serviceIP = async () => (await getRayCluster(c, namespace, cluster)).status?.head?.serviceIP;
+  const ip = await eventually(`${cluster}'s head Service IP`, serviceIP, 60_000);
+  return new GcsAutoscalerClient({ address: `${ip}:6379`, timeoutMs: 10_000 });
+}
+
+/**
+ * The sum of a Prometheus metric's samples whose labels include `labels` (every sample of the name
+ * when empty), from the text `operatorMetrics` returns; 0 when none is there yet (a counter not yet
+ * incremented has no sample).
+ */
+export function metricSum(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const m of text.matchAll(/^(\w+)(?:\{([^}]*)\})? (\S+)$/gm)) {
+    if (m[1] !== name) continue;
+    const have = new Map([...(m[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1], l[2]]));
+    if (Object.entries(labels).every(([k, v]) => have.get(k) === v)) sum += Number(m[3]);
+  }
+  return sum;
+}
+
+/**
+ * Waits until the output of job `submissionId` has a line starting with `marker` and returns the rest
+ * of that line; fails at once (with the job's output) if the job ends without printing it.
+ */
+export async function jobLine(
+  jobs: RayJobClient,
+  submissionId: string,
+  marker: string,
+  timeoutMs = 300_000,
+): Promise<string> {
+  const find = (logs: string) => logs.split("\n").find((l) => l.startsWith(marker))?.slice(marker.length).trim();
+  return eventually(
+    `a "${marker}" line from job ${submissionId}`,
+    async () => {
+      const found = find(await jobs.logs(submissionId));
+      if (found !== undefined) return { found };
+      const info = await jobs.info(submissionId);
+      if (["STOPPED", "SUCCEEDED", "FAILED"].includes(info.status)) {
+        // The loop would retry a thrown error: fail the wait through a value it returns instead.
+        const logs = await jobs.logs(submissionId);
+        const why = `job ${submissionId} ended ${info.status} without "${marker}": ${info.message ?? ""}`;
+        return { error: `${why}\n${logs}` };
+      }
+      return undefined;
+    },
+    timeoutMs,
+    1000,
+  ).then((r) => {
+    if ("error" in r) throw new Error(r.error);
+    return r.found;
+  });
 }
