@@ -17,6 +17,7 @@ import type { OperatorMetrics } from "../server/metrics";
 import type { Logger } from "../util/log";
 import { AutoscalingSpec, ClusterAutoscaler, GcsApi, StepOk } from "./autoscaler";
 import { GcsAutoscalerClient } from "./gcs-client";
+import { failpoint } from "../util/failpoint";
 
 export interface AutoscalerLoopOptions {
   controller: RayClusterController;
@@ -194,8 +195,7 @@ export class AutoscalerLoop {
     st.targets = targets;
     // Fault injection (the fault tests): die the moment Ray has drained a node, before the pod is
     // deleted, as a crash would. What was drained is already in status (see persistDraining).
-    if (result.delete.length && process.env.RAY_OPERATOR_FAILPOINT === "exit-after-drain")
-      process.kill(process.pid, "SIGKILL");
+    if (result.delete.length && failpoint("exit-after-drain")) process.kill(process.pid, "SIGKILL");
     // Drained by Ray, in this pass or (by an operator since restarted) before: these pods go.
     const remove = [...result.drainedBefore, ...result.delete.map((d) => d.instanceId)];
     const launched = Object.values(result.create).reduce((a, b) => a + b, 0);

@@ -18,6 +18,8 @@ import { Plan, PodCreation, PodDeletion, ScaleIntent, planCluster } from "./plan
 import { Pod, Service, awaitingScheduler, controllerKey, isTerminating, nodeKind, ownedBy, podKey } from "./pods";
 import { computeStatus, sameStatus, significantChange, StatusInputs } from "./status";
 import { WorkQueue, ReconcileResult } from "./workqueue";
+import { Refusal, refusalOf } from "./refusals";
+import { failpoint } from "../util/failpoint";
 import { RayClusterStatus } from "../../api/v1/types";
 
 export interface ControllerOptions {
@@ -47,6 +49,11 @@ export interface AutoscalerReport {
 const POD_UPDATE_COALESCE_MS = 100;
 const POD_UPDATE_COALESCE_MS_PER_POD = 0.5;
 const STATUS_PROGRESS_INTERVAL_MS = 1000;
+/**
+ * How soon a refusal that may change without the RayCluster changing (a 403: Pod Security, a quota,
+ * an admission policy) is tried again: 5 s, doubling to 5 min, until a create succeeds.
+ */
+const slowRetryMs = (attempt: number) => Math.min(300_000, 5000 * 2 ** attempt);
 /**
  * Pod creates one cluster keeps in flight at once. A cluster's pods are not running any sooner for
  * being created faster than the scheduler and the kubelets take them (measured with `npm run bench`:
@@ -95,8 +102,15 @@ export class RayClusterController {
   private readonly reports = new Map<string, AutoscalerReport>();
   /** Clusters whose last pod create failed: their next creates start with a batch of one. */
   private readonly lastCreateFailed = new Set<string>();
-  /** The last refusal (403, 422) of a cluster's creates, until a pass creates what it planned. */
-  private readonly createRefusals = new Map<string, string>();
+  /**
+   * The last refusal (400, 403, 422) of a cluster's pods, with the generation it was made for: a
+   * terminal one stops the cluster's creates until its spec changes; a slow one is retried rarely.
+   */
+  private readonly createRefusals = new Map<string, Refusal & { generation: string }>();
+  /** Generations whose head and workers passed a server-side dry run: `namespace/name` → `uid/generation`. */
+  private readonly admitted = new Map<string, string>();
+  /** How many times in a row a cluster's creates were refused in a way that may change (403). */
+  private readonly slowRetries = new Map<string, number>();
   private readonly statusWrittenAt = new Map<string, number>();
   /** Workers held back by the scheduler window, by cluster: each pod the scheduler takes makes room. */
   private readonly deferring = new Map<string, number>();
@@ -144,6 +158,8 @@ export class RayClusterController {
         this.statusWrittenAt.delete(keyOf(rc));
         this.lastCreateFailed.delete(keyOf(rc));
         this.createRefusals.delete(keyOf(rc));
+        this.admitted.delete(keyOf(rc));
+        this.slowRetries.delete(keyOf(rc));
         this.setDeferred(keyOf(rc), 0);
         this.reports.delete(keyOf(rc));
         this.queue.add(keyOf(rc));
@@ -271,7 +287,7 @@ export class RayClusterController {
       autoscaler: next.status,
       autoscalerUnreachable: next.unreachable,
       draining,
-      createError: this.createRefusals.get(key),
+      createError: this.createRefusals.get(key)?.message,
     });
   }
 
@@ -360,11 +376,35 @@ export class RayClusterController {
       draining: report?.draining,
     };
 
+    // A refusal is for the generation it was made for: a changed spec is tried again.
+    const generation = `${rc.metadata.uid}/${rc.metadata.generation}`;
+    if (this.createRefusals.get(key)?.generation !== generation) this.createRefusals.delete(key);
     if (!this.expectations.satisfied(key)) {
       // The cache has not caught up with our own creates/deletes: act on nothing, look again soon.
-      inputs.createError = this.createRefusals.get(key);
+      inputs.createError = this.createRefusals.get(key)?.message;
       await this.writeStatus(rc, inputs);
       return { requeueAfterMs: 5000 };
+    }
+    const standing = this.createRefusals.get(key);
+    if (standing?.kind === "terminal" && plan.creations.length) {
+      // No retry can change what the API server refused: nothing more until the spec changes.
+      inputs.createError = standing.message;
+      await this.writeStatus(rc, inputs);
+      return;
+    }
+    if (plan.creations.length && this.admitted.get(key) !== generation) {
+      // Once per generation, before its first create: would the API server admit its pods?
+      const refusal = await this.dryRun(rc, log);
+      if (refusal) {
+        this.createRefusals.set(key, { ...refusal, generation });
+        log.error(refusal.message);
+        void this.opts.events.record(this.target(rc), "Warning", "FailedCreate", refusal.message);
+        inputs.createError = refusal.message;
+        await this.writeStatus(rc, inputs);
+        return refusal.kind === "slow" ? { requeueAfterMs: this.slowRetry(key) } : undefined;
+      }
+      this.admitted.set(key, generation);
+      this.createRefusals.delete(key);
     }
 
     if (plan.restart && rc.status?.head?.podName) {
@@ -391,13 +431,16 @@ export class RayClusterController {
       void this.opts.events.record(this.target(rc), "Normal", "Created", `Created ${created.join("; ")}`);
     for (const outcome of [serviceSynced, podsDeleted, podsCreated])
       if (outcome.status === "rejected") throw outcome.reason;
-    const createError = (podsCreated as PromiseFulfilledResult<string | undefined>).value;
+    const refusal = (podsCreated as PromiseFulfilledResult<Refusal | undefined>).value;
     // A refusal stays in status (Stalled) until a pass creates what it planned.
-    if (createError) this.createRefusals.set(key, createError);
-    else if (plan.creations.length) this.createRefusals.delete(key);
-    inputs.createError = createError ?? this.createRefusals.get(key);
+    if (refusal) this.createRefusals.set(key, { ...refusal, generation });
+    else if (plan.creations.length) {
+      this.createRefusals.delete(key);
+      this.slowRetries.delete(key);
+    }
+    inputs.createError = refusal?.message ?? this.createRefusals.get(key)?.message;
     await this.writeStatus(rc, inputs);
-    return createError ? { requeueAfterMs: 30_000 } : undefined;
+    return refusal?.kind === "slow" ? { requeueAfterMs: this.slowRetry(key) } : undefined;
   }
 
   /** Records how many of a cluster's workers the window holds back; returns how many it held before. */
@@ -489,7 +532,7 @@ export class RayClusterController {
     plan: Plan,
     log: Logger,
     told: string[],
-  ): Promise<string | undefined> {
+  ): Promise<Refusal | undefined> {
     const headCreation = plan.creations.find((creation) => creation.kind === "head");
     const workers = plan.creations.filter((creation) => creation.kind === "worker");
     if (!headCreation) return this.createBatch(rc, key, workers, log, { told, headName: plan.head?.metadata.name });
@@ -497,8 +540,8 @@ export class RayClusterController {
     const head: Pod[] = [];
     const createHead = () => this.createBatch(rc, key, [headCreation], log, { told, name: headName, out: head });
     if (this.lastCreateFailed.has(key)) {
-      const fatal = await createHead();
-      return fatal || head.length === 0 ? fatal : this.createBatch(rc, key, workers, log, { told, headName });
+      const refused = await createHead();
+      return refused || head.length === 0 ? refused : this.createBatch(rc, key, workers, log, { told, headName });
     }
     const early: Pod[] = [];
     const toldWorkers: string[] = [];
@@ -506,6 +549,17 @@ export class RayClusterController {
       createHead(),
       this.createBatch(rc, key, workers, log, { told: toldWorkers, headName, out: early }),
     ]);
+    // A create that failed without a refusal (a timeout, a dropped connection, a 5xx) may have
+    // happened: the operator named the head, so it looks before undoing anything.
+    if (!head.length && headCreated.status === "rejected" && (await this.headExists(rc, headName))) {
+      const why = (headCreated.reason as Error).message;
+      log.info(`head pod ${headName} was created although its create failed (${why})`);
+      head.push({ metadata: { name: headName } } as Pod);
+      told.push(`head pod ${headName}`);
+      if (workersCreated.status === "rejected") throw workersCreated.reason;
+      told.push(...toldWorkers);
+      return workersCreated.value;
+    }
     if (head.length) told.push(...toldWorkers);
     else {
       // The workers' successes must not end the one-step-at-a-time mode the head's failure calls for.
@@ -524,6 +578,62 @@ export class RayClusterController {
     return workersCreated.value;
   }
 
+  /** The delay before a slow refusal is tried again, counting this one. */
+  private slowRetry(key: string): number {
+    const attempt = this.slowRetries.get(key) ?? 0;
+    this.slowRetries.set(key, attempt + 1);
+    return slowRetryMs(attempt);
+  }
+
+  /** Whether a pod of this name exists, asked of the API server (a list by name: no `get` needed). */
+  private async headExists(rc: Cluster, name: string): Promise<boolean> {
+    try {
+      const list = await this.opts.rest.get<{ items: Pod[] }>(`/api/v1/namespaces/${rc.metadata.namespace}/pods`, {
+        fieldSelector: `metadata.name=${name}`,
+      });
+      return list.items.some((pod) => ownedBy(pod, rc));
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * A server-side dry run of the head and one worker of each type: what the API server would refuse
+   * (a Pod's own validation, Pod Security, admission policies) is found before anything is created,
+   * with the RayCluster's own field named. Transient failures throw (the pass is retried).
+   */
+  private async dryRun(rc: Cluster, log: Logger): Promise<Refusal | undefined> {
+    const ns = rc.metadata.namespace!;
+    const spec = rc.spec;
+    const pods = spec.podTypes.map((podType, index) => ({
+      index,
+      kind: podType.name === spec.headPodType ? ("head" as const) : ("worker" as const),
+      type: podType.name,
+    }));
+    const results = await Promise.all(
+      pods.map(async ({ index, kind, type }) => {
+        const name = kind === "head" ? newHeadPodName(rc) : undefined;
+        const body = buildPod(rc, type, kind, { headPodName: "dry-run", name });
+        try {
+          const query = { dryRun: "All" };
+          await this.opts.rest.request("POST", `/api/v1/namespaces/${ns}/pods`, { body, query, flow: keyOf(rc) });
+          return undefined;
+        } catch (e) {
+          const refusal = refusalOf(e, index, `a ${kind} pod of type ${type} (dry run)`);
+          if (!refusal) throw e;
+          return refusal;
+        }
+      }),
+    );
+    const refusals = results.filter((r): r is Refusal => !!r);
+    if (!refusals.length) {
+      log.debug(`dry run of ${pods.length} pod(s) admitted`);
+      return undefined;
+    }
+    const kind = refusals.some((r) => r.kind === "terminal") ? "terminal" : "slow";
+    return { kind, message: refusals.map((r) => r.message).join("; ") };
+  }
+
   /**
    * Creates pods for `creations`; names of what was created go to `told`, the pods to `out`.
    * Workers carry `headName`; `name` fixes the pod's name (a head's).
@@ -534,11 +644,11 @@ export class RayClusterController {
     creations: PodCreation[],
     log: Logger,
     batch: { told: string[]; headName?: string; name?: string; out?: Pod[] },
-  ): Promise<string | undefined> {
+  ): Promise<Refusal | undefined> {
     const ns = rc.metadata.namespace!;
     // After failures, start small (1, 2, 4...); otherwise create what is needed at once.
     const initial = this.lastCreateFailed.has(key) ? 1 : MAX_BATCH;
-    let fatal: string | undefined;
+    let refused: Refusal | undefined;
     await Promise.all(
       creations.map(async (creation) => {
         this.expectations.expectCreations(key, creation.count);
@@ -551,6 +661,8 @@ export class RayClusterController {
         const { done, error } = await slowStartBatch(creation.count, initial, MAX_BATCH, async () => {
           try {
             const created = await this.opts.rest.create<Pod>(`/api/v1/namespaces/${ns}/pods`, pod, key);
+            if (creation.kind === "head" && failpoint("lose-head-create-answer"))
+              throw Object.assign(new Error("socket hang up"), { code: "ECONNRESET" });
             this.lastCreateFailed.delete(key);
             this.opts.metrics.podActions.inc({ action: "create", kind: creation.kind, reason: "" });
             log.info(`Created ${creation.kind} pod ${created.metadata.name} (type ${creation.type})`);
@@ -568,7 +680,9 @@ export class RayClusterController {
         const skipped = creation.count - done - (error ? 1 : 0);
         for (let i = 0; i < skipped; i++) this.expectations.creationObserved(key);
         if (error) {
-          const message = error instanceof ApiError ? error.message : String(error);
+          const typeIndex = rc.spec.podTypes.findIndex((podType) => podType.name === creation.type);
+          const refusal = refusalOf(error, typeIndex, `a ${creation.kind} pod of type ${creation.type}`);
+          const message = refusal?.message ?? (error instanceof Error ? error.message : String(error));
           log.error(`Failed to create ${creation.kind} pod (type ${creation.type}): ${message}`);
           void this.opts.events.record(
             this.target(rc),
@@ -576,13 +690,12 @@ export class RayClusterController {
             "FailedCreate",
             `Failed to create ${creation.kind} pod of type ${creation.type}: ${message}`,
           );
-          if (error instanceof ApiError && (error.code === 403 || error.code === 422 || error.code === 400))
-            fatal = `creating ${creation.kind} pods of type ${creation.type}: ${message}`;
-          else throw error;
+          if (!refusal) throw error;
+          if (!refused || refusal.kind === "terminal") refused = refusal;
         }
       }),
     );
-    return fatal;
+    return refused;
   }
 
   /** Writes status through the status subresource, only when it changed. Returns whether it did. */

@@ -78,7 +78,7 @@ const verbOf = (method: string, query?: RequestOptions["query"], named = true) =
     case "GET":
       return query?.watch ? "watch" : named ? "get" : "list";
     case "POST":
-      return "create";
+      return query?.dryRun ? "create_dry_run" : "create";
     case "PUT":
       return "update";
     case "PATCH":
