@@ -76,14 +76,10 @@ async function main() {
     : undefined;
   if (elector) rest.fence = eventsRest.fence = () => elector.mayAct();
   const probes = {
+    // Liveness: the process is stuck (not: the API server is away — restarting would not help).
     healthy: () => controller.healthy(),
-    // A standby replica is ready: it is doing its job, which is to wait.
-    ready: () =>
-      elector && !elector.isLeader()
-        ? { ok: true, detail: "standby" }
-        : controller.synced()
-          ? { ok: true, detail: "caches synced" }
-          : { ok: false, detail: "caches syncing" },
+    // Readiness follows the caches and the watches. A standby replica is ready: waiting is its job.
+    ready: () => (elector && !elector.isLeader() ? { ok: true, detail: "standby" } : controller.ready()),
   };
   const servers = [
     await startHttp(config.healthPort, probes, config.metricsPort === config.healthPort ? metrics.registry : undefined),

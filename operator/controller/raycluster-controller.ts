@@ -49,6 +49,8 @@ export interface AutoscalerReport {
 const POD_UPDATE_COALESCE_MS = 100;
 const POD_UPDATE_COALESCE_MS_PER_POD = 0.5;
 const STATUS_PROGRESS_INTERVAL_MS = 1000;
+/** A reconcile's requests each time out within 30 s; one running this long is stuck. */
+const STUCK_RECONCILE_MS = 10 * 60_000;
 /**
  * How soon a refusal that may change without the RayCluster changing (a 403: Pod Security, a quota,
  * an admission policy) is tried again: 5 s, doubling to 5 min, until a create succeeds.
@@ -217,11 +219,27 @@ export class RayClusterController {
     return this.clusters.hasSynced() && this.pods.hasSynced() && this.services.hasSynced();
   }
 
+  /**
+   * Liveness: this process is not stuck. An API-server outage does not make it fail (restarting
+   * the operator would help nothing); an informer loop that died, or a reconcile that has run for
+   * longer than any of its requests could take, does.
+   */
   healthy(): { ok: boolean; detail: string } {
-    const bad = [this.clusters, this.pods, this.services].filter((informer) => !informer.healthy());
-    return bad.length
-      ? { ok: false, detail: `informers not watching: ${bad.map((informer) => informer.lastError).join("; ")}` }
-      : { ok: true, detail: "informers watching" };
+    const dead = [this.clusters, this.pods, this.services].filter((informer) => !informer.alive());
+    if (dead.length) return { ok: false, detail: `informer loops ended: ${dead.map((i) => i.name).join(", ")}` };
+    const stuckMs = this.queue.longestRunningMs();
+    if (stuckMs > STUCK_RECONCILE_MS)
+      return { ok: false, detail: `a reconcile has run for ${Math.round(stuckMs / 1000)}s` };
+    return { ok: true, detail: "informers running, reconciles moving" };
+  }
+
+  /** Readiness: the caches are synced and every watch is open (this follows the API server). */
+  ready(): { ok: boolean; detail: string } {
+    if (!this.synced()) return { ok: false, detail: "caches syncing" };
+    const lost = [this.clusters, this.pods, this.services].filter((informer) => !informer.healthy());
+    return lost.length
+      ? { ok: false, detail: `not watching: ${lost.map((informer) => informer.lastError ?? informer.name).join("; ")}` }
+      : { ok: true, detail: "caches synced, watching" };
   }
 
   /** Runs the workers (after startInformers). */

@@ -6,7 +6,8 @@ export type ReconcileResult = { requeueAfterMs?: number } | void;
 export class WorkQueue {
   private readonly queue: string[] = [];
   private readonly dirty = new Set<string>();
-  private readonly processing = new Set<string>();
+  /** Keys being processed, with when each was handed out. */
+  private readonly processing = new Map<string, number>();
   private readonly failures = new Map<string, number>();
   private readonly delayed = new Map<string, { at: number; timer: NodeJS.Timeout }>();
   private waiters: Array<(key: string | undefined) => void> = [];
@@ -64,7 +65,7 @@ export class WorkQueue {
       const key = this.queue.shift();
       if (key !== undefined) {
         this.dirty.delete(key);
-        this.processing.add(key);
+        this.processing.set(key, Date.now());
       }
       return key;
     };
@@ -74,7 +75,7 @@ export class WorkQueue {
       this.waiters.push((key) => {
         if (key === undefined) return resolve(undefined);
         this.dirty.delete(key);
-        this.processing.add(key);
+        this.processing.set(key, Date.now());
         resolve(key);
       }),
     );
@@ -95,6 +96,13 @@ export class WorkQueue {
 
   inFlight(): number {
     return this.processing.size;
+  }
+
+  /** How long the longest-running key has been processed (0 when none is). */
+  longestRunningMs(now = Date.now()): number {
+    let oldest = now;
+    for (const since of this.processing.values()) oldest = Math.min(oldest, since);
+    return now - oldest;
   }
 
   shutdown(): void {

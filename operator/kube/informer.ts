@@ -32,6 +32,8 @@ export interface InformerOptions<T> {
   indexBy?: (obj: T) => string | undefined;
   /** Page size of the initial list. */
   pageSize?: number;
+  /** The server ends each watch after about this long (4–5 min by default). */
+  watchTimeoutSeconds?: number;
   log: Logger;
 }
 
@@ -53,6 +55,7 @@ export class Informer<T extends KubeObject> {
   private resourceVersion = "";
   private synced = false;
   private watching = false;
+  private looping = false;
   private stopped = false;
   private abort?: AbortController;
   private syncWaiters: Array<() => void> = [];
@@ -100,8 +103,14 @@ export class Informer<T extends KubeObject> {
     return this.synced;
   }
 
+  /** Watching now (or not started, or stopped): what readiness follows. An API-server outage makes it false. */
   healthy(): boolean {
     return this.stopped || this.watching || !this.synced;
+  }
+
+  /** Its loop runs (or was stopped): what liveness follows. An outage does not make it false; a dead loop does. */
+  alive(): boolean {
+    return this.stopped || this.looping;
   }
 
   waitForSync(): Promise<void> {
@@ -195,6 +204,15 @@ export class Informer<T extends KubeObject> {
   }
 
   private async run(): Promise<void> {
+    this.looping = true;
+    try {
+      await this.loop();
+    } finally {
+      this.looping = false;
+    }
+  }
+
+  private async loop(): Promise<void> {
     let needList = true;
     while (!this.stopped) {
       try {
@@ -205,13 +223,15 @@ export class Informer<T extends KubeObject> {
         this.abort = new AbortController();
         this.watching = true;
         let gone = false;
+        // Spread, so the watches of many operators do not end together (client-go does the same).
+        const timeoutSeconds = Math.round((this.opts.watchTimeoutSeconds ?? 240) * (1 + Math.random() / 4));
         await this.rest.watch<T>(
           this.opts.path,
           {
             labelSelector: this.opts.labelSelector,
             resourceVersion: this.resourceVersion,
             allowWatchBookmarks: true,
-            timeoutSeconds: 240 + Math.floor(Math.random() * 60),
+            timeoutSeconds,
           },
           (e: WatchEvent<T>) => {
             if (e.type === "ERROR") {
@@ -224,6 +244,8 @@ export class Informer<T extends KubeObject> {
             else if (e.type === "DELETED") this.remove(e.object);
           },
           this.abort.signal,
+          // A server that said nothing, not even "the watch is over", for 30 s past that: a dead connection.
+          (timeoutSeconds + 30) * 1000,
         );
         this.watching = false;
         this.backoff.reset();

@@ -258,11 +258,17 @@ export class KubeRest {
    * Streams a watch. Calls `onEvent` for each event and resolves when the server closes the stream
    * (normal: watches time out); rejects on transport errors or a non-200 answer. `abort` stops it.
    */
+  /**
+   * `idleTimeoutMs`: nothing at all (no event, no bookmark, no end) for this long means the
+   * connection is dead (a half-open TCP connection never ends by itself): the watch fails, and its
+   * caller starts a new one. Give it more than the watch's own `timeoutSeconds`.
+   */
   async watch<T>(
     path: string,
     query: RequestOptions["query"],
     onEvent: (e: WatchEvent<T>) => void,
     signal: AbortSignal,
+    idleTimeoutMs = 600_000,
   ): Promise<void> {
     await this.limiter.take();
     const u = this.url(path, { ...query, watch: 1 });
@@ -274,7 +280,8 @@ export class KubeRest {
     const transport = this.server.protocol === "https:" ? https : http;
     const started = Date.now();
     return new Promise<void>((resolve, reject) => {
-      const req = transport.request(u, { method: "GET", headers, agent: this.agent, signal }, (res) => {
+      const options = { method: "GET", headers, agent: this.agent, signal, timeout: idleTimeoutMs };
+      const req = transport.request(u, options, (res) => {
         this.count("watch", resourceOf(path), res.statusCode ?? 0, started);
         if (res.statusCode !== 200) {
           let text = "";
@@ -299,6 +306,7 @@ export class KubeRest {
         res.on("error", reject);
         res.on("aborted", () => resolve());
       });
+      req.on("timeout", () => req.destroy(new Error(`watch ${path}: nothing received for ${idleTimeoutMs / 1000}s`)));
       req.on("error", (e: Error) => (e?.name === "AbortError" || signal.aborted ? resolve() : reject(e)));
       req.end();
     });
