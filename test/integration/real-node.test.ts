@@ -14,6 +14,7 @@ import {
   isReady,
   operatorLog,
   operatorMetrics,
+  operatorPod,
   podProcesses,
   rayJobs,
   rayStatusNodes,
@@ -22,6 +23,11 @@ import { rayClusters } from "../helpers/operator-env";
 import { pythonEntrypoint } from "../../scripts/ray-jobs";
 import { REAL_NODE_NAME } from "../../scripts/cluster/node";
 import { GROUP, PLURAL, RayCluster, VERSION } from "../../api/v1/types";
+import { OPERATOR_NAME, SERVICE_ACCOUNT } from "../../builders/rbac";
+import { OperatorProcess, serviceAccountToken, writeKubeconfigWithToken } from "../../scripts/operator-process";
+import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+
+const PATCH_AS_MERGE = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
 const names = (pods: V1Pod[]) => pods.map((p) => p.metadata!.name!).sort();
 
@@ -226,5 +232,86 @@ print("HOSTS", " ".join(sorted(ray.get([together.remote(b) for _ in range(2)])))
     assert.deepEqual(nodes.map((n) => n.instance).sort(), names([after.head!, ...after.workers]));
     const rc = await getRayCluster(c, ns, name);
     assert.equal(rc.status?.headRestarts, 1);
+  });
+
+  it("keeps workers running a long task through a lowered maxWorkers until the task ends, then drains one", async () => {
+    const name = "rn-lower";
+    const { workers: initial } = await launch(scalingCluster(name, ns, 2, 2, 0.25), 2);
+    const jobs = await rayJobs(c, ns, name);
+    // Two 40-second tasks, one per worker, that may not be retried: a worker removed under one
+    // fails the job.
+    const job = await jobs.submit(
+      pythonEntrypoint(`
+import socket, time, ray
+ray.init()
+@ray.remote(resources={"Custom1": 1}, max_retries=0)
+def long_task():
+    print("RUNNING", socket.gethostname(), flush=True)
+    time.sleep(40)
+    return socket.gethostname()
+print("HOSTS", " ".join(sorted(ray.get([long_task.remote() for _ in range(2)]))))
+`.trim()),
+    );
+    await eventually("both tasks running", async () => ((await jobs.logs(job)).match(/^.*RUNNING /gm) ?? []).length === 2, 120_000, 1000);
+    const deletes = async () => (((await operatorMetrics(c, ns)).match(/^ray_operator_pod_actions_total\{action="delete"[^}]*\} (\d+)/gm) ?? [])
+      .reduce((sum, line) => sum + Number(line.split(" ").pop()), 0));
+    const deletesBefore = await deletes();
+    const rc = await getRayCluster(c, ns, name);
+    rc.spec.maxWorkers = 1;
+    Object.assign(rc.spec.podTypes[1], { minWorkers: 1, maxWorkers: 1 });
+    await rayClusters(c, ns).replace(rc);
+    const ended = await eventually("the job to end", async () => {
+      const info = await jobs.info(job);
+      return ["SUCCEEDED", "FAILED", "STOPPED"].includes(info.status) ? info : undefined;
+    }, 180_000, 1000);
+    assert.equal(ended.status, "SUCCEEDED", `the tasks ran to their end: ${await jobs.logs(job)}`);
+    assert.equal(await deletes(), deletesBefore, "no pod deleted while its task ran");
+    const left = await eventually("one worker left, drained and deleted once idle", async () => {
+      const now = (await clusterPods(c, ns, name)).workers;
+      return now.length === 1 ? now : undefined;
+    }, 180_000, 1000);
+    assert.ok(names(initial).includes(left[0].metadata!.name!), "one of the two that ran the tasks");
+  });
+
+  it("an operator killed between a drain and the pod's delete removes exactly the drained pod after restart", async () => {
+    const name = "rn-drain-crash";
+    const { workers: initial } = await launch(scalingCluster(name, ns, 2, 2, 0.25), 2);
+    const rc = await getRayCluster(c, ns, name);
+    const gcs = `${ns}/${name}=${rc.status!.head!.serviceIP}:6379`;
+    // This test runs the operator out of cluster (the same build, under the same ServiceAccount),
+    // where it can be killed at a chosen point: the in-cluster one stands aside meanwhile.
+    await c.apps.patchNamespacedDeployment({ namespace: ns, name: OPERATOR_NAME, body: { spec: { replicas: 0 } } }, PATCH_AS_MERGE);
+    await eventually("the in-cluster operator gone", async () => !(await operatorPod(c, ns)), 120_000, 1000);
+    const kubeconfig = writeKubeconfigWithToken(c.kc, await serviceAccountToken(c.kc, ns, SERVICE_ACCOUNT), ns);
+    const env = {
+      RAY_OPERATOR_POD_NAMESPACE: ns,
+      OPERATOR_NAMESPACE: ns,
+      LEADER_ELECT: "true",
+      AUTOSCALER_INTERVAL_SECONDS: "2",
+      RAY_GCS_ADDRESS_OVERRIDES: gcs,
+    };
+    let op = await new OperatorProcess(kubeconfig, { ...env, POD_NAME: "crashing", RAY_OPERATOR_FAILPOINT: "exit-after-drain" }).start();
+    try {
+      const scaled = await getRayCluster(c, ns, name);
+      scaled.spec.podTypes[1].minWorkers = 1;
+      await rayClusters(c, ns).replace(scaled);
+      // Idle for 15 s, one worker is drained in Ray; the operator dies before deleting its pod.
+      await eventually("the operator to die right after the drain", async () => !op.running(), 180_000, 500);
+      const draining = (await getRayCluster(c, ns, name)).status?.autoscaler?.draining ?? [];
+      assert.equal(draining.length, 1, "what it drained was written down before it asked Ray");
+      assert.ok(names(initial).includes(draining[0]));
+      op = await new OperatorProcess(kubeconfig, { ...env, POD_NAME: "restarted" }).start();
+      const left = await eventually("exactly the drained pod removed", async () => {
+        const now = (await clusterPods(c, ns, name)).workers;
+        return now.length === 1 && !names(now).includes(draining[0]) ? now : undefined;
+      }, 180_000, 1000);
+      assert.deepEqual(names(left), names(initial).filter((n) => n !== draining[0]));
+      const metrics = await op.metrics();
+      assert.equal(metrics.get('ray_operator_pod_actions_total{action="create",kind="worker",reason=""}') ?? 0, 0, "none replaced");
+    } finally {
+      await op.stop();
+      await c.apps.patchNamespacedDeployment({ namespace: ns, name: OPERATOR_NAME, body: { spec: { replicas: 1 } } }, PATCH_AS_MERGE);
+      await eventually("the in-cluster operator back", () => operatorPod(c, ns), 180_000, 1000);
+    }
   });
 });
