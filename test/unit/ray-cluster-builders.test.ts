@@ -6,31 +6,38 @@ import { launchConfigHash } from "../../builders/launch-hash";
 import { nodeTypeResources } from "../../builders/resources";
 import { defaulted, withDefaults } from "../../api/v1/defaults";
 import { checkWorkable } from "../../api/v1/workable";
-import { LABELS } from "../../api/v1/types";
+import { LABELS, RayCluster } from "../../api/v1/types";
 import { parseQuantity } from "../../builders/quantity";
 import { exampleCluster, edited } from "../helpers/examples";
 
-const withUid = (rc: any) => ({ ...rc, metadata: { ...rc.metadata, uid: "uid-1" } });
+const withUid = (rc: RayCluster): RayCluster => ({ ...rc, metadata: { ...rc.metadata, uid: "uid-1" } });
 
 describe("ray cluster builders", () => {
   const rc = withUid(exampleCluster("example-cluster"));
 
   it("names pods and the Service in the seed's shape", () => {
     assert.equal(buildPod(defaulted(rc), "head-node", "head").metadata.generateName, "example-cluster-ray-head-");
-    assert.equal(buildPod(defaulted(rc), "worker-nodes", "worker").metadata.generateName, "example-cluster-ray-worker-");
+    const generateName = (r: RayCluster) => buildPod(defaulted(r), "worker-nodes", "worker").metadata.generateName;
+    assert.equal(generateName(rc), "example-cluster-ray-worker-");
     assert.equal(buildHeadService(defaulted(rc)).metadata.name, "example-cluster-ray-head");
     const noGenerateName = edited(rc, (r) => delete r.spec.podTypes[1].podConfig.metadata.generateName);
-    assert.equal(buildPod(defaulted(noGenerateName), "worker-nodes", "worker").metadata.generateName, "example-cluster-ray-worker-");
+    assert.equal(generateName(noGenerateName), "example-cluster-ray-worker-");
     const shortPrefix = edited(rc, (r) => (r.spec.podTypes[1].podConfig.metadata.generateName = "gpu-"));
-    assert.equal(buildPod(defaulted(shortPrefix), "worker-nodes", "worker").metadata.generateName, "example-cluster-gpu-");
+    assert.equal(generateName(shortPrefix), "example-cluster-gpu-");
   });
 
   it("names a head as generateName would: the prefix and five characters of the API server's alphabet", () => {
     const head = buildPod(defaulted(rc), "head-node", "head", { name: newPodName("example-cluster-ray-head-") });
     assert.equal(head.metadata.generateName, undefined);
     assert.match(head.metadata.name!, /^example-cluster-ray-head-[bcdfghjklmnpqrstvwxz2456789]{5}$/);
-    assert.equal(newPodName("x".repeat(70)).length, 63, "prefix cut to 58, as the API server does");
-    assert.equal(new Set(Array.from({ length: 200 }, () => newPodName("p-"))).size, 200, "no repeats in 200 draws of 27^5");
+    // Properties every draw has, whatever the random source gives, so none can fail by chance. That
+    // two draws differ is not one of them (1 in 27^5 per pair repeat, as with generateName itself).
+    for (let draw = 0; draw < 200; draw++) {
+      assert.match(newPodName("p-"), /^p-[bcdfghjklmnpqrstvwxz2456789]{5}$/, "the API server's alphabet, no vowels");
+      const long = newPodName("x".repeat(70));
+      assert.equal(long.length, 63, "prefix cut to 58, as the API server does");
+      assert.equal(long.slice(0, 58), "x".repeat(58));
+    }
   });
 
   it("labels pods as the original did and owns them through a controller reference", () => {
@@ -41,7 +48,14 @@ describe("ray cluster builders", () => {
     assert.match(pod.metadata.labels[LABELS.launchConfig], /^[0-9a-f]{10}$/);
     assert.equal(pod.metadata.annotations[HEAD_NAME_ANNOTATION], "example-cluster-ray-head-x7k2q");
     assert.deepEqual(pod.metadata.ownerReferences, [
-      { apiVersion: "cluster.ray.io/v1", kind: "RayCluster", name: "example-cluster", uid: "uid-1", controller: true, blockOwnerDeletion: true },
+      {
+        apiVersion: "cluster.ray.io/v1",
+        kind: "RayCluster",
+        name: "example-cluster",
+        uid: "uid-1",
+        controller: true,
+        blockOwnerDeletion: true,
+      },
     ]);
   });
 
@@ -52,12 +66,18 @@ describe("ray cluster builders", () => {
     assert.match(c.args[0], /ray start --address=\$RAY_HEAD_IP:6379/);
     // The launcher watches Ray's raylet and ends the container when it stops (test/unit/ray-launcher.test.ts runs it).
     assert.match(c.args[0], /Ray stopped on this node/);
-    const env = Object.fromEntries(c.env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
+    const env = Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value ?? e.valueFrom]));
     assert.equal(env.RAY_HEAD_IP, "example-cluster-ray-head.ray.svc");
     assert.deepEqual(env.RAY_CLOUD_INSTANCE_ID, { fieldRef: { fieldPath: "metadata.name" } });
     assert.equal(env.RAY_NODE_TYPE_NAME, "worker-nodes");
-    assert.deepEqual(JSON.parse(env.RAY_OVERRIDE_RESOURCES), { CPU: 1, memory: 2 ** 30 /* the worker's memory limit, 1Gi */, Custom1: 1, is_spot: 1 });
-    assert.ok(pod.spec.volumes.some((v: any) => v.emptyDir?.medium === "Memory"));
+    assert.equal(typeof env.RAY_OVERRIDE_RESOURCES, "string");
+    assert.deepEqual(JSON.parse(String(env.RAY_OVERRIDE_RESOURCES)), {
+      CPU: 1,
+      memory: 2 ** 30 /* the worker's memory limit, 1Gi */,
+      Custom1: 1,
+      is_spot: 1,
+    });
+    assert.ok((pod.spec.volumes ?? []).some((v) => v.emptyDir?.medium === "Memory"));
     assert.equal(pod.spec.restartPolicy, "Never");
     const head = buildPod(defaulted(rc), "head-node", "head").spec.containers[0];
     assert.match(head.args[0], /ray start --head --no-monitor --dashboard-host 0.0.0.0/);
@@ -65,7 +85,7 @@ describe("ray cluster builders", () => {
 
   it("changes the launch hash for pod changes and labels, not for scaling fields", () => {
     const spec = withDefaults(rc.spec);
-    const hash = (r: any) => launchConfigHash(defaulted(r), withDefaults(r.spec).podTypes[1], "worker");
+    const hash = (r: RayCluster) => launchConfigHash(defaulted(r), withDefaults(r.spec).podTypes[1], "worker");
     const base = hash(rc);
     assert.equal(base, launchConfigHash(defaulted(rc), spec.podTypes[1], "worker"));
     assert.equal(hash(edited(rc, (r) => (r.spec.podTypes[1].minWorkers = 3))), base);
@@ -73,16 +93,22 @@ describe("ray cluster builders", () => {
     assert.equal(hash(edited(rc, (r) => (r.spec.upscalingSpeed = 2))), base);
     assert.equal(hash(edited(rc, (r) => (r.spec.idleTimeoutMinutes = 1))), base);
     assert.equal(hash(edited(rc, (r) => (r.spec.maxWorkers = 3))), base);
-    assert.notEqual(hash(edited(rc, (r) => (r.spec.podTypes[1].podConfig.spec.containers[0].image = "rayproject/ray:other"))), base);
+    const image = (r: RayCluster) => (r.spec.podTypes[1].podConfig.spec!.containers[0].image = "rayproject/ray:other");
+    assert.notEqual(hash(edited(rc, image)), base);
     assert.notEqual(hash(edited(rc, (r) => (r.metadata.labels = { try: "again" }))), base);
-    assert.notEqual(hash(edited(rc, (r) => (r.spec.workerStartRayCommands = ["ray start --address=$RAY_HEAD_IP:6379 --block"]))), base);
+    const start = ["ray start --address=$RAY_HEAD_IP:6379 --block"];
+    assert.notEqual(hash(edited(rc, (r) => (r.spec.workerStartRayCommands = start))), base);
     assert.notEqual(hash(edited(rc, (r) => (r.spec.podTypes[1].setupCommands = ["pip install x"]))), base);
   });
 
   it("builds the head Service with the default ports plus headServicePorts, overriding by name", () => {
-    const svc = buildHeadService(defaulted(edited(rc, (r) => (r.spec.headServicePorts = [{ name: "serve", port: 8000 }, { name: "dashboard", port: 8266, targetPort: 8265 }]))));
+    const ports = [
+      { name: "serve", port: 8000 },
+      { name: "dashboard", port: 8266, targetPort: 8265 },
+    ];
+    const svc = buildHeadService(defaulted(edited(rc, (r) => (r.spec.headServicePorts = ports))));
     assert.deepEqual(
-      svc.spec.ports.map((p: any) => [p.name, p.port, p.targetPort]),
+      svc.spec.ports.map((p) => [p.name, p.port, p.targetPort]),
       [["gcs", 6379, 6379], ["client", 10001, 10001], ["dashboard", 8266, 8265], ["serve", 8000, 8000]],
     );
     assert.deepEqual(svc.spec.selector, { [LABELS.clusterName]: "example-cluster", [LABELS.nodeType]: "head" });
@@ -90,7 +116,10 @@ describe("ray cluster builders", () => {
 
   it("reads a node type's Ray resources from the pod, rayResources winning", () => {
     const t = withDefaults(edited(rc, (r) => {
-      r.spec.podTypes[1].podConfig.spec.containers[0].resources = { requests: { cpu: "1500m", memory: "1Gi" }, limits: { "nvidia.com/gpu": 2 } };
+      r.spec.podTypes[1].podConfig.spec.containers[0].resources = {
+        requests: { cpu: "1500m", memory: "1Gi" },
+        limits: { "nvidia.com/gpu": 2 },
+      };
       r.spec.podTypes[1].rayResources = { CPU: 4, Custom1: 1 };
     }).spec).podTypes[1];
     assert.deepEqual(nodeTypeResources(t).resources, { CPU: 4, GPU: 2, memory: 2 ** 30, Custom1: 1 });
@@ -107,8 +136,13 @@ describe("ray cluster builders", () => {
 
   it("finds what the schema cannot reject and names the field", () => {
     assert.deepEqual(checkWorkable(defaulted(rc)), []);
-    const badQuantity = edited(rc, (r) => (r.spec.podTypes[1].podConfig.spec.containers[0].resources.requests.cpu = "one"));
-    assert.deepEqual(checkWorkable(defaulted(badQuantity)).map((e) => e.field), ["spec.podTypes[1].podConfig.spec.containers[0].resources.requests.cpu"]);
+    const badQuantity = edited(rc, (r) => {
+      r.spec.podTypes[1].podConfig.spec.containers[0].resources.requests.cpu = "one";
+    });
+    assert.deepEqual(
+      checkWorkable(defaulted(badQuantity)).map((e) => e.field),
+      ["spec.podTypes[1].podConfig.spec.containers[0].resources.requests.cpu"],
+    );
     const clash = edited(rc, (r) => (r.spec.headServicePorts = [{ name: "serve", port: 6379 }]));
     assert.deepEqual(checkWorkable(defaulted(clash)).map((e) => e.field), ["spec.headServicePorts[0].port"]);
   });
