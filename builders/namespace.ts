@@ -1,5 +1,6 @@
 // The namespace Ray clusters and the operator live in, with Pod Security admission labels.
 import type { Manifest, Namespace } from "../api/v1/kube-types";
+import { OPERATOR_OPT_IN_LABEL, POD_SECURITY_ENFORCE_LABEL } from "../api/v1/types";
 
 export type PodSecurityLevel = "privileged" | "baseline" | "restricted";
 
@@ -11,7 +12,9 @@ export function namespaceObject(name: string, enforce: PodSecurityLevel): Manife
       name,
       labels: {
         "app.kubernetes.io/part-of": "ray",
-        "pod-security.kubernetes.io/enforce": enforce,
+        // The operator installed here runs this namespace's RayClusters also in cluster-wide mode.
+        [OPERATOR_OPT_IN_LABEL]: name,
+        [POD_SECURITY_ENFORCE_LABEL]: enforce,
         "pod-security.kubernetes.io/enforce-version": "latest",
         // Always warn and audit against the strictest level, so drift shows up before it is enforced.
         "pod-security.kubernetes.io/warn": "restricted",

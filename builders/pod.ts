@@ -75,6 +75,10 @@ export function buildPod(
       { name: SHM_VOLUME, mountPath: "/dev/shm" },
     ],
     ...(ray.readinessProbe ? {} : { readinessProbe: rayReadinessProbe(kind) }),
+    // When Ray's container fails, the end of its output (the launcher says which command failed or
+    // which Ray process stopped) stays in the pod's status, which the operator logs before it
+    // deletes the pod: the reason outlives the pod.
+    terminationMessagePolicy: ray.terminationMessagePolicy ?? "FallbackToLogsOnError",
   };
 
   return {

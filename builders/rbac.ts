@@ -26,7 +26,9 @@ export const LEADER_ELECTION_ROLE = "ray-operator-leader-election";
 export const LEADER_ELECTION_LEASE = "ray-operator-leader";
 
 /** Rules for managing RayClusters and their children. */
-export function operatorRules(): PolicyRule[] {
+export function operatorRules(mode: "cluster"): PolicyRule[];
+export function operatorRules(mode: "namespace", namespace: string): PolicyRule[];
+export function operatorRules(mode: WatchMode, namespace = ""): PolicyRule[] {
   // Exactly what the operator's requests use: test/integration/rbac-audit.test.ts walks the operator
   // through all it does with the API server's audit log on, and fails on a grant never used.
   return [
@@ -43,6 +45,11 @@ export function operatorRules(): PolicyRule[] {
     { apiGroups: [""], resources: ["services"], verbs: ["list", "watch", "create", "patch"] },
     // Events: created, and patched when the same one repeats (its count goes up).
     { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
+    // Namespaces' labels: a Pod Security level before any pod is created there, and in cluster-wide
+    // mode which namespaces opted in. Namespaced, only its own (a Role can grant get on it by name).
+    mode === "namespace"
+      ? { apiGroups: [""], resources: ["namespaces"], verbs: ["get"], resourceNames: [namespace] }
+      : { apiGroups: [""], resources: ["namespaces"], verbs: ["list", "watch"] },
   ];
 }
 
@@ -102,14 +109,14 @@ export function rbacObjects(namespace: string, mode: WatchMode): RbacObject[] {
   return [
     { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: SERVICE_ACCOUNT, namespace, labels } },
     ...(mode === "namespace"
-      ? grant("Role", ROLE, ROLE_BINDING, namespace, operatorRules(), subject)
+      ? grant("Role", ROLE, ROLE_BINDING, namespace, operatorRules("namespace", namespace), subject)
       : // Cluster-scoped names carry the namespace so two installs in one cluster do not collide.
         grant(
           "ClusterRole",
           `${ROLE}-${namespace}`,
           `${ROLE_BINDING}-${namespace}`,
           undefined,
-          operatorRules(),
+          operatorRules("cluster"),
           subject,
         )),
     ...grant("Role", LEADER_ELECTION_ROLE, LEADER_ELECTION_ROLE, namespace, leaderElectionRules(), subject),

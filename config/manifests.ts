@@ -5,6 +5,7 @@ import { API_VERSION, KIND, RayCluster } from "../api/v1/types";
 import type { Manifest, ObjectMeta } from "../api/v1/kube-types";
 import { StackConfig } from "./stack-config";
 import { rbacObjects } from "../builders/rbac";
+import { namespaceObject } from "../builders/namespace";
 import { operatorDeployment } from "../builders/operator-workload";
 
 const SEED_FILES: Record<string, string> = {
@@ -23,6 +24,10 @@ export function renderManifests(config: StackConfig): Record<string, RenderedObj
   const files: Record<string, RenderedObject[]> = {
     "cluster_crd.yaml": [rayClusterCrd()],
     "operator.yaml": [
+      // The namespace's labels (its Pod Security level, the operator's opt-in), applied over the
+      // seed's `kubectl create namespace ray`: the operator creates no pod in a namespace without a
+      // Pod Security level. Left out when the stack uses a namespace someone else manages.
+      ...(config.namespace.create ? [namespaceObject(namespace, config.namespace.podSecurity)] : []),
       ...rbacObjects(namespace, config.operator.watch),
       operatorDeployment({ ...config.operator, namespace }),
     ],

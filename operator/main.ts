@@ -38,6 +38,7 @@ async function main() {
     metrics,
     events,
     namespace: config.watchNamespace,
+    operatorNamespace: config.operatorNamespace,
     workers: config.workers,
     resyncSeconds: config.resyncSeconds,
     maxUnscheduledWorkers: config.maxUnscheduledWorkers,

@@ -138,3 +138,13 @@ export const DEFAULT_HEAD_PORTS: readonly HeadServicePort[] = [
   { name: "client", port: 10001, targetPort: 10001 },
   { name: "dashboard", port: 8265, targetPort: 8265 },
 ];
+
+/**
+ * In cluster-wide mode the operator runs RayClusters only in namespaces that opted in by carrying
+ * this label, with the namespace of the operator's own install as its value
+ * (`kubectl label namespace team-a cluster.ray.io/operator=ray`): whoever can create a RayCluster can
+ * run any pod it describes, so a namespace's owners decide.
+ */
+export const OPERATOR_OPT_IN_LABEL = "cluster.ray.io/operator";
+/** Pod Security admission's enforce label: the operator creates no pod in a namespace without it. */
+export const POD_SECURITY_ENFORCE_LABEL = "pod-security.kubernetes.io/enforce";

@@ -22,6 +22,23 @@ export const podType = (p: Pod) => p.metadata.labels?.[LABELS.userNodeType];
 export const launchHashOf = (p: Pod) => p.metadata.labels?.[LABELS.launchConfig];
 export const created = (p: Pod) => Date.parse(p.metadata.creationTimestamp ?? "") || 0;
 
+/**
+ * Why a finished pod ended, from its status: the pod's reason (Evicted, ...) and each container that
+ * failed, with its exit code and the last line of its termination message (with the Ray container's
+ * FallbackToLogsOnError, the end of its log). Empty when the status says nothing.
+ */
+export function endOf(p: Pod): string {
+  const parts: string[] = [];
+  if (p.status?.reason) parts.push(`${p.status.reason}${p.status.message ? `: ${p.status.message}` : ""}`);
+  for (const c of p.status?.containerStatuses ?? []) {
+    const ended = c.state?.terminated ?? c.lastState?.terminated;
+    if (!ended || ended.exitCode === 0) continue;
+    const last = (ended.message ?? "").trim().split("\n").pop()?.slice(0, 300);
+    parts.push(`container ${c.name} exited ${ended.exitCode} (${ended.reason ?? "Error"})${last ? `: ${last}` : ""}`);
+  }
+  return parts.join("; ");
+}
+
 /** The RayCluster that controls an object, as `namespace/name`, from its controller reference. */
 export function controllerKey(o: KubeObject): string | undefined {
   const ref = (o.metadata.ownerReferences ?? []).find(

@@ -15,10 +15,21 @@ import type { Logger } from "../util/log";
 import { Expectations } from "./expectations";
 import { mergePatch } from "./merge-patch";
 import { Plan, PodCreation, PodDeletion, ScaleIntent, planCluster } from "./plan";
-import { Pod, Service, awaitingScheduler, controllerKey, isTerminating, nodeKind, ownedBy, podKey } from "./pods";
+import {
+  Pod,
+  Service,
+  awaitingScheduler,
+  controllerKey,
+  endOf,
+  isTerminating,
+  nodeKind,
+  ownedBy,
+  podKey,
+} from "./pods";
 import { computeStatus, sameStatus, significantChange, StatusInputs } from "./status";
 import { WorkQueue, ReconcileResult } from "./workqueue";
 import { Refusal, refusalOf } from "./refusals";
+import { NamespaceGate } from "./namespaces";
 import { failpoint } from "../util/failpoint";
 import { RayClusterStatus } from "../../api/v1/types";
 
@@ -35,7 +46,15 @@ export interface ControllerOptions {
   maxUnscheduledWorkers?: number;
   /** The autoscaler runs: a worker that is a Ray node goes only once Ray drained it (see PlanLimits). */
   autoscaling?: boolean;
+  /** The operator's own namespace: in cluster-wide mode, the value of the opt-in label (namespaces.ts). */
+  operatorNamespace?: string;
 }
+
+/** What the controller does with its informers, whatever they cache. */
+type InformerControl = Pick<
+  Informer<KubeObject>,
+  "start" | "stop" | "waitForSync" | "hasSynced" | "alive" | "healthy" | "name" | "lastError" | "restarts"
+>;
 
 /** What the autoscaler tells the controller about one cluster. */
 export interface AutoscalerReport {
@@ -99,6 +118,8 @@ export class RayClusterController {
   readonly clusters: Informer<Stored<RayCluster>>;
   readonly pods: Informer<Pod>;
   readonly services: Informer<Service>;
+  /** Which namespaces it runs pods in (Pod Security; opt-in in cluster-wide mode). */
+  readonly namespaces: NamespaceGate;
   readonly queue = new WorkQueue();
   readonly expectations = new Expectations();
   private readonly reports = new Map<string, AutoscalerReport>();
@@ -207,16 +228,37 @@ export class RayClusterController {
       if (key) this.queue.add(key);
     };
     this.services.on({ add: enqueueOwner, update: (_, after) => enqueueOwner(after), delete: enqueueOwner });
+    this.namespaces = new NamespaceGate({
+      rest: opts.rest,
+      watchNamespace: opts.namespace,
+      operatorNamespace: opts.operatorNamespace ?? opts.namespace ?? "default",
+      log: opts.log,
+    });
+    // A namespace that opts in or out, or gains a Pod Security level: its clusters are looked at again.
+    const enqueueClustersIn = (namespace: { metadata: { name: string } }) => {
+      for (const rc of this.clusters.list())
+        if (rc.metadata.namespace === namespace.metadata.name) this.queue.add(keyOf(rc));
+    };
+    this.namespaces.informer?.on({
+      add: enqueueClustersIn,
+      update: (_, after) => enqueueClustersIn(after),
+      delete: enqueueClustersIn,
+    });
+  }
+
+  /** The informers this controller runs (the namespaces' only in cluster-wide mode). */
+  private informers(): InformerControl[] {
+    return [this.clusters, this.pods, this.services, ...(this.namespaces.informer ? [this.namespaces.informer] : [])];
   }
 
   /** Starts the informers; resolves when their caches are synced. */
   async startInformers(): Promise<void> {
-    for (const informer of [this.clusters, this.pods, this.services]) informer.start();
-    await Promise.all([this.clusters.waitForSync(), this.pods.waitForSync(), this.services.waitForSync()]);
+    for (const informer of this.informers()) informer.start();
+    await Promise.all(this.informers().map((informer) => informer.waitForSync()));
   }
 
   synced(): boolean {
-    return this.clusters.hasSynced() && this.pods.hasSynced() && this.services.hasSynced();
+    return this.informers().every((informer) => informer.hasSynced());
   }
 
   /**
@@ -225,7 +267,7 @@ export class RayClusterController {
    * longer than any of its requests could take, does.
    */
   healthy(): { ok: boolean; detail: string } {
-    const dead = [this.clusters, this.pods, this.services].filter((informer) => !informer.alive());
+    const dead = this.informers().filter((informer) => !informer.alive());
     if (dead.length) return { ok: false, detail: `informer loops ended: ${dead.map((i) => i.name).join(", ")}` };
     const stuckMs = this.queue.longestRunningMs();
     if (stuckMs > STUCK_RECONCILE_MS)
@@ -236,7 +278,7 @@ export class RayClusterController {
   /** Readiness: the caches are synced and every watch is open (this follows the API server). */
   ready(): { ok: boolean; detail: string } {
     if (!this.synced()) return { ok: false, detail: "caches syncing" };
-    const lost = [this.clusters, this.pods, this.services].filter((informer) => !informer.healthy());
+    const lost = this.informers().filter((informer) => !informer.healthy());
     return lost.length
       ? { ok: false, detail: `not watching: ${lost.map((informer) => informer.lastError ?? informer.name).join("; ")}` }
       : { ok: true, detail: "caches synced, watching" };
@@ -266,7 +308,7 @@ export class RayClusterController {
     clearInterval(this.resyncTimer);
     clearInterval(this.gaugeTimer);
     this.queue.shutdown();
-    for (const informer of [this.clusters, this.pods, this.services]) informer.stop();
+    for (const informer of this.informers()) informer.stop();
     await this.running;
   }
 
@@ -328,7 +370,7 @@ export class RayClusterController {
         kind: nodeKind(pod) ?? "unknown",
         phase: isTerminating(pod) ? "Terminating" : (pod.status?.phase ?? "Unknown"),
       });
-    for (const informer of [this.clusters, this.pods, this.services])
+    for (const informer of this.informers())
       this.opts.metrics.informerRestarts.set({ informer: informer.name }, informer.restarts);
   }
 
@@ -353,6 +395,8 @@ export class RayClusterController {
       this.expectations.forget(key);
       return;
     }
+    // Cluster-wide, a namespace that did not opt in is not ours: not a status write, not an event.
+    if (!this.namespaces.managed(cached.metadata.namespace!)) return;
     // The door: defaults are filled here, once; the checks, the plan and the builders read this.
     const rc = defaulted(cached);
     const name = rc.metadata.name!;
@@ -411,8 +455,9 @@ export class RayClusterController {
       return;
     }
     if (plan.creations.length && this.admitted.get(key) !== generation) {
-      // Once per generation, before its first create: would the API server admit its pods?
-      const refusal = await this.dryRun(rc, log);
+      // Once per generation, before its first create: may pods run in this namespace, and would the
+      // API server admit them?
+      const refusal = (await this.namespaces.podSecurity(rc.metadata.namespace!)) ?? (await this.dryRun(rc, log));
       if (refusal) {
         this.createRefusals.set(key, { ...refusal, generation });
         log.error(refusal.message);
@@ -515,9 +560,12 @@ export class RayClusterController {
             key,
           );
           this.opts.metrics.podActions.inc({ action: "delete", kind, reason });
-          log.info(`Deleted ${kind} pod ${pod.metadata.name} (${reason})`);
+          const ended = reason === "WorkerFailed" || reason === "HeadFailed" ? endOf(pod) : "";
+          if (ended) log.warn(`Deleted ${kind} pod ${pod.metadata.name} (${reason}): ${ended}`);
+          else log.info(`Deleted ${kind} pod ${pod.metadata.name} (${reason})`);
           const group = `${kind}|${reason}`;
-          deleted.set(group, [...(deleted.get(group) ?? []), pod.metadata.name]);
+          const named = ended ? `${pod.metadata.name} (${ended})` : pod.metadata.name;
+          deleted.set(group, [...(deleted.get(group) ?? []), named]);
         } catch (e) {
           this.expectations.deletionObserved(key, podKey(pod));
           if (isNotFound(e) || (e instanceof ApiError && e.code === 409)) return;

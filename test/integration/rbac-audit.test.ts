@@ -108,7 +108,7 @@ describe("RBAC against the audit log: the Role grants exactly what the operator 
     const refused = events.filter((e) => e.responseStatus?.code === 403).map((e) => `${e.verb} ${e.objectRef!.resource}${e.objectRef!.subresource ? `/${e.objectRef!.subresource}` : ""} ${e.objectRef!.name ?? ""}`);
     assert.deepEqual(refused, [], "the operator was refused");
     // Checked by admission, not requested: `rayclusters/finalizers update` (the next test shows it is needed).
-    const grants = new Set([...granted([...operatorRules(), ...leaderElectionRules()])].filter((g) => g !== permission(GROUP, `${PLURAL}/finalizers`, "update")));
+    const grants = new Set([...granted([...operatorRules("namespace", ns), ...leaderElectionRules()])].filter((g) => g !== permission(GROUP, `${PLURAL}/finalizers`, "update")));
     const unused = [...grants].filter((g) => !used.has(g)).sort();
     const ungranted = [...used].filter((u) => !grants.has(u)).sort();
     assert.deepEqual({ unused, ungranted }, { unused: [], ungranted: [] }, `used: ${[...used].sort().join(", ")}`);
@@ -129,7 +129,7 @@ describe("RBAC against the audit log: the Role grants exactly what the operator 
     });
     const asOperator = clientsFor(await serviceAccountKubeConfig(c, ns, SERVICE_ACCOUNT));
     await asOperator.core.createNamespacedPod({ namespace: ns, body: pod("with-the-role"), dryRun: "All" });
-    const withoutFinalizers = operatorRules().filter((r) => !r.resources.some((res) => res.endsWith("/finalizers")));
+    const withoutFinalizers = operatorRules("namespace", ns).filter((r) => !r.resources.some((res) => res.endsWith("/finalizers")));
     await apply(c, { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: ROLE, namespace: ns }, rules: withoutFinalizers });
     const message = await eventually("the narrower Role in force", () =>
       rejectsWith(403, asOperator.core.createNamespacedPod({ namespace: ns, body: pod("without"), dryRun: "All" })).catch(() => undefined), 30_000, 300);

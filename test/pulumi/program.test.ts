@@ -12,6 +12,8 @@ const OPERATOR_RULES = [
   { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch", "create", "delete"] },
   { apiGroups: [""], resources: ["services"], verbs: ["list", "watch", "create", "patch"] },
   { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
+  // Its own namespace's labels (Pod Security), by name: nothing about other namespaces.
+  { apiGroups: [""], resources: ["namespaces"], verbs: ["get"], resourceNames: ["ray"] },
 ];
 
 describe("Pulumi program (index.ts) with the dev stack config, under Pulumi mocks", function () {
@@ -133,7 +135,9 @@ describe("Pulumi program (index.ts) with the dev stack config, under Pulumi mock
     const { resources: rs } = await runProgram(join(ROOT, "index.ts"), config);
     const clusterRole = rs.filter((r) => r.type === "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole");
     assert.equal(clusterRole.length, 1);
-    assert.deepEqual(clusterRole[0].inputs.rules, OPERATOR_RULES);
+    // Cluster-wide it watches namespaces (which opted in, and their Pod Security level) instead.
+    const namespaceRule = { apiGroups: [""], resources: ["namespaces"], verbs: ["list", "watch"] };
+    assert.deepEqual(clusterRole[0].inputs.rules, [...OPERATOR_RULES.slice(0, -1), namespaceRule]);
     assert.equal(rs.filter((r) => r.type === "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding").length, 1);
     const dep = rs.find((r) => r.type === "kubernetes:apps/v1:Deployment")!.inputs;
     assert.equal(dep.spec.replicas, 2);

@@ -119,6 +119,8 @@ describe("rendered manifests (npm run render)", () => {
   it("hold the operator Deployment written out here, the same one the Pulumi program installs", async function () {
     this.timeout(120_000); // the Pulumi program runs under mocks
     assert.deepEqual(files["operator.yaml"].map((o) => o.kind), [
+      // Applied over the seed's `kubectl create namespace ray`: its Pod Security level and opt-in.
+      "Namespace",
       "ServiceAccount",
       "Role",
       "RoleBinding",
