@@ -1,6 +1,6 @@
 // The operator's Deployment: restricted security context, probes on its health endpoints, the
 // metrics port, and the environment that tells it what to watch.
-import type { Deployment, EnvVar } from "../api/v1/kube-types";
+import type { Deployment, EnvVar, PodSpec } from "../api/v1/kube-types";
 import { OPERATOR_NAME, SERVICE_ACCOUNT, WatchMode } from "./rbac";
 
 export const HEALTH_PORT = 8081;
@@ -21,6 +21,9 @@ export interface OperatorWorkloadOptions {
   autoscalerIntervalSeconds?: number;
   /** Per cluster, workers waiting for the scheduler before more are created; 0: no limit. */
   maxUnscheduledWorkers?: number;
+  /** Where the operator's pods may run (e.g. a system node pool); left out of the manifest when unset. */
+  nodeSelector?: PodSpec["nodeSelector"];
+  tolerations?: PodSpec["tolerations"];
 }
 
 /** The operator's settings when neither the stack config nor the environment gives them. */
@@ -75,6 +78,8 @@ export function operatorDeployment(o: OperatorWorkloadOptions) {
         spec: {
           serviceAccountName: SERVICE_ACCOUNT,
           automountServiceAccountToken: true,
+          ...(o.nodeSelector ? { nodeSelector: o.nodeSelector } : {}),
+          ...(o.tolerations ? { tolerations: o.tolerations } : {}),
           terminationGracePeriodSeconds: 30,
           securityContext: {
             runAsNonRoot: true,

@@ -2,7 +2,7 @@
 // resource is registered. A wrong key or value fails `pulumi preview` with the key named and what is
 // expected; a RayCluster in config is checked against the CRD's own schema and CEL rules, so it
 // fails here exactly where `kubectl apply` would fail later.
-import Ajv, { ErrorObject, SchemaObject } from "ajv";
+import Ajv, { ErrorObject, SchemaObject, ValidateFunction } from "ajv";
 import { API_VERSION, KIND, RayClusterSpec } from "../api/v1/types";
 import { validateRayCluster } from "../api/v1/validate";
 import { defaulted } from "../api/v1/defaults";
@@ -81,7 +81,23 @@ ajv.addFormat("quantity", {
   type: "string",
   validate: (text: string) => isQuantity(text) && quantitySign(parseQuantityExact(text)) >= 0,
 });
-const validators = Object.fromEntries(Object.entries(sections).map(([k, s]) => [k, ajv.compile(s)]));
+const compiled = new Map<SchemaObject, ValidateFunction>();
+
+/** The JSON Schema of the operator's settings, also what the RayOperator component's args are checked with. */
+export const OPERATOR_SCHEMA: SchemaObject = sections.operator;
+/** The JSON Schema of the namespace section (name, create, podSecurity). */
+export const NAMESPACE_SCHEMA: SchemaObject = sections.namespace;
+
+/**
+ * What is wrong with `value` against `schema`, one line per problem, each starting with `at` and the
+ * path of the field (`at.resources.requests.cpu: ...`). Stack config and component args share it, so a
+ * mistake reads the same whichever way the operator is installed.
+ */
+export function schemaProblems(schema: SchemaObject, value: unknown, at: string): string[] {
+  let validate = compiled.get(schema);
+  if (!validate) compiled.set(schema, (validate = ajv.compile(schema)));
+  return validate(value) ? [] : (validate.errors ?? []).map((e) => describe(at, schema, e));
+}
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -92,17 +108,17 @@ export class ConfigError extends Error {
 
 const show = (value: unknown) => JSON.stringify(value);
 
-function describe(section: string, e: ErrorObject): string {
+function describe(at0: string, schema: SchemaObject, e: ErrorObject): string {
   const path = e.instancePath
     .split("/")
     .slice(1)
     .map((p) => p.replace(/~1/g, "/"))
     .join(".");
-  const at = `${PROJECT}:${section}${path ? `.${path}` : ""}`;
+  const at = `${at0}${path ? `.${path}` : ""}`;
   const p = e.params as Record<string, unknown>;
   switch (e.keyword) {
     case "additionalProperties": {
-      const expected = Object.keys(subSchema(section, e.schemaPath)?.properties ?? {}).join(", ");
+      const expected = Object.keys(subSchema(schema, e.schemaPath)?.properties ?? {}).join(", ");
       return `${at}.${p.additionalProperty}: unknown key; expected one of: ${expected}`;
     }
     case "enum": {
@@ -118,23 +134,26 @@ function describe(section: string, e: ErrorObject): string {
   }
 }
 
-function subSchema(section: string, schemaPath: string): SchemaObject | undefined {
+function subSchema(schema: SchemaObject, schemaPath: string): SchemaObject | undefined {
   // "#/properties/resources/additionalProperties" → the schema object holding that keyword.
   const parts = schemaPath.replace(/^#\//, "").split("/").slice(0, -1);
-  return parts.reduce<SchemaObject | undefined>((s, k) => s?.[k], sections[section]);
+  return parts.reduce<SchemaObject | undefined>((s, k) => s?.[k], schema);
 }
 
 /**
  * A request above its limit, defaults included (a memory request of 1Gi meets the default 512Mi limit),
  * makes the API server refuse every pod of the operator's Deployment: say so before `pulumi up` waits.
+ * `at` names the operator's settings (`ray-operator:operator`), `short` how the hint refers to them.
  */
-function requestsAboveLimits(resources: { requests: Record<string, string>; limits: Record<string, string> }) {
+export function requestsAboveLimits(resources: OperatorSettings["resources"], at: string, short: string): string[] {
   const problems: string[] = [];
   for (const [name, request] of Object.entries(resources.requests)) {
-    const limit = resources.limits[name];
+    const limit = (resources.limits as Record<string, string | undefined>)[name];
     if (limit === undefined || compareQuantities(quantityFromJson(request), quantityFromJson(limit)) <= 0) continue;
-    const at = `${PROJECT}:operator.resources.requests.${name}`;
-    problems.push(`${at}: ${request} is above the ${name} limit, ${limit}; raise operator.resources.limits.${name}`);
+    problems.push(
+      `${at}.resources.requests.${name}: ${request} is above the ${name} limit, ${limit}; ` +
+        `raise ${short}.resources.limits.${name}`,
+    );
   }
   return problems;
 }
@@ -143,13 +162,56 @@ function requestsAboveLimits(resources: { requests: Record<string, string>; limi
 type ConfigQuantity = string | number;
 type ConfigResources = { cpu?: ConfigQuantity; memory?: ConfigQuantity };
 
+/** The operator's settings, every one set. */
+export type OperatorSettings = StackConfig["operator"];
+/** The operator's settings as OPERATOR_SCHEMA admits them: any may be left out. */
+export type OperatorSettingsInput = Partial<Omit<OperatorSettings, "resources">> & {
+  resources?: { requests?: ConfigResources; limits?: ConfigResources };
+};
+
 /** The sections as their schemas above admit them (what is read once they have passed). */
 interface StackConfigInput {
   namespace?: { name?: string; create?: boolean; podSecurity?: PodSecurityLevel };
-  operator?: Partial<Omit<StackConfig["operator"], "resources">> & {
-    resources?: { requests?: ConfigResources; limits?: ConfigResources };
-  };
+  operator?: OperatorSettingsInput;
   clusters?: Record<string, ClusterConfig>;
+}
+
+/** The namespace and Pod Security level when neither the stack config nor a component's args give them. */
+export const NAMESPACE_DEFAULTS = { name: "ray", create: true, podSecurity: "baseline" } as const;
+
+/** The operator's settings with a default for each one left out; quantities as strings. */
+export function operatorSettings(op: OperatorSettingsInput): OperatorSettings {
+  return {
+    image: op.image ?? DEFAULT_OPERATOR_IMAGE,
+    imagePullPolicy: op.imagePullPolicy ?? "IfNotPresent",
+    replicas: op.replicas ?? 1,
+    watch: op.watch ?? "namespace",
+    logLevel: op.logLevel ?? "info",
+    workers: op.workers ?? OPERATOR_DEFAULTS.workers,
+    autoscalerIntervalSeconds: op.autoscalerIntervalSeconds ?? OPERATOR_DEFAULTS.autoscalerIntervalSeconds,
+    maxUnscheduledWorkers: op.maxUnscheduledWorkers ?? OPERATOR_DEFAULTS.maxUnscheduledWorkers,
+    resources: {
+      requests: {
+        cpu: String(op.resources?.requests?.cpu ?? "100m"),
+        memory: String(op.resources?.requests?.memory ?? "128Mi"),
+      },
+      limits: {
+        ...(op.resources?.limits?.cpu !== undefined ? { cpu: String(op.resources.limits.cpu) } : {}),
+        memory: String(op.resources?.limits?.memory ?? "512Mi"),
+      },
+    },
+  };
+}
+
+/**
+ * What the API server (schema, CEL rules) and the operator (checkWorkable) would refuse in a
+ * RayCluster, each problem as `<at>.<field>: <message>`; the door for config and components alike.
+ */
+export function rayClusterProblems(cluster: unknown, at: string): string[] {
+  // The schema's defaults (as the API server applies them), then the API's own: the door.
+  const { object: admitted, errors } = validateRayCluster(cluster);
+  const workable = errors.length ? [] : checkWorkable(defaulted(admitted));
+  return [...errors, ...workable].map((e) => `${at}.${e.field.replace(/^metadata\.labels/, "labels")}: ${e.message}`);
 }
 
 /** Structured config arrives as JSON text; plain values as strings. */
@@ -182,58 +244,34 @@ export function loadStackConfig(all: Record<string, string>): StackConfig {
     const value = decode(raw);
     if (key !== "namespace" || typeof value === "object") values[key] = value;
     else values[key] = { name: value }; // `pulumi config set namespace ray-prod` is allowed too
-    const validate = validators[key];
-    if (!validate(values[key])) for (const e of validate.errors ?? []) problems.push(describe(key, e));
+    problems.push(...schemaProblems(sections[key], values[key], `${PROJECT}:${key}`));
   }
 
   // Read as the schemas say; a value that failed them is listed in `problems`, and nothing below
   // but the resources' String() conversions runs before those are thrown.
   const input = values as StackConfigInput;
   const ns = input.namespace ?? {};
-  const op = input.operator ?? {};
-  const namespace = ns.name ?? "ray";
+  const namespace = ns.name ?? NAMESPACE_DEFAULTS.name;
   const clusters: Record<string, ClusterConfig> = input.clusters ?? {};
   if (problems.length === 0) {
     for (const [name, c] of Object.entries(clusters)) {
-      const object = {
-        apiVersion: API_VERSION,
-        kind: KIND,
-        metadata: { name, namespace, labels: c.labels },
-        spec: c.spec,
-      };
-      // The schema's defaults (as the API server applies them), then the API's own: the door.
-      const { object: admitted, errors } = validateRayCluster(object);
-      const workable = errors.length ? [] : checkWorkable(defaulted(admitted));
-      for (const e of [...errors, ...workable])
-        problems.push(`${PROJECT}:clusters.${name}.${e.field.replace(/^metadata\.labels/, "labels")}: ${e.message}`);
+      const metadata = { name, namespace, labels: c.labels };
+      const object = { apiVersion: API_VERSION, kind: KIND, metadata, spec: c.spec };
+      problems.push(...rayClusterProblems(object, `${PROJECT}:clusters.${name}`));
     }
   }
-  const resources = {
-    requests: {
-      cpu: String(op.resources?.requests?.cpu ?? "100m"),
-      memory: String(op.resources?.requests?.memory ?? "128Mi"),
-    },
-    limits: {
-      ...(op.resources?.limits?.cpu !== undefined ? { cpu: String(op.resources.limits.cpu) } : {}),
-      memory: String(op.resources?.limits?.memory ?? "512Mi"),
-    },
-  };
-  if (problems.length === 0) problems.push(...requestsAboveLimits(resources));
+  const operator = operatorSettings(input.operator ?? {});
+  if (problems.length === 0)
+    problems.push(...requestsAboveLimits(operator.resources, `${PROJECT}:operator`, "operator"));
   if (problems.length) throw new ConfigError(problems);
 
   return {
-    namespace: { name: namespace, create: ns.create ?? true, podSecurity: ns.podSecurity ?? "baseline" },
-    operator: {
-      image: op.image ?? DEFAULT_OPERATOR_IMAGE,
-      imagePullPolicy: op.imagePullPolicy ?? "IfNotPresent",
-      replicas: op.replicas ?? 1,
-      watch: op.watch ?? "namespace",
-      logLevel: op.logLevel ?? "info",
-      workers: op.workers ?? OPERATOR_DEFAULTS.workers,
-      autoscalerIntervalSeconds: op.autoscalerIntervalSeconds ?? OPERATOR_DEFAULTS.autoscalerIntervalSeconds,
-      maxUnscheduledWorkers: op.maxUnscheduledWorkers ?? OPERATOR_DEFAULTS.maxUnscheduledWorkers,
-      resources,
+    namespace: {
+      name: namespace,
+      create: ns.create ?? NAMESPACE_DEFAULTS.create,
+      podSecurity: ns.podSecurity ?? NAMESPACE_DEFAULTS.podSecurity,
     },
+    operator,
     clusters,
   };
 }

@@ -9,7 +9,7 @@
 // `ray status`, and what to type next.
 import { join } from "path";
 import * as k8s from "@kubernetes/client-node";
-import { ensurePulumi, pulumi, pulumiEnv, ROOT } from "./pulumi-cli";
+import { emptyPassphraseWarning, ensurePulumi, pulumi, pulumiEnv, ROOT } from "./pulumi-cli";
 import { ensureLocalCluster } from "./cluster/cli";
 import { loadStackConfig } from "../config/stack-config";
 import { readStackFile } from "../config/read-stack-file";
@@ -102,6 +102,8 @@ async function main() {
   try {
     log("preparing the Pulumi CLI, its Node.js language host and the Kubernetes provider (built once from the Go module proxy)");
     const env = pulumiEnv({ binDir: ensurePulumi(), stateDir: join(ROOT, ".pulumi-state"), kubeconfig, passphrase: process.env.PULUMI_CONFIG_PASSPHRASE });
+    const passphraseWarning = emptyPassphraseWarning();
+    if (passphraseWarning) log(passphraseWarning);
     const select = await pulumi(["stack", "select", "dev", "--create"], env);
     if (select.code !== 0) throw new Error(`pulumi stack select dev: ${select.stderr}`);
     log(`pulumi up (stack dev, state in .pulumi-state/, cluster ${kubeconfig})`);

@@ -22,6 +22,20 @@ export interface PulumiEnvOptions {
   passphrase?: string;
 }
 
+/**
+ * What to tell the user when the stack's secrets are encrypted with an empty passphrase, which anyone
+ * with the state directory can decrypt; undefined when a passphrase is set. The scripts always pass
+ * PULUMI_CONFIG_PASSPHRASE (empty when unset, see pulumiEnv), which Pulumi then prefers to a passphrase file.
+ */
+export function emptyPassphraseWarning(passphrase = process.env.PULUMI_CONFIG_PASSPHRASE): string | undefined {
+  if (passphrase) return undefined;
+  return (
+    "warning: PULUMI_CONFIG_PASSPHRASE is empty: the stack's secrets (pulumi config set --secret) are not " +
+    "protected; anyone who can read .pulumi-state/ can read them. Set PULUMI_CONFIG_PASSPHRASE (and keep " +
+    "it) before storing a secret."
+  );
+}
+
 export function pulumiEnv(o: PulumiEnvOptions): NodeJS.ProcessEnv {
   mkdirSync(o.stateDir, { recursive: true });
   return {

@@ -63,19 +63,19 @@ describe("Pulumi program (index.ts) with the dev stack config, under Pulumi mock
   });
 
   it("grants the operator exactly the rules it uses, in a namespaced Role", () => {
-    const role = one("kubernetes:rbac.authorization.k8s.io/v1:Role", "role-ray-operator-role").inputs;
+    const role = one("kubernetes:rbac.authorization.k8s.io/v1:Role", "ray-operator").inputs;
     assert.equal(role.metadata.namespace, "ray");
     assert.deepEqual(role.rules, OPERATOR_RULES);
     for (const rule of role.rules) {
       assert.ok(!rule.resources.includes("pods/exec"), "no exec");
       assert.ok(!rule.verbs.includes("*") && !rule.resources.includes("*") && !rule.apiGroups.includes("*"), "no wildcards");
     }
-    const leases = one("kubernetes:rbac.authorization.k8s.io/v1:Role", "role-ray-operator-leader-election").inputs;
+    const leases = one("kubernetes:rbac.authorization.k8s.io/v1:Role", "ray-operator-leader-election").inputs;
     assert.deepEqual(leases.rules, [
       { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
       { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "update"], resourceNames: ["ray-operator-leader"] },
     ]);
-    const binding = one("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "rolebinding-ray-operator-rolebinding").inputs;
+    const binding = one("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "ray-operator").inputs;
     assert.deepEqual(binding.subjects, [{ kind: "ServiceAccount", name: "ray-operator-serviceaccount", namespace: "ray" }]);
     assert.deepEqual(binding.roleRef, { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "ray-operator-role" });
     assert.equal(ofType("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole").length, 0);
