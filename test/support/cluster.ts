@@ -46,6 +46,11 @@ export async function testCluster(): Promise<TestCluster> {
   return c ? { kubeconfig: c.controlPlane.kubeconfig, local: true } : { kubeconfig: process.env.TEST_KUBECONFIG!, local: false };
 }
 
+/** The shared local cluster's control plane, once it runs (undefined with TEST_KUBECONFIG): for fault tests. */
+export function testControlPlane(): ControlPlaneState | undefined {
+  return shared?.controlPlane;
+}
+
 /** The shared local cluster's audit log (every request, metadata only), once it runs. */
 export function testClusterAuditLog(): string | undefined {
   return shared?.controlPlane.auditLog;
