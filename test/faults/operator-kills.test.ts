@@ -5,11 +5,12 @@
 // life has created a seeded number of pods, 0 to 8 (0: a random instant after its caches synced,
 // amid its dry runs and status writes), with more in flight. Then one operator at full speed
 // finishes the job. Nothing may be duplicated, lost or replaced.
-import { testCluster, testClusterAuditLog } from "../support/cluster";
+import { testCluster, testClusterAuditLog, testControlPlane } from "../support/cluster";
 import { OperatorProcess } from "../../scripts/operator-process";
 import { Clients, clientsFromFile, deleteNamespace, eventually, sleep, uniqueName } from "../helpers/kube";
 import { operatorNamespace, rayClusters } from "../helpers/operator-env";
 import { AuditLog, isMutating, podWrites, replicaOf } from "../helpers/faults-audit";
+import { accountPods, ClusterPlan, etcdRevision, podHistory } from "../helpers/faults-etcd";
 import {
   converge,
   countersAgree,
@@ -33,8 +34,8 @@ const WORKERS = 30;
 const KILLS = 20;
 /** The most pods a life creates before its kill: 20 lives cannot create 330 pods, so every kill lands mid-way. */
 const MOST_PER_LIFE = 8;
-// Ten requests a second: a life's creates go out a few at a time, so a kill finds some in flight.
-const PACED = { KUBE_API_QPS: "10", KUBE_API_BURST: "10" };
+// Twenty requests a second: a life's creates go out a few at a time, so a kill finds some in flight.
+const PACED = { KUBE_API_QPS: "20", KUBE_API_BURST: "20" };
 
 describe("faults: the operator SIGKILLed during a 300-worker scale-up", function () {
   this.timeout(1_800_000);
@@ -42,13 +43,17 @@ describe("faults: the operator SIGKILLed during a 300-worker scale-up", function
   let ns: string;
   let kubeconfig: string;
   let audit: AuditLog;
+  let etcdUrl: string;
   const operators: OperatorProcess[] = [];
 
   before(async function () {
     this.timeout(1_800_000); // a cold machine builds the binaries first
     const cluster = await testCluster();
     const log = testClusterAuditLog();
-    if (!cluster.local || !log) this.skip(); // the audit log is the local control plane's
+    const controlPlane = testControlPlane();
+    // The audit log and etcd are the local control plane's.
+    if (!cluster.local || !log || !controlPlane) this.skip();
+    etcdUrl = controlPlane.etcdUrl;
     c = clientsFromFile(cluster.kubeconfig);
     audit = new AuditLog(log);
     ns = uniqueName("f-kill");
@@ -65,6 +70,7 @@ describe("faults: the operator SIGKILLed during a 300-worker scale-up", function
     const run = new FaultRun(`operator SIGKILLed during a ${CLUSTERS * WORKERS}-worker scale-up`, "SIGKILLs");
     let error: unknown;
     let landed = 0;
+    let headless = 0;
     let acted = 0;
     try {
       const stable: Want = { "stable-0": 2, "stable-1": 2 };
@@ -78,6 +84,7 @@ describe("faults: the operator SIGKILLed during a 300-worker scale-up", function
       await first.stop();
 
       const mark = audit.mark();
+      const from = await etcdRevision(etcdUrl);
       const want: Want = { ...stable };
       for (let i = 0; i < CLUSTERS; i++) {
         want[`scale-${i}`] = WORKERS;
@@ -123,15 +130,30 @@ describe("faults: the operator SIGKILLed during a 300-worker scale-up", function
       run.replacedWhileStable = replaced.length;
       run.check(!replaced.length, `stable pods replaced: ${replaced.map((p) => p.name).join(", ")}`);
 
+      // etcd's history is the witness of what was stored: a create in flight when its operator was
+      // killed can be stored while the API server logs it as failed (its client went away).
+      const history = await podHistory(c, etcdUrl, ns, from);
+      const plan: Record<string, ClusterPlan> = {};
+      for (const name of Object.keys(want))
+        plan[name] = { creates: name.startsWith("scale-") ? WORKERS + 1 : 0, workers: want[name] };
+      const account = accountPods(history, plan);
+      headless = account.headless.length;
       const events = audit.operatorRequests(mark, ns);
       const writes = podWrites(events);
       const gone = missing([...seen.values()], end).map((p) => p.name);
-      run.podsLost = new Set([...gone, ...writes.deleted.keys()]).size;
+      run.podsLost = new Set([...gone, ...account.lost]).size;
       run.check(!gone.length, `pods created before a kill and gone at the end: ${gone.join(", ")}`);
-      run.check(!writes.deletes, `the operator deleted pods: ${[...writes.deleted.keys()].join(", ")}`);
-      const wanted = CLUSTERS * (WORKERS + 1);
-      run.duplicates = Math.max(0, writes.creates - wanted);
-      run.check(writes.creates === wanted, `the audit log has ${writes.creates} pod creates for ${wanted} pods`);
+      run.check(!account.lost.length, `pods removed that nothing asked to remove (etcd): ${account.lost.join(", ")}`);
+      run.duplicates = account.duplicates;
+      run.check(
+        !account.duplicates,
+        `${account.duplicates} pods stored beyond the specs (etcd); removed again: ${account.surplusRemoved}`,
+      );
+      const undone = new Set(account.headless);
+      const deleted = [...writes.deleted.keys()].filter((n) => !undone.has(n));
+      run.check(!deleted.length, `the operator deleted pods other than headless ones: ${deleted.join(", ")}`);
+      const stored = history.lives.length;
+      run.check(writes.creates <= stored, `the audit log has ${writes.creates} pod creates, etcd stored ${stored}`);
       const anonymous = events.filter((e) => isMutating(e) && !replicaOf(e));
       run.check(!anonymous.length, `${anonymous.length} writes without a ray-operator/<POD_NAME> userAgent`);
       const lastWrites = writes.byReplica.get("op-last") ?? { creates: 0, deletes: 0 };
@@ -142,7 +164,8 @@ describe("faults: the operator SIGKILLed during a 300-worker scale-up", function
       error = e;
       throw e;
     } finally {
-      run.record(error, `${landed} mid-scale-up, ${acted} lives created pods; seed ${seed}`);
+      const undone = `${headless} headless workers undone`;
+      run.record(error, `${landed} mid-scale-up, ${acted} lives created pods, ${undone}; seed ${seed}`);
     }
     run.assertPassed();
   });

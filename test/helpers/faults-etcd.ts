@@ -161,10 +161,15 @@ export interface ClusterPlan {
 }
 
 export interface PodAccount {
-  /** Pods stored beyond what a cluster needed, and pods of no cluster in the plan, by name. */
-  duplicates: string[];
+  /** How many pods were stored beyond what the clusters needed (and not undone as headless). */
+  duplicates: number;
   /** Pods removed before their cluster shrank while it had more workers than wanted: a duplicate undone. */
   surplusRemoved: string[];
+  /**
+   * Workers stored before their cluster had any head, removed again before it shrank: a wave whose
+   * head create failed is undone by design (its workers would join no head). Not a loss; counted apart.
+   */
+  headless: string[];
   /** Pods removed that nothing asked to remove: a head, or a worker its cluster still wanted. */
   lost: string[];
   /** Pods removed as their cluster was asked to shrink. */
@@ -174,28 +179,33 @@ export interface PodAccount {
 /**
  * Every pod of etcd's history against what each cluster needed. A removal before the cluster was
  * told to shrink is a loss, unless the cluster had more workers stored than it wanted at that
- * revision: then it undid a duplicate (which is counted as one already).
+ * revision (it undid a duplicate, counted as one), or the worker was stored before any head of its
+ * cluster (a headless wave undone).
  */
 export function accountPods(history: PodHistory, plan: Record<string, ClusterPlan>): PodAccount {
-  const out: PodAccount = { duplicates: [], surplusRemoved: [], lost: [], shrunk: [] };
-  const workersOf = (cluster: string) =>
-    history.lives.filter((l) => clusterOfPod(l.name) === cluster && l.name.includes("-ray-worker-"));
-  for (const [cluster, want] of Object.entries(plan)) {
-    const lives = history.lives.filter((l) => clusterOfPod(l.name) === cluster);
-    out.duplicates.push(...lives.slice(want.creates).map((l) => l.name));
-  }
-  for (const l of history.lives) if (!((clusterOfPod(l.name) ?? "") in plan)) out.duplicates.push(l.name);
+  const out: PodAccount = { duplicates: 0, surplusRemoved: [], headless: [], lost: [], shrunk: [] };
+  const isWorker = (name: string) => name.includes("-ray-worker-");
+  const livesOf = (cluster: string) => history.lives.filter((l) => clusterOfPod(l.name) === cluster);
   for (const l of history.lives) {
     if (l.deletedAt === undefined) continue;
     const at = l.deletedAt;
     const cluster = clusterOfPod(l.name) ?? "";
     const want = plan[cluster];
-    const worker = l.name.includes("-ray-worker-");
+    const lives = livesOf(cluster);
+    const firstHead = lives.find((h) => !isWorker(h.name))?.createdAt ?? Number.POSITIVE_INFINITY;
     // Workers stored just before this removal, itself included.
-    const stored = () => workersOf(cluster).filter((w) => w.createdAt < at && (w.deletedAt ?? at) >= at).length;
-    if (want && worker && want.shrinkAt !== undefined && at >= want.shrinkAt) out.shrunk.push(l.name);
-    else if (want && worker && stored() > want.workers) out.surplusRemoved.push(l.name);
+    const stored = lives.filter((w) => isWorker(w.name) && w.createdAt < at && (w.deletedAt ?? at) >= at).length;
+    if (!want || !isWorker(l.name)) out.lost.push(l.name);
+    else if (want.shrinkAt !== undefined && at >= want.shrinkAt) out.shrunk.push(l.name);
+    else if (stored > want.workers) out.surplusRemoved.push(l.name);
+    else if (l.createdAt < firstHead) out.headless.push(l.name);
     else out.lost.push(l.name);
   }
+  for (const [cluster, want] of Object.entries(plan)) {
+    const lives = livesOf(cluster);
+    const undone = lives.filter((l) => out.headless.includes(l.name)).length;
+    out.duplicates += Math.max(0, lives.length - undone - want.creates);
+  }
+  out.duplicates += history.lives.filter((l) => !((clusterOfPod(l.name) ?? "") in plan)).length;
   return out;
 }

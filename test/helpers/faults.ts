@@ -177,7 +177,7 @@ export const showViews = (views: ClusterView[], want: Want) =>
     .join("; ");
 
 /** A pod bound to a kwok node that kwok has not started for this long is one it dropped. */
-const KWOK_STUCK_MS = 15_000;
+const KWOK_STUCK_MS = 8_000;
 
 /**
  * kwok plays the kubelet of the simulated nodes, and unlike a kubelet it does not retry: a status
