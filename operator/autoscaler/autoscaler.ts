@@ -89,7 +89,6 @@ export class ClusterAutoscaler {
   private readonly backoffBaseMs: number;
   private readonly backoffMaxMs: number;
   private failures = 0;
-  private lastVersion = 0;
   private lastReportVersion = 0;
 
   constructor(opts: ClusterAutoscalerOptions) {
@@ -118,14 +117,16 @@ export class ClusterAutoscaler {
   ): Promise<StepResult> {
     let state: ClusterResourceState;
     try {
-      state = await this.gcs.getClusterResourceState({ lastSeenVersion: this.lastVersion });
+      // Always 0, never the version last seen: a GCS that restarted (a new head, same Service) counts
+      // from 0 again, and Ray's GCS aborts on a request whose last-seen version is above its own
+      // (RAY_CHECK in HandleGetClusterResourceState) — which killed every replacement head.
+      state = await this.gcs.getClusterResourceState({ lastSeenVersion: 0 });
     } catch (e) {
       this.failures++;
       const retryInMs = Math.min(this.backoffMaxMs, this.backoffBaseMs * 2 ** Math.min(this.failures - 1, 20));
       return { ok: false, error: e as Error, consecutiveFailures: this.failures, retryInMs };
     }
     this.failures = 0;
-    this.lastVersion = state.version;
 
     const observed = observedFromGcs(state);
     const input = schedulerInput(spec, pods, observed.nodes, observed);

@@ -33,6 +33,8 @@ export interface AutoscalerLoopOptions {
 interface ClusterState {
   uid: string;
   address: string;
+  /** The head pod this state was built against: a new head is a new Ray cluster, and starts afresh. */
+  headUid?: string;
   gcs: GcsApi & { close(): void };
   autoscaler: ClusterAutoscaler;
   nextAt: number;
@@ -108,6 +110,15 @@ export class AutoscalerLoop {
       // Nothing to ask before the head runs; nothing to do for a spec that cannot work.
       const head = this.opts.controller.podsOf(rc).find((p) => nodeKind(p) === "head" && !isTerminating(p));
       if (!head || !isRunning(head)) continue;
+      if (st.headUid && st.headUid !== head.metadata.uid) {
+        // A new head is a new Ray cluster (a new GCS behind the same Service): nothing learnt from the
+        // old one (versions, pending drains, a connection to the old address) carries over.
+        st.gcs.close();
+        const gcs = this.connect(address);
+        st = { ...st, gcs, autoscaler: new ClusterAutoscaler({ gcs }), targets: undefined, unreachableSince: undefined };
+        this.clusters.set(key, st);
+      }
+      st.headUid = head.metadata.uid;
       // The pass's door: the RayCluster defaulted once, for this check and for the whole pass.
       const cluster = defaulted(rc);
       if (checkWorkable(cluster).length) continue;
@@ -150,11 +161,13 @@ export class AutoscalerLoop {
     const log = this.opts.log.forCluster(rc.metadata.name!);
     const end = this.opts.metrics.autoscalerDuration.startTimer();
     // Workers being drained are on their way out: neither capacity nor pending launches.
-    const previous = this.opts.controller.drainingOf(rc);
+    const workerPods = this.opts.controller.podsOf(rc).filter((p) => nodeKind(p) === "worker");
+    // A drained worker whose pod is gone is done with: it leaves the list, or it would be "removed"
+    // again on every pass for as long as the cluster lives.
+    const present = new Set(workerPods.map((p) => p.metadata.name));
+    const previous = this.opts.controller.drainingOf(rc).filter((name) => present.has(name));
     const leaving = new Set(previous);
-    const workers = this.opts.controller
-      .podsOf(rc)
-      .filter((p) => nodeKind(p) === "worker")
+    const workers = workerPods
       .map((p) => ({
         name: p.metadata.name,
         type: podType(p) ?? "",

@@ -24,7 +24,7 @@ export const created = (p: Pod) => Date.parse(p.metadata.creationTimestamp ?? ""
 
 /**
  * Why a finished pod ended, from its status: the pod's reason (Evicted, ...) and each container that
- * failed, with its exit code and the last line of its termination message (with the Ray container's
+ * failed, with its exit code and the last lines of its termination message (with the Ray container's
  * FallbackToLogsOnError, the end of its log). Empty when the status says nothing.
  */
 export function endOf(p: Pod): string {
@@ -33,7 +33,14 @@ export function endOf(p: Pod): string {
   for (const c of p.status?.containerStatuses ?? []) {
     const ended = c.state?.terminated ?? c.lastState?.terminated;
     if (!ended || ended.exitCode === 0) continue;
-    const last = (ended.message ?? "").trim().split("\n").pop()?.slice(0, 300);
+    // The launcher's own line comes last; Ray's lines before it usually say why (a few suffice).
+    const last = (ended.message ?? "")
+      .trim()
+      .split("\n")
+      .filter((line) => line.trim())
+      .slice(-6)
+      .join(" | ")
+      .slice(-800);
     parts.push(`container ${c.name} exited ${ended.exitCode} (${ended.reason ?? "Error"})${last ? `: ${last}` : ""}`);
   }
   return parts.join("; ");

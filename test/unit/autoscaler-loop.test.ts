@@ -67,8 +67,11 @@ class FakeGcs implements GcsApi {
   unreachable = false;
   onDrain?: (args: DrainNodeArgs) => void;
   constructor(readonly address: string) {}
-  async getClusterResourceState(): Promise<ClusterResourceState> {
+  /** The last-seen versions the loop sent, one per read. */
+  lastSeen: number[] = [];
+  async getClusterResourceState(args: { lastSeenVersion: number }): Promise<ClusterResourceState> {
     this.reads++;
+    this.lastSeen.push(args.lastSeenVersion);
     if (this.unreachable)
       throw new GcsError("GetClusterResourceState", this.address, grpc.status.UNAVAILABLE, "connect ECONNREFUSED");
     return structuredClone(this.state);
@@ -337,5 +340,37 @@ describe("AutoscalerLoop, with a fake GCS", () => {
     h.loop.tick();
     assert.equal(h.gcs.length, 2, "a client for the new cluster");
     assert.equal(h.gcs[1].closed, false);
+  });
+
+  it("starts afresh against a new head: a new client, and never a version the new GCS has not reached", async () => {
+    // Ray's GCS aborts on a read whose last-seen version is above its own (a RAY_CHECK): a new head
+    // counts from 0 again, behind the same Service. Every replacement head died of it on the real node.
+    const fast = await harness(0.001);
+    try {
+      const { head } = await runningCluster(fast);
+      fast.prepare = (gcs) => (gcs.state.version = 57);
+      let reported = fast.controller.nextReport();
+      fast.loop.tick();
+      await reported;
+      assert.deepEqual(fast.gcs[0].lastSeen, [0]);
+
+      fast.api.remove(`${PODS}/${head}`);
+      await fast.controller.reconcile(KEY); // the old workers go first
+      await fast.controller.reconcile(KEY); // then a new head and workers
+      for (const p of pods(fast.api)) run(fast.api, p.metadata.name);
+      const newHead = pods(fast.api, "head")[0].metadata.name;
+      assert.notEqual(newHead, head);
+      fast.prepare = (gcs) => (gcs.state.version = 1);
+      reported = fast.controller.nextReport();
+      await new Promise((resolve) => setTimeout(resolve, 5)); // past the 1 ms interval
+      fast.loop.tick();
+      await reported;
+      assert.equal(fast.gcs[0].closed, true, "the old head's client closed");
+      assert.equal(fast.gcs.length, 2, "a client for the new head");
+      assert.deepEqual(fast.gcs[1].lastSeen, [0]);
+    } finally {
+      fast.loop.stop();
+      await fast.controller.stop();
+    }
   });
 });
