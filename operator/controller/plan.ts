@@ -62,6 +62,9 @@ export interface ScaleIntent {
 }
 
 /** How fast a plan may grow a cluster; not part of the contract, a courtesy to the rest of the cluster. */
+/** How long after its deletion deadline a pod still terminating no longer holds a new head back. */
+const STUCK_TERMINATING_MS = 60_000;
+
 export interface PlanLimits {
   /**
    * At most this many of the cluster's workers waiting for the scheduler's first look (0: no limit).
@@ -71,6 +74,8 @@ export interface PlanLimits {
    * paces a scale-up at the scheduler's speed and never stalls it on capacity or image pulls.
    */
   maxUnscheduledWorkers?: number;
+  /** The time the plan is made at (ms since the epoch; default now): pods stuck terminating. */
+  nowMs?: number;
   /**
    * Ray's autoscaler decides which workers go (it runs for this operator). Then a worker that is a
    * Ray node (Ready: its raylet runs) is removed only once Ray has drained it; surplus workers that
@@ -157,7 +162,20 @@ export function planCluster(
   // The head we knew is gone (deleted, evicted, or on its way out): the cluster restarts.
   if (!head && !plan.restart && rc.status?.head?.podName) plan.restart = "HeadLost";
   plan.head = head;
-  const newHead = !head && !headTerminating;
+  // A new head also waits until the old cluster's workers are gone: their raylets, still running
+  // while they stop, would reach the new head's GCS through the same Service as nodes of a cluster
+  // that no longer exists (Ray refuses them, "Wrong cluster ID token", and they retry until they
+  // stop). A new Ray cluster starts alone. A pod stuck terminating (its node lost) holds nothing
+  // back for longer than its grace period and a minute.
+  const nowMs = limits.nowMs ?? Date.now();
+  const oldWorkers = !head
+    ? pods.filter(
+        (p) =>
+          nodeKind(p) === "worker" &&
+          (!isTerminating(p) || Date.parse(p.metadata.deletionTimestamp ?? "") + STUCK_TERMINATING_MS > nowMs),
+      )
+    : [];
+  const newHead = !head && !headTerminating && oldWorkers.length === 0;
   if (newHead) plan.creations.push({ kind: "head", type: spec.headPodType, count: 1 });
 
   const types = workerTypes(spec);

@@ -90,7 +90,16 @@ describe("planning a RayCluster", () => {
     const plan = planCluster(defaulted({ ...rc, status: { head: { podName: head.metadata.name } } }), [head, w], {});
     assert.equal(plan.restart, "HeadFailed");
     assert.deepEqual(plan.deletions.map((d) => d.reason).sort(), ["HeadFailed", "HeadReplaced"]);
-    assert.deepEqual(plan.creations, [{ kind: "head", type: "head-node", count: 1 }, { kind: "worker", type: "worker-nodes", count: 2 }]);
+    // The new head waits until the old workers are gone (their raylets would reach its GCS)...
+    assert.deepEqual(plan.creations, []);
+    const leaving = { ...w, metadata: { ...w.metadata, deletionTimestamp: new Date(Date.now() + 30_000).toISOString() } };
+    const restarted = { ...rc, status: { head: { podName: head.metadata.name } } };
+    assert.deepEqual(planCluster(defaulted(restarted), [leaving], {}).creations, []);
+    // ...then the head and its workers come in one wave; a pod stuck terminating holds nothing back.
+    const wave = [{ kind: "head", type: "head-node", count: 1 }, { kind: "worker", type: "worker-nodes", count: 2 }];
+    assert.deepEqual(planCluster(defaulted(restarted), [], {}).creations, wave);
+    const stuck = { nowMs: Date.now() + 30_000 + 61_000 };
+    assert.deepEqual(planCluster(defaulted(restarted), [leaving], {}, {}, stuck).creations, wave);
   });
 
   it("replaces only the outdated type's pods when its template changes", () => {
@@ -144,10 +153,12 @@ describe("planning a RayCluster", () => {
 
     it("never holds back a head, and without a window creates everything at once", () => {
       const head = pod(ten, "head-node", "head");
-      const awaiting = [1, 2, 3, 4].map(() => pod(ten, "worker-nodes", "worker", { headName: head.metadata.name, scheduling: "awaiting" }));
-      // The head is gone: a new head is created although the window is full (its workers wait).
-      const restart = planCluster(defaulted({ ...ten, status: { head: { podName: head.metadata.name } } }), awaiting, {}, {}, window);
-      assert.deepEqual(restart.creations.filter((c) => c.kind === "head"), [{ kind: "head", type: "head-node", count: 1 }]);
+      // A new cluster: the head always, and only as many workers as the window holds.
+      const restart = planCluster(defaulted({ ...ten, status: { head: { podName: head.metadata.name } } }), [], {}, {}, window);
+      assert.deepEqual(restart.creations, [
+        { kind: "head", type: "head-node", count: 1 },
+        { kind: "worker", type: "worker-nodes", count: window.maxUnscheduledWorkers },
+      ]);
       const unlimited = planCluster(defaulted(ten), [], undefined, {}, { maxUnscheduledWorkers: 0 });
       assert.deepEqual(unlimited.creations.find((c) => c.kind === "worker"), { kind: "worker", type: "worker-nodes", count: 10 });
       assert.equal(unlimited.deferred, 0);
