@@ -3,9 +3,15 @@
 // create or delete pods for that cluster, so a cache that lags behind the API server can never
 // cause a duplicate pod or a double delete. They expire, so a lost watch event cannot block forever.
 export class Expectations {
-  private readonly byKey = new Map<string, { adds: number; deletes: Set<string>; since: number }>();
+  private readonly byKey = new Map<
+    string,
+    { adds: number; deletes: Set<string>; since: number; uncertainUntil?: number }
+  >();
 
-  constructor(private readonly ttlMs = 5 * 60_000) {}
+  constructor(
+    private readonly ttlMs = 5 * 60_000,
+    private readonly uncertainMs = 60_000,
+  ) {}
 
   private entry(key: string) {
     let e = this.byKey.get(key);
@@ -31,6 +37,17 @@ export class Expectations {
     if (e && e.adds > 0) e.adds--;
   }
 
+  /**
+   * A create whose outcome is unknown (no answer, a timeout, a 5xx: the pod may be stored). It stays
+   * expected, so no pass creates another in its place before the cache shows it; if the pod does not
+   * appear within `uncertainMs` (a minute: a watch that was down has re-listed by then), it was not
+   * created, and the key's expectations end.
+   */
+  creationUncertain(key: string): void {
+    const e = this.byKey.get(key);
+    if (e) e.uncertainUntil = Math.min(e.uncertainUntil ?? Infinity, Date.now() + this.uncertainMs);
+  }
+
   deletionObserved(key: string, podKey: string): void {
     this.byKey.get(key)?.deletes.delete(podKey);
   }
@@ -38,7 +55,9 @@ export class Expectations {
   satisfied(key: string): boolean {
     const e = this.byKey.get(key);
     if (!e) return true;
-    if ((e.adds <= 0 && e.deletes.size === 0) || Date.now() - e.since > this.ttlMs) {
+    const now = Date.now();
+    const done = e.adds <= 0 && e.deletes.size === 0;
+    if (done || now - e.since > this.ttlMs || (e.uncertainUntil !== undefined && now > e.uncertainUntil)) {
       this.byKey.delete(key);
       return true;
     }

@@ -114,6 +114,11 @@ async function slowStartBatch(
   return { done };
 }
 
+/** A create the API server answered with a refusal (4xx but 408): nothing was stored. */
+function refusedForSure(e: unknown): boolean {
+  return e instanceof ApiError && e.code >= 400 && e.code < 500 && e.code !== 408;
+}
+
 export class RayClusterController {
   readonly clusters: Informer<Stored<RayCluster>>;
   readonly pods: Informer<Pod>;
@@ -606,7 +611,18 @@ export class RayClusterController {
     const head: Pod[] = [];
     const createHead = () => this.createBatch(rc, key, [headCreation], log, { told, name: headName, out: head });
     if (this.lastCreateFailed.has(key)) {
-      const refused = await createHead();
+      let refused: Refusal | undefined;
+      try {
+        refused = await createHead();
+      } catch (e) {
+        if (refusedForSure(e) || !(await this.headExists(rc, headName))) {
+          // Not stored, and now known not to be: the head is no longer expected.
+          if (!refusedForSure(e)) this.expectations.creationObserved(key);
+          throw e;
+        }
+        log.info(`head pod ${headName} was created although its create failed (${(e as Error).message})`);
+        head.push({ metadata: { name: headName } } as Pod);
+      }
       return refused || head.length === 0 ? refused : this.createBatch(rc, key, workers, log, { told, headName });
     }
     const early: Pod[] = [];
@@ -628,6 +644,9 @@ export class RayClusterController {
     }
     if (head.length) told.push(...toldWorkers);
     else {
+      // Looked up by name and not there: a head create of unknown outcome is known now.
+      if (headCreated.status === "rejected" && !refusedForSure(headCreated.reason))
+        this.expectations.creationObserved(key);
       // The workers' successes must not end the one-step-at-a-time mode the head's failure calls for.
       this.lastCreateFailed.add(key);
       if (early.length)
@@ -735,7 +754,10 @@ export class RayClusterController {
             names.push(created.metadata.name);
             batch.out?.push(created);
           } catch (e) {
-            this.expectations.creationObserved(key);
+            // Refused (4xx): it will never be seen. No answer, a timeout or a 5xx: it may have been
+            // stored, and creating another before the cache knows would duplicate it.
+            if (refusedForSure(e)) this.expectations.creationObserved(key);
+            else this.expectations.creationUncertain(key);
             this.lastCreateFailed.add(key);
             throw e;
           }

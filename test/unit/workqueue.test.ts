@@ -96,6 +96,21 @@ describe("expectations", () => {
     assert.ok(e.satisfied("c"));
   });
 
+  it("keep a create of unknown outcome expected until it is seen, or for a short while only", async () => {
+    const e = new Expectations(60_000, 20);
+    e.expectCreations("c", 2);
+    e.creationObserved("c");
+    e.creationUncertain("c"); // no answer: the pod may exist
+    assert.ok(!e.satisfied("c"), "no second create while the cache may not show the first");
+    e.creationObserved("c"); // it was stored after all, and the watch brought it
+    assert.ok(e.satisfied("c"));
+    e.expectCreations("d", 1);
+    e.creationUncertain("d"); // never stored: nothing will be seen
+    assert.ok(!e.satisfied("d"));
+    await tick(30);
+    assert.ok(e.satisfied("d"), "a create that was not stored blocks the cluster for uncertainMs only");
+  });
+
   it("expire, so a lost event cannot block a cluster forever", async () => {
     const e = new Expectations(20);
     e.expectCreations("c", 1);
