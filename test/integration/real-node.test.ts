@@ -113,22 +113,25 @@ describe("real Ray on the real node (integration)", function () {
 
   it("runs both seed clusters as real Ray clusters: `ray status` lists every pod by name", async () => {
     const clusters = [exampleCluster("example-cluster", ns), exampleCluster("example-cluster2", ns)];
-    const launched = await Promise.all(clusters.map((rc) => launch(rc, rc.spec.podTypes[1].minWorkers!)));
-    for (const [i, rc] of clusters.entries()) {
-      const { head, workers } = launched[i];
-      const jobs = await rayJobs(c, ns, rc.metadata.name!);
-      // Ready pods run Ray (their readiness probe says so); a raylet registers with the head moments later.
-      const nodes = await eventually(`${rc.metadata.name}'s pods in ray status`, async () => {
-        const listed = await rayStatusNodes(jobs);
-        return listed.length === workers.length + 1 ? listed : undefined;
-      }, 120_000, 2000);
-      assert.deepEqual(
-        nodes.map((n) => n.instance).sort(),
-        names([head, ...workers]),
-        `${rc.metadata.name}: Ray's nodes are its pods (workers joined the head through the head Service's DNS name)`,
-      );
-      assert.deepEqual(nodes.find((n) => n.instance === head.metadata!.name)?.type, "head-node");
-      for (const p of [head, ...workers]) assert.equal(p.spec!.nodeName, REAL_NODE_NAME);
+    await Promise.all(clusters.map((rc) => launch(rc, rc.spec.podTypes[1].minWorkers!)));
+    for (const rc of clusters) {
+      const name = rc.metadata.name!;
+      const jobs = await rayJobs(c, ns, name);
+      // Ready pods run Ray (their readiness probe says so); a raylet registers with the head moments
+      // later. Compared with the pods as they are now: on a loaded machine Ray may give up starting a
+      // node (its 30 s raylet wait), and the operator rightly replaces that pod.
+      const { listed, pods } = await eventually(`${name}'s pods in ray status`, async () => {
+        const seen = await rayStatusNodes(jobs);
+        const now = await clusterPods(c, ns, name);
+        if (!now.head || now.workers.length !== rc.spec.podTypes[1].minWorkers) return undefined;
+        const current = [now.head, ...now.workers];
+        const same = seen.map((n) => n.instance).sort().join() === names(current).join();
+        return same ? { listed: seen, pods: current } : undefined;
+      }, 180_000, 2000);
+      // Workers joined the head through the head Service's DNS name: Ray's nodes are its pods.
+      assert.deepEqual(listed.map((n) => n.instance).sort(), names(pods));
+      assert.deepEqual(listed.find((n) => n.instance === pods[0].metadata!.name)?.type, "head-node");
+      for (const p of pods) assert.equal(p.spec!.nodeName, REAL_NODE_NAME);
     }
   });
 
@@ -187,13 +190,20 @@ print("HOSTS", " ".join(sorted(ray.get([together.remote(b) for _ in range(2)])))
     assert.equal(new Set(hosts).size, 2, `the tasks ran on two workers: ${hosts}`);
     const added = hosts.filter((h) => !names(initial).includes(h));
     assert.equal(added.length, 1, `one of them is a worker the autoscaler added: ${hosts} (initial ${names(initial)})`);
-    // Idle past idleTimeoutMinutes (15 s): drained in Ray and its pod deleted; minWorkers (1) stays.
-    await eventually(`the added worker ${added[0]} removed`, async () => {
+    // Idle past idleTimeoutMinutes (15 s): one of the two is drained in Ray and its pod deleted, and
+    // minWorkers (1) stays. Which one is Ray's rule (the longest idle goes first), not the test's.
+    const remaining = await eventually("back to one worker", async () => {
       const now = (await clusterPods(c, ns, name)).workers;
-      return now.length === 1 && !names(now).includes(added[0]) ? now : undefined;
+      return now.length === 1 ? now : undefined;
     }, 180_000, 1000);
-    assert.match(await operatorLog(c, ns), new RegExp(`${name}:.*${added[0]}`));
-    assert.deepEqual(names((await clusterPods(c, ns, name)).workers), names(initial), "the original worker stays");
+    const [gone] = hosts.filter((h) => !names(remaining).includes(h));
+    assert.ok(gone, `one of ${hosts} was removed (left: ${names(remaining)})`);
+    assert.match(await operatorLog(c, ns), new RegExp(`${name}:.*drained idle worker ${gone}`), "it was drained first");
+    const nodes = await eventually("ray status: the head and the remaining worker", async () => {
+      const listed = (await rayStatusNodes(await rayJobs(c, ns, name))).map((n) => n.instance);
+      return listed.length === 2 ? listed : undefined;
+    }, 120_000, 2000);
+    assert.ok(nodes.includes(names(remaining)[0]), `${names(remaining)[0]} is a Ray node: ${nodes}`);
   });
 
   it("replaces a worker whose Ray died inside its container", async () => {
