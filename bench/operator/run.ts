@@ -18,6 +18,7 @@ import * as k8s from "@kubernetes/client-node";
 import { KWOK_PLACEMENT, startControlPlane, stopControlPlane, ControlPlaneState } from "../../scripts/cluster/control-plane";
 import { OperatorProcess, serviceAccountToken, writeKubeconfigWithToken, buildOperator } from "../../scripts/operator-process";
 import { KubeRest, isNotFound } from "../../operator/kube/rest";
+import { connectionOf } from "../../scripts/kube-connection";
 import { Informer } from "../../operator/kube/informer";
 import { createLogger } from "../../operator/util/log";
 import { rayClusterCrd } from "../../api/v1/crd";
@@ -83,7 +84,7 @@ class Bench {
   async setup() {
     this.state = await startControlPlane({ stateDir: join(ROOT, ".bench-cluster"), nodes: { count: 8, cpu: "512", memory: "2Ti", pods: 400 }, log });
     this.kc.loadFromFile(this.state.kubeconfig);
-    this.admin = await KubeRest.create(this.kc, { qps: 1000, burst: 2000 });
+    this.admin = await KubeRest.create(await connectionOf(this.kc), { qps: 1000, burst: 2000 });
     const apply = async (path: string, obj: any) => {
       try {
         await this.admin.create(path, obj);
@@ -266,7 +267,7 @@ class Bench {
 
   /** The floor: the same 1,000 pods, created directly with the same client settings and concurrency, until Running. */
   async floor(): Promise<number> {
-    const client = await KubeRest.create(this.kc, { qps: QPS, burst: BURST });
+    const client = await KubeRest.create(await connectionOf(this.kc), { qps: QPS, burst: BURST });
     const pods: any[] = [];
     for (let i = 0; i < CLUSTERS; i++) {
       const rc = { ...benchCluster(`floor-${i}`, this.ns, WORKERS_PER_CLUSTER), metadata: { name: `floor-${i}`, namespace: this.ns, uid: "none" } } as RayCluster;
