@@ -30,6 +30,7 @@ export type Status = k8s.V1Status;
 
 export type Pod = Json<k8s.V1Pod>;
 export type PodSpec = Json<k8s.V1PodSpec>;
+export type PodStatus = Json<k8s.V1PodStatus>;
 export type PodCondition = Json<k8s.V1PodCondition>;
 export type Container = Json<k8s.V1Container>;
 export type EnvVar = k8s.V1EnvVar;

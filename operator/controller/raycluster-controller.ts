@@ -15,7 +15,17 @@ import type { Logger } from "../util/log";
 import { Expectations } from "./expectations";
 import { mergePatch } from "./merge-patch";
 import { Plan, PodCreation, PodDeletion, ScaleIntent, planCluster } from "./plan";
-import { Pod, Service, awaitingScheduler, controllerKey, isTerminating, nodeKind, ownedBy, podKey } from "./pods";
+import {
+  Pod,
+  Service,
+  awaitingScheduler,
+  cachedPod,
+  controllerKey,
+  isTerminating,
+  nodeKind,
+  ownedBy,
+  podKey,
+} from "./pods";
 import { computeStatus, sameStatus, significantChange, StatusInputs } from "./status";
 import { WorkQueue, ReconcileResult } from "./workqueue";
 import { Refusal, refusalOf } from "./refusals";
@@ -133,6 +143,7 @@ export class RayClusterController {
       path: podsPath(opts.namespace),
       labelSelector: LABELS.clusterName,
       indexBy: byCluster,
+      keep: cachedPod,
       log: opts.log,
     });
     this.services = new Informer<Service>(opts.rest, {
