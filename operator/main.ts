@@ -1,9 +1,9 @@
 // The operator process: `npm run operator` out of cluster (current kubeconfig), or the image's
 // entrypoint in cluster (its ServiceAccount). Namespaced when RAY_OPERATOR_POD_NAMESPACE is set.
-import * as k8s from "@kubernetes/client-node";
 import { loadConfig } from "./config";
 import { createLogger } from "./util/log";
 import { KubeRest } from "./kube/rest";
+import { loadConnection } from "./kube/kubeconfig";
 import { EventRecorder } from "./kube/events";
 import { OperatorMetrics } from "./server/metrics";
 import { startHttp } from "./server/http";
@@ -15,17 +15,17 @@ import { AutoscalerLoop } from "./autoscaler/loop";
 async function main() {
   const config = loadConfig();
   const log = createLogger(config.logLevel);
-  const kc = new k8s.KubeConfig();
-  kc.loadFromDefault();
+  // In cluster: the pod's ServiceAccount; out of cluster: $KUBECONFIG or ~/.kube/config.
+  const connection = loadConnection();
   const metrics = new OperatorMetrics();
-  const rest = await KubeRest.create(kc, {
+  const rest = await KubeRest.create(connection, {
     qps: config.qps,
     burst: config.burst,
     userAgent: `ray-operator/${config.identity}`,
     onRequest: metrics.observeRequest,
   });
   // Events get a client and rate limit of their own: telling what happened must never delay doing it.
-  const eventsRest = await KubeRest.create(kc, {
+  const eventsRest = await KubeRest.create(connection, {
     qps: Math.max(5, config.qps / 2),
     burst: config.burst,
     userAgent: `ray-operator/${config.identity}`,
@@ -57,7 +57,7 @@ async function main() {
   // Leader election has a client and a rate limit of its own: a busy controller cannot starve its
   // renewals. Every write of the controller, the autoscaler and the event recorder is fenced by it.
   const electionRest = config.leaderElect
-    ? await KubeRest.create(kc, {
+    ? await KubeRest.create(connection, {
         qps: 5,
         burst: 10,
         userAgent: `ray-operator/${config.identity}`,

@@ -14,6 +14,7 @@ import { ensureLocalCluster } from "./cluster/cli";
 import { loadStackConfig } from "../config/stack-config";
 import { readStackFile } from "../config/read-stack-file";
 import { KubeRest } from "../operator/kube/rest";
+import { connectionOf } from "./kube-connection";
 import { GROUP, PLURAL, RayCluster, VERSION } from "../api/v1/types";
 import { operatorLabels } from "../builders/operator-workload";
 import { pythonEntrypoint, RayJobClient } from "./ray-jobs";
@@ -97,7 +98,7 @@ async function main() {
   const kubeconfig = given ?? (await ensureLocalCluster(config.operator.image));
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(kubeconfig);
-  const rest = await KubeRest.create(kc);
+  const rest = await KubeRest.create(await connectionOf(kc));
 
   try {
     log("preparing the Pulumi CLI, its Node.js language host and the Kubernetes provider (built once from the Go module proxy)");

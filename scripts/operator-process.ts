@@ -1,8 +1,9 @@
-// Runs the real operator process (the compiled output the image runs: dist/operator/main.js) beside
-// the test control plane, authenticated as the operator's ServiceAccount with a real token, so the
-// RBAC it lives under is the one the project defines.
+// Runs the real operator process beside the test control plane: the bundle the image ships
+// (dist/operator/main.js, built by `npm run build` as operator/Dockerfile builds it), started with the
+// image's own node arguments (its ENTRYPOINT), authenticated as the operator's ServiceAccount with a
+// real token, so the runtime and the RBAC under test are the ones shipped.
 import { ChildProcess, execFileSync, spawn } from "child_process";
-import { existsSync, mkdtempSync, statSync, writeFileSync } from "fs";
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import * as k8s from "@kubernetes/client-node";
@@ -11,19 +12,33 @@ import { freePort } from "./cluster/control-plane";
 
 let built = false;
 
-/** Compiles the operator once per test run, exactly as the Dockerfile does. */
+/** Bundles the operator once per test run, exactly as the Dockerfile does (the `build` npm script). */
 export function buildOperator(): string {
   const main = join(ROOT, "dist", "operator", "main.js");
   if (!built) {
-    execFileSync(
-      process.execPath,
-      [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", join(ROOT, "tsconfig.operator.json")],
-      { cwd: ROOT, stdio: "inherit" },
-    );
+    const pkg: { scripts: Record<string, string> } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
+    const [tool, ...args] = pkg.scripts.build.split(/\s+/);
+    if (tool !== "esbuild") throw new Error(`package.json's build script no longer runs esbuild: ${pkg.scripts.build}`);
+    // Its launcher, whichever npm installed: the native binary, or a script that finds it.
+    execFileSync(join(ROOT, "node_modules", ".bin", "esbuild"), args, { cwd: ROOT, stdio: "inherit" });
     built = true;
   }
   if (!existsSync(main) || statSync(main).size === 0) throw new Error(`the build did not produce ${main}`);
   return main;
+}
+
+/**
+ * The node arguments of the image's ENTRYPOINT (`["node", ...args, "main.js"]` in operator/Dockerfile):
+ * V8's sizing and source maps, so the operator under test runs as the shipped one does.
+ */
+export function imageNodeArgs(): string[] {
+  const dockerfile = readFileSync(join(ROOT, "operator", "Dockerfile"), "utf8");
+  const line = dockerfile.split("\n").find((l) => l.startsWith("ENTRYPOINT "));
+  if (!line) throw new Error("operator/Dockerfile has no ENTRYPOINT");
+  const entry: unknown = JSON.parse(line.slice("ENTRYPOINT ".length));
+  if (!Array.isArray(entry) || entry[0] !== "node" || entry.some((a) => typeof a !== "string"))
+    throw new Error(`operator/Dockerfile: ENTRYPOINT is not ["node", ...args, "main.js"]: ${line}`);
+  return (entry as string[]).slice(1, -1);
 }
 
 /** A KubeConfig that authenticates with `token` against the cluster of `kc`. */
@@ -81,14 +96,20 @@ export class OperatorProcess {
     private readonly env: Record<string, string>,
     /** Extra `node` flags (e.g. `--cpu-prof`, which NODE_OPTIONS refuses). */
     private readonly nodeArgs: string[] = [],
+    /**
+     * Another build of the operator and the node arguments it ships with, instead of this tree's
+     * bundle (the benchmark's baseline: `BENCH_BASELINE`).
+     */
+    private readonly entry?: { main: string; nodeArgs: string[] },
   ) {}
 
   async start(): Promise<this> {
-    const main = buildOperator();
+    const main = this.entry?.main ?? buildOperator();
+    const shipped = this.entry?.nodeArgs ?? imageNodeArgs();
     this.healthPort = await freePort();
     this.metricsPort = await freePort();
     this.out = "";
-    this.proc = spawn(process.execPath, ["--enable-source-maps", ...this.nodeArgs, main], {
+    this.proc = spawn(process.execPath, [...shipped, ...this.nodeArgs, main], {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? "",

@@ -30,7 +30,9 @@ export type Status = k8s.V1Status;
 
 export type Pod = Json<k8s.V1Pod>;
 export type PodSpec = Json<k8s.V1PodSpec>;
+export type PodStatus = Json<k8s.V1PodStatus>;
 export type PodCondition = Json<k8s.V1PodCondition>;
+export type ContainerStatus = Json<k8s.V1ContainerStatus>;
 export type Container = Json<k8s.V1Container>;
 export type EnvVar = k8s.V1EnvVar;
 export type Volume = Json<k8s.V1Volume>;

@@ -18,6 +18,7 @@ import * as k8s from "@kubernetes/client-node";
 import { KWOK_PLACEMENT, startControlPlane, stopControlPlane, ControlPlaneState } from "../../scripts/cluster/control-plane";
 import { OperatorProcess, serviceAccountToken, writeKubeconfigWithToken, buildOperator } from "../../scripts/operator-process";
 import { KubeRest, isNotFound } from "../../operator/kube/rest";
+import { connectionOf } from "../../scripts/kube-connection";
 import { Informer } from "../../operator/kube/informer";
 import { createLogger } from "../../operator/util/log";
 import { rayClusterCrd } from "../../api/v1/crd";
@@ -39,6 +40,13 @@ const ONLY = process.env.BENCH_ONLY;
 const PROFILE_DIR = process.env.BENCH_PROFILE;
 // BENCH_OPERATOR_LOG=<file>: the operator logs at info level and each operator's log is appended there.
 const OPERATOR_LOG = process.env.BENCH_OPERATOR_LOG;
+// BENCH_BASELINE=<file>: another build of the operator (e.g. main's `dist/operator/main.js`, run with
+// BENCH_BASELINE_NODE_ARGS, default `--enable-source-maps`), measured in every convergence run right
+// after this one, on the same control plane: its RSS idle and at 1,000 pods and its convergence time.
+const BASELINE = process.env.BENCH_BASELINE;
+const BASELINE_NODE_ARGS = (process.env.BENCH_BASELINE_NODE_ARGS ?? "--enable-source-maps")
+  .split(/\s+/)
+  .filter(Boolean);
 // The operator and the floor use the same client settings: the API server, not a client limit, is the bound.
 const QPS = 200;
 const BURST = 400;
@@ -83,7 +91,7 @@ class Bench {
   async setup() {
     this.state = await startControlPlane({ stateDir: join(ROOT, ".bench-cluster"), nodes: { count: 8, cpu: "512", memory: "2Ti", pods: 400 }, log });
     this.kc.loadFromFile(this.state.kubeconfig);
-    this.admin = await KubeRest.create(this.kc, { qps: 1000, burst: 2000 });
+    this.admin = await KubeRest.create(await connectionOf(this.kc), { qps: 1000, burst: 2000 });
     const apply = async (path: string, obj: any) => {
       try {
         await this.admin.create(path, obj);
@@ -112,7 +120,7 @@ class Bench {
     this.op = undefined;
   }
 
-  async startOperator() {
+  async startOperator(entry?: { main: string; nodeArgs: string[] }) {
     await this.stopOperator();
     this.op = await new OperatorProcess(this.saKubeconfig, {
       RAY_OPERATOR_POD_NAMESPACE: this.ns,
@@ -124,7 +132,7 @@ class Bench {
       // No Ray runs on simulated nodes: measure the reconcile loop alone.
       AUTOSCALER_INTERVAL_SECONDS: "0",
       LOG_LEVEL: OPERATOR_LOG ? "info" : "warn",
-    }, PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`] : []).start();
+    }, PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`] : [], entry).start();
     for (let i = 0; i < 200; i++) {
       if ((await this.op.get("/readyz").catch(() => ({ status: 0 }))).status === 200) return;
       await sleep(100);
@@ -252,8 +260,14 @@ class Bench {
 
   /** Deletes every RayCluster and every pod, and waits for the namespace to be empty of pods. */
   async clean() {
-    await this.admin.request("DELETE", `/apis/${GROUP}/${VERSION}/namespaces/${this.ns}/${PLURAL}`);
-    await this.admin.request("DELETE", `/api/v1/namespaces/${this.ns}/pods`, { query: { gracePeriodSeconds: 0 } });
+    // A collection delete of 1,000 objects takes the API server well past the client's default 30 s
+    // when the machine is busy: give it 5 minutes rather than fail the whole run.
+    const timeoutMs = 300_000;
+    await this.admin.request("DELETE", `/apis/${GROUP}/${VERSION}/namespaces/${this.ns}/${PLURAL}`, { timeoutMs });
+    await this.admin.request("DELETE", `/api/v1/namespaces/${this.ns}/pods`, {
+      query: { gracePeriodSeconds: 0 },
+      timeoutMs,
+    });
     for (;;) {
       const pods = await this.admin.get<any>(`/api/v1/namespaces/${this.ns}/pods`, { limit: 1 });
       const rcs = await this.admin.get<any>(`/apis/${GROUP}/${VERSION}/namespaces/${this.ns}/${PLURAL}`, { limit: 1 });
@@ -266,7 +280,7 @@ class Bench {
 
   /** The floor: the same 1,000 pods, created directly with the same client settings and concurrency, until Running. */
   async floor(): Promise<number> {
-    const client = await KubeRest.create(this.kc, { qps: QPS, burst: BURST });
+    const client = await KubeRest.create(await connectionOf(this.kc), { qps: QPS, burst: BURST });
     const pods: any[] = [];
     for (let i = 0; i < CLUSTERS; i++) {
       const rc = { ...benchCluster(`floor-${i}`, this.ns, WORKERS_PER_CLUSTER), metadata: { name: `floor-${i}`, namespace: this.ns, uid: "none" } } as RayCluster;
@@ -326,6 +340,14 @@ async function main() {
     const heap100: number[] = [];
     const heap1000: number[] = [];
     const quiet: number[] = [];
+    const baseline = {
+      rss0: [] as number[],
+      rss1000: [] as number[],
+      heap1000: [] as number[],
+      conv: [] as number[],
+      /** The baseline operator's CPU seconds during its convergence. */
+      cpu: [] as number[],
+    };
     let breakdown: Record<string, number> = {};
     const cpu = { floor: [] as Record<string, number>[], convergence: [] as Record<string, number>[] };
     const fmtCpu = (c: Record<string, number>) => Object.entries(c).map(([k, v]) => `${k} ${fmt(v, 1)}`).join(", ") + ` (total ${fmt(Object.values(c).reduce((x, y) => x + y, 0), 1)})`;
@@ -351,6 +373,7 @@ async function main() {
       const m0 = await b.memory();
       rss0.push(m0.rssMb);
       heap0.push(m0.heapMb);
+      log(`run ${run}: operator idle: RSS ${fmt(m0.rssMb, 1)} MB, heap ${fmt(m0.heapMb, 1)} MB`);
       const small = Array.from({ length: 10 }, (_, i) => benchCluster(`mem-${i}`, b.ns, WORKERS_PER_CLUSTER));
       await b.createClusters(small);
       await b.waitReady(small.map((c) => c.metadata.name!));
@@ -399,6 +422,7 @@ async function main() {
       rss1000.push(mem.rssMb);
       heap1000.push(mem.heapMb);
       log(`run ${run}: operator ${fmt(t)} s to Ready for ${CLUSTERS} clusters, ${fmt(perPod[perPod.length - 1])} requests/pod, RSS ${fmt(mem.rssMb, 1)} MB`);
+      log(`run ${run}: operator at ${totalPods} pods: heap ${fmt(mem.heapMb, 1)} MB`);
 
       // Quiet at steady state: writes over QUIET_SECONDS.
       await sleep(2000);
@@ -408,6 +432,33 @@ async function main() {
       quiet.push(q1 - q0);
       log(`run ${run}: ${q1 - q0} API writes in ${QUIET_SECONDS} s at steady state`);
       await b.clean();
+      if (BASELINE) {
+        // The baseline build, the same steps: idle 1 s after ready, then 100 clusters to Ready.
+        await b.startOperator({ main: BASELINE, nodeArgs: BASELINE_NODE_ARGS });
+        await sleep(1000);
+        baseline.rss0.push((await b.memory()).rssMb);
+        await sleep(500);
+        const again = Array.from({ length: CLUSTERS }, (_, i) =>
+          benchCluster(`b-${run}-${i}`, b.ns, WORKERS_PER_CLUSTER),
+        );
+        const cpu0 = b.cpuSeconds();
+        const t1 = Date.now();
+        await b.createClusters(again);
+        await b.waitReady(again.map((c) => c.metadata.name!));
+        baseline.conv.push((Date.now() - t1) / 1000);
+        baseline.cpu.push(Bench.cpuDelta(cpu0, b.cpuSeconds()).operator);
+        const bm = await b.memory();
+        baseline.rss1000.push(bm.rssMb);
+        baseline.heap1000.push(bm.heapMb);
+        const last = (xs: number[]) => xs[xs.length - 1];
+        log(
+          `run ${run}: baseline ${fmt(last(baseline.conv))} s to Ready ` +
+            `(operator CPU ${fmt(last(baseline.cpu), 1)} s), ` +
+            `RSS idle ${fmt(last(baseline.rss0), 1)} MB, at ${totalPods} pods ${fmt(bm.rssMb, 1)} MB`,
+        );
+        await b.stopOperator();
+        await b.clean();
+      }
       await runFloor(`after run ${run}`);
       const ratio = t / ((floors[run - 1] + floors[run]) / 2);
       ratios.push(ratio);
@@ -432,7 +483,9 @@ async function main() {
     };
     // What isolation costs the big cluster: its 0 -> BIG_WORKERS scale-up, edit to Ready.
     const bigScaleUp: number[] = [];
-    await b.startOperator();
+    // Only when isolation runs: with BENCH_ONLY=convergence an operator started here measured nothing,
+    // and on a busy machine its slow start failed the run after all its figures were taken.
+    if (ONLY !== "convergence") await b.startOperator();
     for (let run = 1; run <= (ONLY === "convergence" ? 0 : RUNS); run++) {
       // Alone: a tenth of a second on simulated nodes, so one sample is mostly noise; each run's
       // figure is the median of three (after one warm-up on the first run).
@@ -496,6 +549,19 @@ async function main() {
       },
       memory: { rssMbAt0: s(rss0), rssMbAt100: s(rss100), rssMbAt1000: s(rss1000), heapMbAt0: s(heap0), heapMbAt100: s(heap100), heapMbAt1000: s(heap1000) },
       quiet: { writesIn60s: s(quiet) },
+      ...(BASELINE
+        ? {
+            baseline: {
+              operator: BASELINE,
+              nodeArgs: BASELINE_NODE_ARGS,
+              rssMbAt0: s(baseline.rss0),
+              rssMbAt1000: s(baseline.rss1000),
+              heapMbAt1000: s(baseline.heap1000),
+              convergenceSeconds: s(baseline.conv),
+              operatorCpuSeconds: s(baseline.cpu),
+            },
+          }
+        : {}),
       apiEconomy: { requestsPerPod: s(perPod), lastRunByVerbAndResource: breakdown },
     });
     const rows: Array<[string, Summary, string, string]> = [
@@ -519,6 +585,14 @@ async function main() {
       ["heap at 100 pods (MB)", s(heap100), "", ""],
       ["heap at 1000 pods (MB)", s(heap1000), "", ""],
       [`API writes in ${QUIET_SECONDS}s, steady`, s(quiet), "0", s(quiet).median === 0 ? "met" : "missed"],
+      ...(BASELINE
+        ? ([
+            ["baseline: RSS at 0 pods (MB)", s(baseline.rss0), "", ""],
+            ["baseline: RSS at 1000 pods (MB)", s(baseline.rss1000), "", ""],
+            ["baseline: heap at 1000 pods (MB)", s(baseline.heap1000), "", ""],
+            ["baseline: convergence (s)", s(baseline.conv), "", ""],
+          ] as Array<[string, Summary, string, string]>)
+        : []),
       ["API requests per pod", s(perPod), "", ""],
     ];
     console.log(`\nmachine: ${results.machine.cores} cores, ${results.machine.memoryGiB} GiB, ${results.machine.cpuModel}`);
@@ -533,6 +607,16 @@ async function main() {
     console.log(`rss_mb_at_1000_pods: ${fmt(s(rss1000).median, 1)}`);
     console.log(`steady_writes_60s: ${s(quiet).median}`);
     console.log(`requests_per_pod: ${fmt(s(perPod).median)}`);
+    if (BASELINE) {
+      // Each run's figure against the baseline's in the same run, then the median of those ratios.
+      const ratio = (a: number[], b: number[]) => s(a.map((x, i) => x / b[i])).median;
+      console.log(`rss_mb_at_0_pods: ${fmt(s(rss0).median, 1)} (baseline ${fmt(s(baseline.rss0).median, 1)})`);
+      console.log(`rss_vs_baseline_at_0_pods: ${fmt(ratio(rss0, baseline.rss0))}`);
+      console.log(`rss_vs_baseline_at_1000_pods: ${fmt(ratio(rss1000, baseline.rss1000))}`);
+      console.log(`convergence_vs_baseline: ${fmt(ratio(conv, baseline.conv))}`);
+      const cpuNow = cpu.convergence.map((c) => c.operator);
+      console.log(`operator_cpu_s: ${fmt(s(cpuNow).median, 1)} (baseline ${fmt(s(baseline.cpu).median, 1)})`);
+    }
   } finally {
     await b.stop();
   }

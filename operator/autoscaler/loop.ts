@@ -115,7 +115,8 @@ export class AutoscalerLoop {
         // old one (versions, pending drains, a connection to the old address) carries over.
         st.gcs.close();
         const gcs = this.connect(address);
-        st = { ...st, gcs, autoscaler: new ClusterAutoscaler({ gcs }), targets: undefined, unreachableSince: undefined };
+        const autoscaler = new ClusterAutoscaler({ gcs });
+        st = { ...st, gcs, autoscaler, targets: undefined, unreachableSince: undefined };
         this.clusters.set(key, st);
       }
       st.headUid = head.metadata.uid;

@@ -19,6 +19,7 @@ import {
   Pod,
   Service,
   awaitingScheduler,
+  cachedPod,
   controllerKey,
   endOf,
   isTerminating,
@@ -159,6 +160,7 @@ export class RayClusterController {
       path: podsPath(opts.namespace),
       labelSelector: LABELS.clusterName,
       indexBy: byCluster,
+      keep: cachedPod,
       log: opts.log,
     });
     this.services = new Informer<Service>(opts.rest, {

@@ -1,5 +1,5 @@
-// A small JSON client for the Kubernetes API on top of client-node's KubeConfig (which handles
-// kubeconfig files, in-cluster credentials and auth plugins). Why not client-node's generated APIs:
+// A small JSON client for the Kubernetes API, given a Connection (./kubeconfig.ts: kubeconfig files
+// and in-cluster credentials). Why not client-node's generated APIs:
 // they build a new TLS agent per request (no connection reuse), re-serialize objects through typed
 // models that rename some wire fields, and their informer stops on errors. Here: one keep-alive
 // agent, plain JSON in and out, a client-side rate limit, streaming watches, and a request counter
@@ -7,7 +7,8 @@
 import * as http from "http";
 import * as https from "https";
 import * as tlsModule from "tls";
-import type { KubeConfig } from "@kubernetes/client-node";
+import { readFileSync } from "fs";
+import type { Connection } from "./kubeconfig";
 import type { Status } from "../../api/v1/kube-types";
 import { TokenBucket } from "../util/token-bucket";
 import { splitLines } from "../util/split-lines";
@@ -119,13 +120,16 @@ export class KubeRest {
   private authFetchedAt = 0;
 
   private constructor(
-    private readonly kc: KubeConfig,
-    tls: https.AgentOptions,
+    private readonly conn: Connection,
     private readonly opts: KubeRestOptions,
   ) {
-    const cluster = kc.getCurrentCluster();
-    if (!cluster) throw new Error("kubeconfig has no current cluster");
-    this.server = new URL(cluster.server);
+    this.server = new URL(conn.server);
+    // One secure context for every connection: otherwise each new socket parses the CA and keys again.
+    const tls: https.AgentOptions = {
+      secureContext: tlsModule.createSecureContext({ ca: conn.ca, cert: conn.cert, key: conn.key }),
+      servername: conn.tlsServerName,
+    };
+    if (conn.insecureSkipTLSVerify) tls.rejectUnauthorized = false;
     this.agent =
       this.server.protocol === "https:"
         ? new https.Agent({ ...tls, keepAlive: true, maxSockets: 64 })
@@ -133,32 +137,29 @@ export class KubeRest {
     this.limiter = new TokenBucket(opts.qps ?? 50, opts.burst ?? 100);
   }
 
-  static async create(kc: KubeConfig, opts: KubeRestOptions = {}): Promise<KubeRest> {
-    const o: https.RequestOptions = {};
-    await kc.applyToHTTPSOptions(o);
-    // One secure context for every connection: otherwise each new socket parses the CA and keys again.
-    const secureContext = tlsModule.createSecureContext({
-      ca: o.ca,
-      cert: o.cert,
-      key: o.key,
-      pfx: o.pfx,
-      passphrase: o.passphrase,
-    });
-    const tls: https.AgentOptions = { secureContext, servername: o.servername };
-    if (o.rejectUnauthorized !== undefined) tls.rejectUnauthorized = o.rejectUnauthorized;
-    return new KubeRest(kc, tls, opts);
+  /** Async so that a credential source that needs I/O (a plugin, one day) fits without changing callers. */
+  static async create(conn: Connection, opts: KubeRestOptions = {}): Promise<KubeRest> {
+    return new KubeRest(conn, opts);
   }
 
-  /** Authorization headers, refreshed every 30 s so rotated ServiceAccount tokens are picked up. */
+  /**
+   * The Authorization header. A token file is read again every 30 s: the kubelet rotates projected
+   * ServiceAccount tokens (hourly by default) and the old one stops working when it expires.
+   */
   private async headers(): Promise<Record<string, string>> {
-    if (Date.now() - this.authFetchedAt > 30000) {
-      const o: https.RequestOptions = { headers: {} };
-      await this.kc.applyToHTTPSOptions(o);
-      const h: Record<string, string> = {};
-      for (const [k, v] of Object.entries(o.headers ?? {})) if (typeof v === "string") h[k] = v;
-      if (o.auth) h.Authorization = `Basic ${Buffer.from(o.auth).toString("base64")}`;
-      this.authHeaders = h;
+    if (this.conn.tokenFile && Date.now() - this.authFetchedAt > 30000) {
+      let token: string;
+      try {
+        token = readFileSync(this.conn.tokenFile, "utf8").trim();
+      } catch (e) {
+        // Keep the token read last time (it may still be valid) rather than fail every request.
+        if (!this.authHeaders.Authorization) throw e;
+        token = this.authHeaders.Authorization.slice("Bearer ".length);
+      }
+      this.authHeaders = token ? { Authorization: `Bearer ${token}` } : {};
       this.authFetchedAt = Date.now();
+    } else if (this.conn.token && !this.authHeaders.Authorization) {
+      this.authHeaders = { Authorization: `Bearer ${this.conn.token}` };
     }
     return this.authHeaders;
   }

@@ -15,6 +15,7 @@ import { JsonValue } from "../../api/v1/structural-schema";
 import { withDefaults, workerTypes } from "../../api/v1/defaults";
 import type { Pod } from "../../api/v1/kube-types";
 import { KubeRest } from "../../operator/kube/rest";
+import { connectionOf } from "../../scripts/kube-connection";
 import { Informer, Stored } from "../../operator/kube/informer";
 import { createLogger } from "../../operator/util/log";
 import {
@@ -170,7 +171,7 @@ describe("faults: random RayCluster specs against the operator", function () {
       findings.set(what, [...(findings.get(what) ?? []), `${k.name} (${k.description}): ${detail}`]);
     try {
       // Every pod ever created in the namespace, by cluster, seen by a watch of our own.
-      rest = await KubeRest.create(c.kc);
+      rest = await KubeRest.create(await connectionOf(c.kc));
       witness = new Informer<Stored<Pod>>(rest, {
         name: "witness",
         path: `/api/v1/namespaces/${ns}/pods`,

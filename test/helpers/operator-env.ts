@@ -6,6 +6,7 @@ import { CRD_NAME, GROUP, PLURAL, VERSION } from "../../api/v1/types";
 import { namespaceObject } from "../../builders/namespace";
 import { rbacObjects, SERVICE_ACCOUNT } from "../../builders/rbac";
 import { KubeRest } from "../../operator/kube/rest";
+import { connectionOf } from "../../scripts/kube-connection";
 import { serviceAccountToken, writeKubeconfigWithToken } from "../../scripts/operator-process";
 import { apply, Clients, eventually } from "./kube";
 
@@ -34,7 +35,7 @@ export const rayClusters = (c: Clients, ns: string) => ({
 
 /** `kubectl get rayclusters`, as the API server renders it (server-side printing of the CRD's columns). */
 export async function rayClusterTable(kc: k8s.KubeConfig, ns: string): Promise<Array<Record<string, unknown>>> {
-  const rest = await KubeRest.create(kc);
+  const rest = await KubeRest.create(await connectionOf(kc));
   try {
     const table = await rest.request<any>("GET", `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}`, { accept: "application/json;as=Table;v=v1;g=meta.k8s.io" });
     const names: string[] = table.columnDefinitions.map((d: any) => d.name);
