@@ -35,6 +35,10 @@ export function refusalOf(error: unknown, typeIndex: number, what: string): Refu
   const details = (error.status as { details?: { causes?: StatusCause[] } } | undefined)?.details;
   const causes = (details?.causes ?? []).filter((c) => typeof c.field === "string" && c.field !== "");
   const named = causes.map((c) => `${clusterPathOf(String(c.field), typeIndex)}: ${String(c.message ?? "")}`);
+  // An authorization refusal says nothing about the spec: the operator's own RBAC, or an API server
+  // that has just restarted and not yet loaded its authorizer's caches (seen in the fault suite).
+  if (error.code === 403 && / cannot \w+ resource /.test(error.message))
+    return { kind: "slow", message: `${what} refused: the operator is not allowed (RBAC): ${error.message}` };
   const message = named.length ? named.join("; ") : `spec.podTypes[${typeIndex}].podConfig: ${error.message}`;
   return { kind: error.code === 403 ? "slow" : "terminal", message: `${what} refused: ${message}` };
 }
