@@ -16,11 +16,7 @@ let built = false;
 export function buildOperator(): string {
   const main = join(ROOT, "dist", "operator", "main.js");
   if (!built) {
-    const pkg: { scripts: Record<string, string> } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
-    const [tool, ...args] = pkg.scripts.build.split(/\s+/);
-    if (tool !== "esbuild") throw new Error(`package.json's build script no longer runs esbuild: ${pkg.scripts.build}`);
-    // Its launcher, whichever npm installed: the native binary, or a script that finds it.
-    execFileSync(join(ROOT, "node_modules", ".bin", "esbuild"), args, { cwd: ROOT, stdio: "inherit" });
+    execFileSync("npm", ["run", "--silent", "build"], { cwd: ROOT, stdio: "inherit" });
     built = true;
   }
   if (!existsSync(main) || statSync(main).size === 0) throw new Error(`the build did not produce ${main}`);

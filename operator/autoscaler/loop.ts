@@ -76,6 +76,13 @@ export class AutoscalerLoop {
     return this.opts.connect ? this.opts.connect(address) : new GcsAutoscalerClient({ address, timeoutMs: 5000 });
   }
 
+  /** What the loop knows of a cluster before its first pass: a connection, and nothing learnt yet. */
+  private freshState(uid: string, address: string, now: number): ClusterState {
+    const gcs = this.connect(address);
+    const autoscaler = new ClusterAutoscaler({ gcs });
+    return { uid, address, gcs, autoscaler, nextAt: now, running: false, lastLoggedAt: 0 };
+  }
+
   /** Starts the passes that are due; never waits for one. */
   tick(): void {
     if (this.stopped) return;
@@ -93,16 +100,7 @@ export class AutoscalerLoop {
         st = undefined;
       }
       if (!st) {
-        const gcs = this.connect(address);
-        st = {
-          uid: rc.metadata.uid!,
-          address,
-          gcs,
-          autoscaler: new ClusterAutoscaler({ gcs }),
-          nextAt: now,
-          running: false,
-          lastLoggedAt: 0,
-        };
+        st = this.freshState(rc.metadata.uid!, address, now);
         this.clusters.set(key, st);
       }
       if (st.unreachableSince) unreachable++;
@@ -114,9 +112,7 @@ export class AutoscalerLoop {
         // A new head is a new Ray cluster (a new GCS behind the same Service): nothing learnt from the
         // old one (versions, pending drains, a connection to the old address) carries over.
         st.gcs.close();
-        const gcs = this.connect(address);
-        const autoscaler = new ClusterAutoscaler({ gcs });
-        st = { ...st, gcs, autoscaler, targets: undefined, unreachableSince: undefined };
+        st = this.freshState(st.uid, address, now);
         this.clusters.set(key, st);
       }
       st.headUid = head.metadata.uid;

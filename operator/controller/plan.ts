@@ -168,14 +168,10 @@ export function planCluster(
   // stop). A new Ray cluster starts alone. A pod stuck terminating (its node lost) holds nothing
   // back for longer than its grace period and a minute.
   const nowMs = limits.nowMs ?? Date.now();
-  const oldWorkers = !head
-    ? pods.filter(
-        (p) =>
-          nodeKind(p) === "worker" &&
-          (!isTerminating(p) || Date.parse(p.metadata.deletionTimestamp ?? "") + STUCK_TERMINATING_MS > nowMs),
-      )
-    : [];
-  const newHead = !head && !headTerminating && oldWorkers.length === 0;
+  const leaving = (p: Pod) =>
+    !isTerminating(p) || Date.parse(p.metadata.deletionTimestamp ?? "") + STUCK_TERMINATING_MS > nowMs;
+  const oldWorkersLeft = !head && pods.some((p) => nodeKind(p) === "worker" && leaving(p));
+  const newHead = !head && !headTerminating && !oldWorkersLeft;
   if (newHead) plan.creations.push({ kind: "head", type: spec.headPodType, count: 1 });
 
   const types = workerTypes(spec);

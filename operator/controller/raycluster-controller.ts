@@ -115,6 +115,9 @@ async function slowStartBatch(
   return { done };
 }
 
+/** Deletions of pods that failed: logged and recorded as warnings, with why they ended. */
+const FAILED: ReadonlySet<string> = new Set(["WorkerFailed", "HeadFailed"]);
+
 /** A create the API server answered with a refusal (4xx but 408): nothing was stored. */
 function refusedForSure(e: unknown): boolean {
   return e instanceof ApiError && e.code >= 400 && e.code < 500 && e.code !== 408;
@@ -126,6 +129,8 @@ export class RayClusterController {
   readonly services: Informer<Service>;
   /** Which namespaces it runs pods in (Pod Security; opt-in in cluster-wide mode). */
   readonly namespaces: NamespaceGate;
+  /** The informers this controller runs (the namespaces' only in cluster-wide mode). */
+  private readonly informers: InformerControl[];
   readonly queue = new WorkQueue();
   readonly expectations = new Expectations();
   private readonly reports = new Map<string, AutoscalerReport>();
@@ -251,21 +256,19 @@ export class RayClusterController {
       update: (_, after) => enqueueClustersIn(after),
       delete: enqueueClustersIn,
     });
+    this.informers = [this.clusters, this.pods, this.services];
+    if (this.namespaces.informer) this.informers.push(this.namespaces.informer);
   }
 
-  /** The informers this controller runs (the namespaces' only in cluster-wide mode). */
-  private informers(): InformerControl[] {
-    return [this.clusters, this.pods, this.services, ...(this.namespaces.informer ? [this.namespaces.informer] : [])];
-  }
 
   /** Starts the informers; resolves when their caches are synced. */
   async startInformers(): Promise<void> {
-    for (const informer of this.informers()) informer.start();
-    await Promise.all(this.informers().map((informer) => informer.waitForSync()));
+    for (const informer of this.informers) informer.start();
+    await Promise.all(this.informers.map((informer) => informer.waitForSync()));
   }
 
   synced(): boolean {
-    return this.informers().every((informer) => informer.hasSynced());
+    return this.informers.every((informer) => informer.hasSynced());
   }
 
   /**
@@ -274,7 +277,7 @@ export class RayClusterController {
    * longer than any of its requests could take, does.
    */
   healthy(): { ok: boolean; detail: string } {
-    const dead = this.informers().filter((informer) => !informer.alive());
+    const dead = this.informers.filter((informer) => !informer.alive());
     if (dead.length) return { ok: false, detail: `informer loops ended: ${dead.map((i) => i.name).join(", ")}` };
     const stuckMs = this.queue.longestRunningMs();
     if (stuckMs > STUCK_RECONCILE_MS)
@@ -285,7 +288,7 @@ export class RayClusterController {
   /** Readiness: the caches are synced and every watch is open (this follows the API server). */
   ready(): { ok: boolean; detail: string } {
     if (!this.synced()) return { ok: false, detail: "caches syncing" };
-    const lost = this.informers().filter((informer) => !informer.healthy());
+    const lost = this.informers.filter((informer) => !informer.healthy());
     return lost.length
       ? { ok: false, detail: `not watching: ${lost.map((informer) => informer.lastError ?? informer.name).join("; ")}` }
       : { ok: true, detail: "caches synced, watching" };
@@ -315,7 +318,7 @@ export class RayClusterController {
     clearInterval(this.resyncTimer);
     clearInterval(this.gaugeTimer);
     this.queue.shutdown();
-    for (const informer of this.informers()) informer.stop();
+    for (const informer of this.informers) informer.stop();
     await this.running;
   }
 
@@ -377,7 +380,7 @@ export class RayClusterController {
         kind: nodeKind(pod) ?? "unknown",
         phase: isTerminating(pod) ? "Terminating" : (pod.status?.phase ?? "Unknown"),
       });
-    for (const informer of this.informers())
+    for (const informer of this.informers)
       this.opts.metrics.informerRestarts.set({ informer: informer.name }, informer.restarts);
   }
 
@@ -567,7 +570,7 @@ export class RayClusterController {
             key,
           );
           this.opts.metrics.podActions.inc({ action: "delete", kind, reason });
-          const ended = reason === "WorkerFailed" || reason === "HeadFailed" ? endOf(pod) : "";
+          const ended = FAILED.has(reason) ? endOf(pod) : "";
           if (ended) log.warn(`Deleted ${kind} pod ${pod.metadata.name} (${reason}): ${ended}`);
           else log.info(`Deleted ${kind} pod ${pod.metadata.name} (${reason})`);
           const group = `${kind}|${reason}`;
@@ -582,7 +585,7 @@ export class RayClusterController {
     );
     for (const [group, names] of deleted) {
       const [kind, reason] = group.split("|");
-      const warning = reason === "WorkerFailed" || reason === "HeadFailed";
+      const warning = FAILED.has(reason);
       void this.opts.events.record(
         this.target(rc),
         warning ? "Warning" : "Normal",
@@ -617,12 +620,7 @@ export class RayClusterController {
       try {
         refused = await createHead();
       } catch (e) {
-        if (refusedForSure(e) || !(await this.headExists(rc, headName))) {
-          // Not stored, and now known not to be: the head is no longer expected.
-          if (!refusedForSure(e)) this.expectations.creationObserved(key);
-          throw e;
-        }
-        log.info(`head pod ${headName} was created although its create failed (${(e as Error).message})`);
+        if (!(await this.headStoredAnyway(rc, key, headName, e, log))) throw e;
         head.push({ metadata: { name: headName } } as Pod);
       }
       return refused || head.length === 0 ? refused : this.createBatch(rc, key, workers, log, { told, headName });
@@ -633,11 +631,9 @@ export class RayClusterController {
       createHead(),
       this.createBatch(rc, key, workers, log, { told: toldWorkers, headName, out: early }),
     ]);
-    // A create that failed without a refusal (a timeout, a dropped connection, a 5xx) may have
-    // happened: the operator named the head, so it looks before undoing anything.
-    if (!head.length && headCreated.status === "rejected" && (await this.headExists(rc, headName))) {
-      const why = (headCreated.reason as Error).message;
-      log.info(`head pod ${headName} was created although its create failed (${why})`);
+    // Before undoing anything: a head create that failed without a refusal may have happened.
+    const headThrew = headCreated.status === "rejected";
+    if (!head.length && headThrew && (await this.headStoredAnyway(rc, key, headName, headCreated.reason, log))) {
       head.push({ metadata: { name: headName } } as Pod);
       told.push(`head pod ${headName}`);
       if (workersCreated.status === "rejected") throw workersCreated.reason;
@@ -646,9 +642,6 @@ export class RayClusterController {
     }
     if (head.length) told.push(...toldWorkers);
     else {
-      // Looked up by name and not there: a head create of unknown outcome is known now.
-      if (headCreated.status === "rejected" && !refusedForSure(headCreated.reason))
-        this.expectations.creationObserved(key);
       // The workers' successes must not end the one-step-at-a-time mode the head's failure calls for.
       this.lastCreateFailed.add(key);
       if (early.length)
@@ -663,6 +656,20 @@ export class RayClusterController {
     if (headCreated.value) return headCreated.value;
     if (workersCreated.status === "rejected") throw workersCreated.reason;
     return workersCreated.value;
+  }
+
+  /**
+   * A head create that threw (no refusal: a timeout, a dropped connection, a 5xx, a 409) may have been
+   * stored. The operator named the head, so it looks: found, the head exists; not found, a create of
+   * unknown outcome (which createBatch kept expected) is known now, and no longer expected.
+   */
+  private async headStoredAnyway(rc: Cluster, key: string, headName: string, error: unknown, log: Logger) {
+    if (await this.headExists(rc, headName)) {
+      log.info(`head pod ${headName} was created although its create failed (${(error as Error).message})`);
+      return true;
+    }
+    if (!refusedForSure(error)) this.expectations.creationObserved(key);
+    return false;
   }
 
   /** The delay before a slow refusal is tried again, counting this one. */

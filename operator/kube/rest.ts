@@ -130,6 +130,7 @@ export class KubeRest {
       servername: conn.tlsServerName,
     };
     if (conn.insecureSkipTLSVerify) tls.rejectUnauthorized = false;
+    if (conn.token) this.authHeaders = { Authorization: `Bearer ${conn.token}` };
     this.agent =
       this.server.protocol === "https:"
         ? new https.Agent({ ...tls, keepAlive: true, maxSockets: 64 })
@@ -148,18 +149,14 @@ export class KubeRest {
    */
   private async headers(): Promise<Record<string, string>> {
     if (this.conn.tokenFile && Date.now() - this.authFetchedAt > 30000) {
-      let token: string;
       try {
-        token = readFileSync(this.conn.tokenFile, "utf8").trim();
+        const token = readFileSync(this.conn.tokenFile, "utf8").trim();
+        this.authHeaders = token ? { Authorization: `Bearer ${token}` } : {};
       } catch (e) {
         // Keep the token read last time (it may still be valid) rather than fail every request.
         if (!this.authHeaders.Authorization) throw e;
-        token = this.authHeaders.Authorization.slice("Bearer ".length);
       }
-      this.authHeaders = token ? { Authorization: `Bearer ${token}` } : {};
       this.authFetchedAt = Date.now();
-    } else if (this.conn.token && !this.authHeaders.Authorization) {
-      this.authHeaders = { Authorization: `Bearer ${this.conn.token}` };
     }
     return this.authHeaders;
   }

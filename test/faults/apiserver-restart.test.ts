@@ -10,16 +10,17 @@
 // answer goes out before the ResponseComplete event is logged). etcd has every pod stored in the
 // window once under its name, with the revisions of its create and removal; counted against it per
 // cluster, and against the revision at which each cluster was told to shrink, no pod is unaccounted.
-import { testCluster, testClusterAuditLog, testControlPlane } from "../support/cluster";
+import { testControlPlane } from "../support/cluster";
 import { restartProcess } from "../../scripts/cluster/control-plane";
 import { OperatorProcess } from "../../scripts/operator-process";
-import { Clients, clientsFromFile, deleteNamespace, eventually, uniqueName } from "../helpers/kube";
+import { Clients, deleteNamespace, eventually, uniqueName } from "../helpers/kube";
 import { operatorNamespace, rayClusters } from "../helpers/operator-env";
 import { AuditLog, isMutating, podWrites, replicaOf } from "../helpers/faults-audit";
 import { accountPods, ClusterPlan, etcdRevision, podHistory } from "../helpers/faults-etcd";
 import {
   converge,
   countersAgree,
+  faultCluster,
   FaultRun,
   faultSeed,
   kwokCluster,
@@ -49,11 +50,7 @@ describe("faults: kube-apiserver killed and restarted on the same etcd", functio
 
   before(async function () {
     this.timeout(1_800_000);
-    const cluster = await testCluster();
-    const log = testClusterAuditLog();
-    if (!cluster.local || !log || !testControlPlane()) this.skip(); // faults need our own control plane
-    c = clientsFromFile(cluster.kubeconfig);
-    audit = new AuditLog(log);
+    ({ c, audit } = await faultCluster(this));
     ns = uniqueName("f-apiserver");
     kubeconfig = await operatorNamespace(c, ns);
   });

@@ -5,16 +5,17 @@
 // watch cache lists again, drops its watchers, and an operator watch that comes back from its last
 // resourceVersion is told 410 "too old". The operator logs each at debug level; it must relist and
 // act on nothing stale.
-import { testCluster, testClusterAuditLog, testControlPlane } from "../support/cluster";
+import { testControlPlane } from "../support/cluster";
 import { compactEtcd, restartProcess } from "../../scripts/cluster/control-plane";
 import { OperatorProcess } from "../../scripts/operator-process";
-import { Clients, clientsFromFile, deleteNamespace, eventually, uniqueName } from "../helpers/kube";
+import { Clients, deleteNamespace, eventually, uniqueName } from "../helpers/kube";
 import { operatorNamespace, rayClusters } from "../helpers/operator-env";
 import { AuditLog, isMutating, podWrites, replicaOf } from "../helpers/faults-audit";
 import { clusterOfPod, etcdRevision, podHistory } from "../helpers/faults-etcd";
 import {
   converge,
   countersAgree,
+  faultCluster,
   FaultRun,
   faultSeed,
   kwokCluster,
@@ -48,11 +49,7 @@ describe("faults: etcd restarted, and watches forced to 410 by compaction", func
 
   before(async function () {
     this.timeout(1_800_000);
-    const cluster = await testCluster();
-    const log = testClusterAuditLog();
-    if (!cluster.local || !log || !testControlPlane()) this.skip();
-    c = clientsFromFile(cluster.kubeconfig);
-    audit = new AuditLog(log);
+    ({ c, audit } = await faultCluster(this));
   });
   afterEach(async () => {
     await op?.stop();

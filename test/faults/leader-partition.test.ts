@@ -5,15 +5,16 @@
 // whatever the race; the cluster is then scaled further, and the old leader wakes to a watch that
 // tells it so before its Lease does. Never two actors: proven from the audit log, where every
 // mutating request of the operator's ServiceAccount names its replica (`ray-operator/<POD_NAME>`).
-import { testCluster, testClusterAuditLog, testControlPlane } from "../support/cluster";
+import { testControlPlane } from "../support/cluster";
 import { setFrozen } from "../../scripts/cluster/control-plane";
 import { OperatorProcess } from "../../scripts/operator-process";
 import { LEADER_ELECTION_LEASE } from "../../builders/rbac";
-import { Clients, clientsFromFile, deleteNamespace, eventually, sleep, uniqueName } from "../helpers/kube";
+import { Clients, deleteNamespace, eventually, sleep, uniqueName } from "../helpers/kube";
 import { operatorNamespace, rayClusters } from "../helpers/operator-env";
 import { AuditLog, isMutating, podWrites, replicaOf, twoActors } from "../helpers/faults-audit";
 import {
   converge,
+  faultCluster,
   FaultRun,
   faultSeed,
   kwokCluster,
@@ -57,11 +58,7 @@ describe("faults: the API server unreachable past the Lease, two replicas", func
 
   before(async function () {
     this.timeout(1_800_000);
-    const cluster = await testCluster();
-    const log = testClusterAuditLog();
-    if (!cluster.local || !log || !testControlPlane()) this.skip();
-    c = clientsFromFile(cluster.kubeconfig);
-    audit = new AuditLog(log);
+    ({ c, audit } = await faultCluster(this));
     ns = uniqueName("f-leader");
     kubeconfig = await operatorNamespace(c, ns);
   });

@@ -5,15 +5,15 @@
 // life has created a seeded number of pods, 0 to 8 (0: a random instant after its caches synced,
 // amid its dry runs and status writes), with more in flight. Then one operator at full speed
 // finishes the job. Nothing may be duplicated, lost or replaced.
-import { testCluster, testClusterAuditLog, testControlPlane } from "../support/cluster";
 import { OperatorProcess } from "../../scripts/operator-process";
-import { Clients, clientsFromFile, deleteNamespace, eventually, sleep, uniqueName } from "../helpers/kube";
+import { Clients, deleteNamespace, eventually, sleep, uniqueName } from "../helpers/kube";
 import { operatorNamespace, rayClusters } from "../helpers/operator-env";
 import { AuditLog, isMutating, podWrites, replicaOf } from "../helpers/faults-audit";
 import { accountPods, ClusterPlan, etcdRevision, podHistory } from "../helpers/faults-etcd";
 import {
   converge,
   countersAgree,
+  faultCluster,
   FaultRun,
   faultSeed,
   kwokCluster,
@@ -48,14 +48,7 @@ describe("faults: the operator SIGKILLed during a 300-worker scale-up", function
 
   before(async function () {
     this.timeout(1_800_000); // a cold machine builds the binaries first
-    const cluster = await testCluster();
-    const log = testClusterAuditLog();
-    const controlPlane = testControlPlane();
-    // The audit log and etcd are the local control plane's.
-    if (!cluster.local || !log || !controlPlane) this.skip();
-    etcdUrl = controlPlane.etcdUrl;
-    c = clientsFromFile(cluster.kubeconfig);
-    audit = new AuditLog(log);
+    ({ c, audit, etcdUrl } = await faultCluster(this));
     ns = uniqueName("f-kill");
     kubeconfig = await operatorNamespace(c, ns);
   });

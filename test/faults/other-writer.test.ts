@@ -4,15 +4,15 @@
 // that crosses one of the operator's is refused with 409 Conflict; the other deletes running workers
 // by hand. The operator must end with the cluster Ready, each deleted worker replaced exactly once,
 // and nothing else touched.
-import { testCluster, testClusterAuditLog } from "../support/cluster";
 import { OperatorProcess } from "../../scripts/operator-process";
 import { Condition, GROUP, PLURAL, RayCluster, VERSION } from "../../api/v1/types";
-import { Clients, clientsFromFile, deleteNamespace, sleep, statusCode, uniqueName } from "../helpers/kube";
+import { Clients, deleteNamespace, sleep, statusCode, uniqueName } from "../helpers/kube";
 import { operatorNamespace, rayClusters } from "../helpers/operator-env";
 import { AuditLog, isMutating, podWrites, replicaOf } from "../helpers/faults-audit";
 import {
   converge,
   countersAgree,
+  faultCluster,
   FaultRun,
   faultSeed,
   kwokCluster,
@@ -44,11 +44,7 @@ describe("faults: another writer fighting the operator", function () {
 
   before(async function () {
     this.timeout(1_800_000);
-    const cluster = await testCluster();
-    const log = testClusterAuditLog();
-    if (!cluster.local || !log) this.skip();
-    c = clientsFromFile(cluster.kubeconfig);
-    audit = new AuditLog(log);
+    ({ c, audit } = await faultCluster(this));
   });
   afterEach(async () => {
     await op?.stop();

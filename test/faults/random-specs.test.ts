@@ -7,7 +7,6 @@
 // Then the operator must be quiet: its reconciles go on (a short resync) while its count of
 // mutating requests stays where it was, its log says nothing, and it never exited.
 import fc from "fast-check";
-import { testCluster, testClusterAuditLog } from "../support/cluster";
 import { OperatorProcess } from "../../scripts/operator-process";
 import { KWOK_PLACEMENT } from "../../scripts/cluster/control-plane";
 import { GROUP, LABELS, PLURAL, RayCluster, VERSION } from "../../api/v1/types";
@@ -20,7 +19,6 @@ import { Informer, Stored } from "../../operator/kube/informer";
 import { createLogger } from "../../operator/util/log";
 import {
   Clients,
-  clientsFromFile,
   deleteNamespace,
   errorText,
   eventually,
@@ -30,7 +28,7 @@ import {
 import { operatorNamespace } from "../helpers/operator-env";
 import { brokenClusters, JsonObject, pathsNamedIn } from "../helpers/bad-clusters";
 import { AuditLog, podWrites } from "../helpers/faults-audit";
-import { FaultRun, faultSeed, lite, metric, mutatingRequests, PodLite, startOperator } from "../helpers/faults";
+import { faultCluster, FaultRun, faultSeed, lite, metric, mutatingRequests, PodLite, startOperator } from "../helpers/faults";
 import { reportFaultsAfterAll } from "../helpers/faults-report";
 
 reportFaultsAfterAll();
@@ -135,11 +133,7 @@ describe("faults: random RayCluster specs against the operator", function () {
 
   before(async function () {
     this.timeout(1_800_000);
-    const cluster = await testCluster();
-    const log = testClusterAuditLog();
-    if (!cluster.local || !log) this.skip();
-    c = clientsFromFile(cluster.kubeconfig);
-    audit = new AuditLog(log);
+    ({ c, audit } = await faultCluster(this));
     ns = uniqueName("f-specs");
     kubeconfig = await operatorNamespace(c, ns);
   });

@@ -7,7 +7,9 @@ import { writeFileSync } from "fs";
 import { PatchStrategy, setHeaderOptions, type V1Pod } from "@kubernetes/client-node";
 import { OperatorProcess } from "../../scripts/operator-process";
 import { LABELS, RayCluster } from "../../api/v1/types";
-import { Clients, eventually, sleep } from "./kube";
+import { Clients, clientsFromFile, eventually, sleep } from "./kube";
+import { testCluster, testClusterAuditLog, testControlPlane } from "../support/cluster";
+import { AuditLog } from "./faults-audit";
 import { rayClusters } from "./operator-env";
 import { edited, simulatedCluster } from "./examples";
 import { FaultRow, recordFault } from "./faults-report";
@@ -244,6 +246,19 @@ export const operatorEnv = (ns: string, identity: string, env: Record<string, st
   AUTOSCALER_INTERVAL_SECONDS: "0",
   ...env,
 });
+
+/**
+ * The local control plane a fault test breaks: clients, its audit log and its etcd. Skips the test
+ * (`ctx.skip()`) where there is none: with TEST_KUBECONFIG, faults are not injected into a cluster
+ * that is not ours.
+ */
+export async function faultCluster(ctx: Mocha.Context): Promise<{ c: Clients; audit: AuditLog; etcdUrl: string }> {
+  const cluster = await testCluster();
+  const log = testClusterAuditLog();
+  const controlPlane = testControlPlane();
+  if (!cluster.local || !log || !controlPlane) ctx.skip();
+  return { c: clientsFromFile(cluster.kubeconfig), audit: new AuditLog(log!), etcdUrl: controlPlane!.etcdUrl };
+}
 
 /** Starts the operator as `identity` and waits until /readyz says so (a standby is ready too). */
 export async function startOperator(
