@@ -78,9 +78,9 @@ export interface PlanLimits {
   nowMs?: number;
   /**
    * Ray's autoscaler decides which workers go (it runs for this operator). Then a worker that is a
-   * Ray node (Ready: its raylet runs) is removed only once Ray has drained it; surplus workers that
-   * are not Ray nodes yet may still go at once. Without it (AUTOSCALER_INTERVAL_SECONDS=0) surplus
-   * workers go newest first.
+   * Ray node (or may be one: its container runs) is removed only once Ray has drained it; surplus
+   * workers whose containers have not started (Pending) may still go at once. Without it
+   * (AUTOSCALER_INTERVAL_SECONDS=0) surplus workers go newest first.
    */
   autoscaling?: boolean;
 }
@@ -232,7 +232,10 @@ export function planCluster(
       const deleting = new Set(plan.deletions.map((d) => d.pod.metadata.name));
       // With the autoscaler on, a Ray node that Ray has not drained stays (it may be running work):
       // the autoscaler drains it once it is idle, and the next pass removes it.
-      const mayGo = (p: Pod) => !deleting.has(p.metadata.name) && !(limits.autoscaling && isReady(p));
+      // A container that has started may run a raylet before its readiness probe says so (up to a
+      // probe period later): only a pod whose containers have not started is surely no Ray node.
+      const mayBeRayNode = (p: Pod) => limits.autoscaling && p.status?.phase === "Running";
+      const mayGo = (p: Pod) => !deleting.has(p.metadata.name) && !mayBeRayNode(p);
       for (const worker of have.filter(mayGo).sort(removalOrder)) {
         if (surplus <= 0) break;
         del(worker, "ScaleDown");

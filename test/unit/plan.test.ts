@@ -233,10 +233,12 @@ describe("planning with the autoscaler on: only workers Ray drained go", () => {
     });
     const head = pod(rc, "head-node", "head");
     const busy = [1, 2].map(() => pod(rc, "worker-nodes", "worker", { headName: head.metadata.name }));
+    const pending = pod(rc, "worker-nodes", "worker", { headName: head.metadata.name, phase: "Pending" });
+    // Running but not yet Ready: its raylet may already run (the probe lags): it waits for a drain too.
     const starting = pod(rc, "worker-nodes", "worker", { headName: head.metadata.name, ready: false });
-    const plan = planCluster(defaulted(rc), [head, ...busy, starting], {}, {}, limits);
+    const plan = planCluster(defaulted(rc), [head, ...busy, starting, pending], {}, {}, limits);
     assert.equal(plan.desired["worker-nodes"], 1);
-    assert.deepEqual(plan.deletions.map((d) => [d.pod.metadata.name, d.reason]), [[starting.metadata.name, "ScaleDown"]]);
+    assert.deepEqual(plan.deletions.map((d) => [d.pod.metadata.name, d.reason]), [[pending.metadata.name, "ScaleDown"]]);
     const drained = planCluster(defaulted(rc), [head, ...busy], {}, { drained: [busy[0].metadata.name] }, limits);
     assert.deepEqual(drained.deletions.map((d) => [d.pod.metadata.name, d.reason]), [[busy[0].metadata.name, "Idle"]]);
     // Without the autoscaler nothing asks Ray: the newest surplus goes.
