@@ -61,7 +61,10 @@ exit 1`,
  */
 export function rayReadinessProbe(kind: NodeKind): Probe {
   if (kind === "head") return { tcpSocket: { port: 6379 }, periodSeconds: 5, failureThreshold: 3 };
-  const check =
-    `for p in /proc/[0-9]*; do read -r c < "$p/comm" 2>/dev/null && [ "$c" = raylet ] && exit 0; done; exit 1`;
+  const check = [
+    "for p in /proc/[0-9]*; do",
+    'read -r c < "$p/comm" 2>/dev/null && [ "$c" = raylet ] && exit 0;',
+    "done; exit 1",
+  ].join(" ");
   return { exec: { command: ["/bin/bash", "-c", check] }, periodSeconds: 5, failureThreshold: 3 };
 }

@@ -37,7 +37,12 @@ print("RESULT sum of squares of 0..99 =", sum(r for r, _ in results))
 print("RESULT computed on pods:", ", ".join(sorted({host for _, host in results})))
 `;
 /** The program's own lines (a job's log also holds Ray's and the job manager's). */
-const resultLines = (logs: string) => logs.split("\n").filter((l) => l.startsWith("RESULT ")).map((l) => l.slice("RESULT ".length)).join("\n");
+const resultLines = (logs: string) =>
+  logs
+    .split("\n")
+    .filter((l) => l.startsWith("RESULT "))
+    .map((l) => l.slice("RESULT ".length))
+    .join("\n");
 /** `ray status` from its banner on. */
 const statusBlock = (logs: string) => logs.slice(Math.max(0, logs.indexOf("========"))).trim();
 
@@ -55,15 +60,20 @@ Get it there first, then run npm start again:
 
 /** Watches the operator's pods while `pulumi up` runs; resolves with the reason when one can never start. */
 function watchOperatorImage(rest: KubeRest, namespace: string, signal: AbortSignal): Promise<string | undefined> {
-  const selector = Object.entries(operatorLabels).map(([k, v]) => `${k}=${v}`).join(",");
+  const selector = Object.entries(operatorLabels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(",");
   return (async () => {
     while (!signal.aborted) {
       try {
-        const pods = await rest.get<{ items: k8s.V1Pod[] }>(`/api/v1/namespaces/${namespace}/pods`, { labelSelector: selector });
+        const pods = await rest.get<{ items: k8s.V1Pod[] }>(`/api/v1/namespaces/${namespace}/pods`, {
+          labelSelector: selector,
+        });
         for (const p of pods.items) {
           for (const cs of p.status?.containerStatuses ?? []) {
             const reason = cs.state?.waiting?.reason;
-            if (reason && PULL_FAILURES.includes(reason)) return `${p.metadata?.name}: ${reason}: ${cs.state?.waiting?.message ?? ""}`;
+            if (reason && PULL_FAILURES.includes(reason))
+              return `${p.metadata?.name}: ${reason}: ${cs.state?.waiting?.message ?? ""}`;
           }
         }
       } catch {
@@ -77,16 +87,29 @@ function watchOperatorImage(rest: KubeRest, namespace: string, signal: AbortSign
 
 const isReady = (rc: RayCluster) => !!rc.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
 
-async function waitForClusters(rest: KubeRest, namespace: string, names: string[], timeoutMs: number): Promise<RayCluster[]> {
+async function waitForClusters(
+  rest: KubeRest,
+  namespace: string,
+  names: string[],
+  timeoutMs: number,
+): Promise<RayCluster[]> {
   const deadline = Date.now() + timeoutMs;
   let list: RayCluster[] = [];
   while (Date.now() < deadline) {
-    list = (await rest.get<{ items: RayCluster[] }>(`/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`)).items;
+    list = (await rest.get<{ items: RayCluster[] }>(`/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`))
+      .items;
     if (names.every((n) => list.some((rc) => rc.metadata.name === n && isReady(rc)))) return list;
     await new Promise((r) => setTimeout(r, 2000));
   }
-  const waiting = list.filter((rc) => !isReady(rc)).map((rc) => `${rc.metadata.name}: ${rc.status?.conditions?.find((c) => c.type === "Ready")?.message ?? "no status yet"}`);
-  throw new Error(`the clusters are not Ready after ${timeoutMs / 1000}s (${waiting.join("; ")}); see kubectl get rayclusters and the operator's log`);
+  const waiting = list
+    .filter((rc) => !isReady(rc))
+    .map(
+      (rc) =>
+        `${rc.metadata.name}: ${rc.status?.conditions?.find((c) => c.type === "Ready")?.message ?? "no status yet"}`,
+    );
+  throw new Error(
+    `the clusters are not Ready after ${timeoutMs / 1000}s (${waiting.join("; ")}); see kubectl get rayclusters and the operator's log`,
+  );
 }
 
 async function main() {
@@ -94,23 +117,39 @@ async function main() {
   const config = loadStackConfig(readStackFile(join(ROOT, "Pulumi.dev.yaml")));
   const namespace = config.namespace.name;
   if (given) log(`using your cluster (KUBECONFIG=${given}).\n${imageHowTo(config.operator.image)}\n`);
-  else log("starting the local cluster: control plane, simulated nodes and a real node (the first run builds everything; later runs take a minute)");
+  else
+    log(
+      "starting the local cluster: control plane, simulated nodes and a real node (the first run builds everything; later runs take a minute)",
+    );
   const kubeconfig = given ?? (await ensureLocalCluster(config.operator.image));
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(kubeconfig);
   const rest = await KubeRest.create(await connectionOf(kc));
 
   try {
-    log("preparing the Pulumi CLI, its Node.js language host and the Kubernetes provider (built once from the Go module proxy)");
-    const env = pulumiEnv({ binDir: ensurePulumi(), stateDir: join(ROOT, ".pulumi-state"), kubeconfig, passphrase: process.env.PULUMI_CONFIG_PASSPHRASE });
+    log(
+      "preparing the Pulumi CLI, its Node.js language host and the Kubernetes provider (built once from the Go module proxy)",
+    );
+    const env = pulumiEnv({
+      binDir: ensurePulumi(),
+      stateDir: join(ROOT, ".pulumi-state"),
+      kubeconfig,
+      passphrase: process.env.PULUMI_CONFIG_PASSPHRASE,
+    });
     const passphraseWarning = emptyPassphraseWarning();
     if (passphraseWarning) log(passphraseWarning);
     const select = await pulumi(["stack", "select", "dev", "--create"], env);
     if (select.code !== 0) throw new Error(`pulumi stack select dev: ${select.stderr}`);
     log(`pulumi up (stack dev, state in .pulumi-state/, cluster ${kubeconfig})`);
     const stopWatching = new AbortController();
-    const up = pulumi(["up", "--yes", "--skip-preview", "--stack", "dev"], env, { echo: true, signal: stopWatching.signal });
-    const pullFailure = await Promise.race([up.then(() => undefined), watchOperatorImage(rest, namespace, stopWatching.signal)]);
+    const up = pulumi(["up", "--yes", "--skip-preview", "--stack", "dev"], env, {
+      echo: true,
+      signal: stopWatching.signal,
+    });
+    const pullFailure = await Promise.race([
+      up.then(() => undefined),
+      watchOperatorImage(rest, namespace, stopWatching.signal),
+    ]);
     if (pullFailure) {
       stopWatching.abort();
       await up;
@@ -124,7 +163,9 @@ async function main() {
     const clusters = await waitForClusters(rest, namespace, names, 600_000);
     for (const rc of clusters) {
       const s = rc.status!;
-      log(`${rc.metadata.name}: ${s.phase}, ${s.workers?.ready ?? 0}/${s.workers?.desired ?? 0} workers ready, head ${s.head?.podName} (Service ${s.head?.serviceIP})`);
+      log(
+        `${rc.metadata.name}: ${s.phase}, ${s.workers?.ready ?? 0}/${s.workers?.desired ?? 0} workers ready, head ${s.head?.podName} (Service ${s.head?.serviceIP})`,
+      );
     }
 
     const target = clusters.find((rc) => rc.metadata.name === DEMO_CLUSTER) ?? clusters[0];
@@ -133,7 +174,8 @@ async function main() {
       await jobs.waitUntilServing();
       log(`running a Ray program on ${target.metadata.name} (Ray job submission, ${jobs.dashboard})`);
       const program = await jobs.run(pythonEntrypoint(PROGRAM.trim()));
-      if (program.status !== "SUCCEEDED") throw new Error(`the Ray program ended ${program.status}: ${program.message}\n${program.logs}`);
+      if (program.status !== "SUCCEEDED")
+        throw new Error(`the Ray program ended ${program.status}: ${program.message}\n${program.logs}`);
       console.log(`\nA Ray program on ${target.metadata.name}:\n${resultLines(program.logs)}`);
       const status = await jobs.run("ray status");
       console.log(`\nray status on ${target.metadata.name}:\n${statusBlock(status.logs)}`);

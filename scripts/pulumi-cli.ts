@@ -10,7 +10,10 @@ export const PULUMI_TOOLCHAIN_SCRIPT = resolve(__dirname, "toolchain", "pulumi.s
 
 /** Builds the Pulumi binaries when missing and returns their directory. */
 export function ensurePulumi(): string {
-  const out = execFileSync("bash", [PULUMI_TOOLCHAIN_SCRIPT], { stdio: ["ignore", "pipe", "inherit"] }).toString().trim().split("\n");
+  const out = execFileSync("bash", [PULUMI_TOOLCHAIN_SCRIPT], { stdio: ["ignore", "pipe", "inherit"] })
+    .toString()
+    .trim()
+    .split("\n");
   return out[out.length - 1];
 }
 
@@ -63,9 +66,17 @@ export interface PulumiResult {
  * Runs `pulumi <args>` in the project directory; streams output when `echo` is set. Aborting
  * `signal` interrupts it as Ctrl-C would (Pulumi then cancels the update cleanly).
  */
-export function pulumi(args: string[], env: NodeJS.ProcessEnv, opts: { echo?: boolean; cwd?: string; signal?: AbortSignal } = {}): Promise<PulumiResult> {
+export function pulumi(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  opts: { echo?: boolean; cwd?: string; signal?: AbortSignal } = {},
+): Promise<PulumiResult> {
   return new Promise((resolvePromise) => {
-    const p = spawn("pulumi", [...args, "--non-interactive"], { cwd: opts.cwd ?? ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+    const p = spawn("pulumi", [...args, "--non-interactive"], {
+      cwd: opts.cwd ?? ROOT,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     opts.signal?.addEventListener("abort", () => p.kill("SIGINT"), { once: true });
     let stdout = "";
     let stderr = "";

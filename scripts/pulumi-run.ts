@@ -10,11 +10,21 @@ import { join } from "path";
 import { emptyPassphraseWarning, ensurePulumi, pulumiEnv, ROOT } from "./pulumi-cli";
 
 const local = join(ROOT, ".cluster", "kubeconfig");
-const kubeconfig = process.env.KUBECONFIG ?? (existsSync(local) ? local : join(process.env.HOME ?? "", ".kube", "config"));
-const env = pulumiEnv({ binDir: ensurePulumi(), stateDir: join(ROOT, ".pulumi-state"), kubeconfig, passphrase: process.env.PULUMI_CONFIG_PASSPHRASE });
+const kubeconfig =
+  process.env.KUBECONFIG ?? (existsSync(local) ? local : join(process.env.HOME ?? "", ".kube", "config"));
+const env = pulumiEnv({
+  binDir: ensurePulumi(),
+  stateDir: join(ROOT, ".pulumi-state"),
+  kubeconfig,
+  passphrase: process.env.PULUMI_CONFIG_PASSPHRASE,
+});
 const args = process.argv.slice(2);
 const warning = emptyPassphraseWarning();
 if (warning) console.error(warning);
-const needsStack = args.length > 0 && !["stack", "version", "about", "plugin", "whoami", "login", "logout"].includes(args[0]) && !args.includes("--stack") && !args.includes("-s");
+const needsStack =
+  args.length > 0 &&
+  !["stack", "version", "about", "plugin", "whoami", "login", "logout"].includes(args[0]) &&
+  !args.includes("--stack") &&
+  !args.includes("-s");
 const r = spawnSync("pulumi", needsStack ? [...args, "--stack", "dev"] : args, { cwd: ROOT, env, stdio: "inherit" });
 process.exit(r.status ?? 1);

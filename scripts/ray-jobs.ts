@@ -34,14 +34,20 @@ export class RayJobClient {
     return new Promise<T>((resolve, reject) => {
       const req = http.request(
         `${this.dashboard}${path}`,
-        { method, timeout: 30_000, headers: data === undefined ? {} : { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(data) } },
+        {
+          method,
+          timeout: 30_000,
+          headers:
+            data === undefined ? {} : { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(data) },
+        },
         (res) => {
           let text = "";
           res.setEncoding("utf8");
           res.on("data", (c: string) => (text += c));
           res.on("end", () => {
             const code = res.statusCode ?? 0;
-            if (code < 200 || code >= 300) reject(new Error(`${method} ${this.dashboard}${path}: HTTP ${code} ${text.slice(0, 500)}`));
+            if (code < 200 || code >= 300)
+              reject(new Error(`${method} ${this.dashboard}${path}: HTTP ${code} ${text.slice(0, 500)}`));
             else {
               try {
                 resolve(JSON.parse(text) as T);
@@ -74,7 +80,10 @@ export class RayJobClient {
     throw new Error(`Ray's job API at ${this.dashboard} did not answer within ${timeoutMs / 1000}s: ${last}`);
   }
 
-  async submit(entrypoint: string, opts: { entrypointResources?: Record<string, number>; entrypointNumCpus?: number } = {}): Promise<string> {
+  async submit(
+    entrypoint: string,
+    opts: { entrypointResources?: Record<string, number>; entrypointNumCpus?: number } = {},
+  ): Promise<string> {
     const reply = await this.call<{ submission_id: string }>("POST", "/api/jobs/", {
       entrypoint,
       ...(opts.entrypointNumCpus !== undefined ? { entrypoint_num_cpus: opts.entrypointNumCpus } : {}),
@@ -96,15 +105,22 @@ export class RayJobClient {
   }
 
   /** Submits `entrypoint` and waits for it to end; the result carries its status and whole output. */
-  async run(entrypoint: string, timeoutMs = 300_000, opts: Parameters<RayJobClient["submit"]>[1] = {}): Promise<JobResult> {
+  async run(
+    entrypoint: string,
+    timeoutMs = 300_000,
+    opts: Parameters<RayJobClient["submit"]>[1] = {},
+  ): Promise<JobResult> {
     const submissionId = await this.submit(entrypoint, opts);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const info = await this.info(submissionId);
-      if (TERMINAL.includes(info.status)) return { submissionId, status: info.status, message: info.message, logs: await this.logs(submissionId) };
+      if (TERMINAL.includes(info.status))
+        return { submissionId, status: info.status, message: info.message, logs: await this.logs(submissionId) };
       if (Date.now() > deadline) {
         await this.stop(submissionId).catch(() => undefined);
-        throw new Error(`job ${submissionId} (${entrypoint.split("\n")[0]}) still ${info.status} after ${timeoutMs / 1000}s; logs so far:\n${await this.logs(submissionId)}`);
+        throw new Error(
+          `job ${submissionId} (${entrypoint.split("\n")[0]}) still ${info.status} after ${timeoutMs / 1000}s; logs so far:\n${await this.logs(submissionId)}`,
+        );
       }
       await sleep(1000);
     }

@@ -1,7 +1,14 @@
 // Scheduler inputs for the benchmark (large, several shapes) and for the parity test against Ray's
 // own scheduler (small, random). Deterministic: a seeded generator, so every run compares the same
 // inputs.
-import type { ClusterNode, GangDemand, NodeTypeConfig, ResourceDemand, ResourceMap, SchedulerInput } from "../../operator/autoscaler/scheduler";
+import type {
+  ClusterNode,
+  GangDemand,
+  NodeTypeConfig,
+  ResourceDemand,
+  ResourceMap,
+  SchedulerInput,
+} from "../../operator/autoscaler/scheduler";
 
 /** mulberry32: a small, fast, seeded PRNG (good enough for test data). */
 export function rng(seed: number): () => number {
@@ -56,14 +63,27 @@ function tenTypes(): NodeTypeConfig[] {
 function thousandNodes(types: NodeTypeConfig[], r: () => number, busyShare: () => number): ClusterNode[] {
   const nodes: ClusterNode[] = [];
   const head = types[0];
-  nodes.push({ instanceId: "head-0", type: head.name, total: head.resources, available: head.resources, status: "RUNNING", idleMs: 0, isHead: true });
+  nodes.push({
+    instanceId: "head-0",
+    type: head.name,
+    total: head.resources,
+    available: head.resources,
+    status: "RUNNING",
+    idleMs: 0,
+    isHead: true,
+  });
   const workerTypes = types.slice(1);
   for (let i = 0; i < 999; i++) {
     const t = workerTypes[i % workerTypes.length];
     const share = busyShare();
     const available: ResourceMap = {};
     for (const [k, v] of Object.entries(t.resources)) {
-      available[k] = k === "CPU" || k === "GPU" ? Math.max(0, Math.round(v * (1 - share))) : k === "memory" ? Math.round(v * (1 - share)) : v;
+      available[k] =
+        k === "CPU" || k === "GPU"
+          ? Math.max(0, Math.round(v * (1 - share)))
+          : k === "memory"
+            ? Math.round(v * (1 - share))
+            : v;
     }
     nodes.push({
       instanceId: `${t.name}-${i}`,
@@ -106,14 +126,20 @@ export function benchCases(): BenchCase[] {
   {
     const r = rng(1);
     const types = tenTypes();
-    const input = base(types, thousandNodes(types, r, () => 1));
+    const input = base(
+      types,
+      thousandNodes(types, r, () => 1),
+    );
     input.demands = [{ resources: { CPU: 1 }, count: 10_000 }];
     cases.push({ name: "uniform-cpu", input, about: "10,000 × {CPU: 1} on a full cluster" });
   }
   {
     const r = rng(2);
     const types = tenTypes();
-    const input = base(types, thousandNodes(types, r, () => pick(r, [1, 1, 0.75, 0.5])));
+    const input = base(
+      types,
+      thousandNodes(types, r, () => pick(r, [1, 1, 0.75, 0.5])),
+    );
     const shapes: ResourceMap[] = [
       { CPU: 1 },
       { CPU: 2 },
@@ -129,12 +155,19 @@ export function benchCases(): BenchCase[] {
       { CPU: 16, memory: 32 * GiB },
     ];
     input.demands = spread(10_000, shapes, r);
-    cases.push({ name: "mixed-shapes", input, about: "10,000 requests over 12 shapes (CPU, memory, GPU, custom), cluster partly free" });
+    cases.push({
+      name: "mixed-shapes",
+      input,
+      about: "10,000 requests over 12 shapes (CPU, memory, GPU, custom), cluster partly free",
+    });
   }
   {
     const r = rng(3);
     const types = tenTypes();
-    const input = base(types, thousandNodes(types, r, () => 1));
+    const input = base(
+      types,
+      thousandNodes(types, r, () => 1),
+    );
     input.demands = spread(8_000, [{ CPU: 1 }, { CPU: 2 }, { CPU: 1, GPU: 1 }], r);
     const gangs: GangDemand[] = [];
     const strategies = ["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] as const;
@@ -146,12 +179,19 @@ export function benchCases(): BenchCase[] {
       bundles += n;
     }
     input.gangs = gangs;
-    cases.push({ name: "placement-groups", input, about: `8,000 requests + ${gangs.length} placement groups (${bundles} bundles, all four strategies)` });
+    cases.push({
+      name: "placement-groups",
+      input,
+      about: `8,000 requests + ${gangs.length} placement groups (${bundles} bundles, all four strategies)`,
+    });
   }
   {
     const r = rng(4);
     const types = tenTypes();
-    const input = base(types, thousandNodes(types, r, () => pick(r, [1, 0.5])));
+    const input = base(
+      types,
+      thousandNodes(types, r, () => pick(r, [1, 0.5])),
+    );
     // Every request a shape of its own: fractional CPUs and memory sizes (the worst case for
     // aggregation by shape).
     input.demands = Array.from({ length: 10_000 }, (_, i) => ({
@@ -162,13 +202,25 @@ export function benchCases(): BenchCase[] {
   }
   {
     const r = rng(5);
-    const types = tenTypes().map((t) => (t.name === "cpu-8" ? { ...t, minWorkers: 150 } : t.name === "spot-4" ? { ...t, minWorkers: 120 } : t));
-    const input = base(types, thousandNodes(types, r, () => 1));
+    const types = tenTypes().map((t) =>
+      t.name === "cpu-8" ? { ...t, minWorkers: 150 } : t.name === "spot-4" ? { ...t, minWorkers: 120 } : t,
+    );
+    const input = base(
+      types,
+      thousandNodes(types, r, () => 1),
+    );
     input.pendingLaunches = { "cpu-4": 20, "gpu-1": 3 };
     input.demands = spread(10_000, [{ CPU: 1 }, { CPU: 1, Custom1: 1 }, { CPU: 2, GPU: 1 }], r);
-    input.constraints = [{ resources: { CPU: 16 }, count: 100 }, { resources: { CPU: 8, GPU: 1 }, count: 40 }];
+    input.constraints = [
+      { resources: { CPU: 16 }, count: 100 },
+      { resources: { CPU: 8, GPU: 1 }, count: 40 },
+    ];
     input.upscalingSpeed = 0.5;
-    cases.push({ name: "constraints-min-throttle", input, about: "10,000 requests + request_resources + minWorkers + pending launches, upscalingSpeed 0.5" });
+    cases.push({
+      name: "constraints-min-throttle",
+      input,
+      about: "10,000 requests + request_resources + minWorkers + pending launches, upscalingSpeed 0.5",
+    });
   }
   return cases;
 }
@@ -193,7 +245,8 @@ function randomShape(r: () => number): ResourceMap {
   const n = int(r, 1, 3);
   for (let i = 0; i < n; i++) {
     const k = pick(r, RESOURCE_POOL);
-    out[k] = k === "memory" ? pick(r, [1, 2, 8]) * GiB : k === "CPU" ? pick(r, [0.5, 1, 1, 2, 4, 8]) : pick(r, [1, 1, 2]);
+    out[k] =
+      k === "memory" ? pick(r, [1, 2, 8]) * GiB : k === "CPU" ? pick(r, [0.5, 1, 1, 2, 4, 8]) : pick(r, [1, 1, 2]);
   }
   return out;
 }
@@ -206,19 +259,44 @@ function randomShape(r: () => number): ResourceMap {
 export function randomParityCase(seed: number): SchedulerInput {
   const r = rng(seed);
   const nTypes = int(r, 1, 5);
-  const types: NodeTypeConfig[] = [{ name: "head", resources: randomResources(r, false), minWorkers: 0, maxWorkers: 0 }];
+  const types: NodeTypeConfig[] = [
+    { name: "head", resources: randomResources(r, false), minWorkers: 0, maxWorkers: 0 },
+  ];
   for (let i = 0; i < nTypes; i++) {
     const maxWorkers = int(r, 0, 12);
-    types.push({ name: `type-${String.fromCharCode(97 + i)}`, resources: randomResources(r, true), minWorkers: Math.min(int(r, 0, 2), maxWorkers), maxWorkers });
+    types.push({
+      name: `type-${String.fromCharCode(97 + i)}`,
+      resources: randomResources(r, true),
+      minWorkers: Math.min(int(r, 0, 2), maxWorkers),
+      maxWorkers,
+    });
   }
-  const nodes: ClusterNode[] = [{ instanceId: "head", type: "head", total: types[0].resources, available: partlyUsed(r, types[0].resources), status: "RUNNING", idleMs: 0, isHead: true }];
+  const nodes: ClusterNode[] = [
+    {
+      instanceId: "head",
+      type: "head",
+      total: types[0].resources,
+      available: partlyUsed(r, types[0].resources),
+      status: "RUNNING",
+      idleMs: 0,
+      isHead: true,
+    },
+  ];
   const pendingLaunches: Record<string, number> = {};
   let workers = 0;
   for (const t of types.slice(1)) {
     const n = int(r, 0, Math.min(4, t.maxWorkers));
     for (let i = 0; i < n; i++) {
       const available = partlyUsed(r, t.resources);
-      nodes.push({ instanceId: `${t.name}-${i}`, type: t.name, total: t.resources, available, status: "RUNNING", idleMs: 0, isHead: false });
+      nodes.push({
+        instanceId: `${t.name}-${i}`,
+        type: t.name,
+        total: t.resources,
+        available,
+        status: "RUNNING",
+        idleMs: 0,
+        isHead: false,
+      });
     }
     workers += n;
     if (r() < 0.3 && t.maxWorkers > n) {
@@ -232,7 +310,10 @@ export function randomParityCase(seed: number): SchedulerInput {
   const gangs: GangDemand[] = [];
   for (let i = r() < 0.5 ? int(r, 1, 3) : 0; i > 0; i--) {
     const shape = randomShape(r);
-    gangs.push({ strategy: pick(r, ["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] as const), bundles: Array.from({ length: int(r, 1, 4) }, () => ({ ...shape })) });
+    gangs.push({
+      strategy: pick(r, ["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] as const),
+      bundles: Array.from({ length: int(r, 1, 4) }, () => ({ ...shape })),
+    });
   }
   const constraints: ResourceDemand[] = r() < 0.3 ? [{ resources: randomShape(r), count: int(r, 1, 10) }] : [];
   return {
@@ -251,6 +332,7 @@ export function randomParityCase(seed: number): SchedulerInput {
 
 function partlyUsed(r: () => number, total: ResourceMap): ResourceMap {
   const out: ResourceMap = {};
-  for (const [k, v] of Object.entries(total)) out[k] = r() < 0.5 ? v : k === "memory" ? Math.round(v * r()) : Math.floor(v * r());
+  for (const [k, v] of Object.entries(total))
+    out[k] = r() < 0.5 ? v : k === "memory" ? Math.round(v * r()) : Math.floor(v * r());
   return out;
 }

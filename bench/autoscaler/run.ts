@@ -41,17 +41,27 @@ interface RayResult {
 }
 
 function main(): void {
-  const venv = execFileSync("bash", [join(REPO, "scripts/toolchain/ray.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] })
+  const venv = execFileSync("bash", [join(REPO, "scripts/toolchain/ray.sh")], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  })
     .trim()
     .split("\n")
     .pop()!
     .trim();
-  const rayVersion = execFileSync(join(venv, "bin/python"), ["-c", "import ray; print(ray.__version__)"], { encoding: "utf8" }).trim();
+  const rayVersion = execFileSync(join(venv, "bin/python"), ["-c", "import ray; print(ray.__version__)"], {
+    encoding: "utf8",
+  }).trim();
   const cases = benchCases();
-  console.log(`autoscaler scheduler benchmark: ${cases.length} cases; ours: median of ${OUR_RUNS} runs (after 3 warm-up); Ray ${rayVersion} (Python): median of ${RAY_RUNS}`);
+  console.log(
+    `autoscaler scheduler benchmark: ${cases.length} cases; ours: median of ${OUR_RUNS} runs (after 3 warm-up); Ray ${rayVersion} (Python): median of ${RAY_RUNS}`,
+  );
   for (const c of cases) {
-    const requests = c.input.demands.reduce((a, d) => a + d.count, 0) + c.input.gangs.reduce((a, g) => a + g.bundles.length, 0);
-    console.log(`  ${c.name.padEnd(26)} ${c.input.types.length} types, ${c.input.nodes.length} nodes, ${requests} requests: ${c.about}`);
+    const requests =
+      c.input.demands.reduce((a, d) => a + d.count, 0) + c.input.gangs.reduce((a, g) => a + g.bundles.length, 0);
+    console.log(
+      `  ${c.name.padEnd(26)} ${c.input.types.length} types, ${c.input.nodes.length} nodes, ${requests} requests: ${c.about}`,
+    );
   }
 
   // Ours first (in this process), then Ray's on the same inputs (one Python process).
@@ -86,7 +96,9 @@ function main(): void {
   }
 
   console.log("");
-  console.log(`${"case".padEnd(26)} ${"ours ms".padStart(9)} ${"ray ms".padStart(10)} ${"speedup".padStart(8)} ${"nodes".padStart(6)} ${"ray".padStart(6)}  same choice`);
+  console.log(
+    `${"case".padEnd(26)} ${"ours ms".padStart(9)} ${"ray ms".padStart(10)} ${"speedup".padStart(8)} ${"nodes".padStart(6)} ${"ray".padStart(6)}  same choice`,
+  );
   let minSpeedup = Infinity;
   let extraNodes = 0;
   for (const c of cases) {

@@ -15,8 +15,18 @@ import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "fs";
 import { cpus, totalmem } from "os";
 import { join } from "path";
 import * as k8s from "@kubernetes/client-node";
-import { KWOK_PLACEMENT, startControlPlane, stopControlPlane, ControlPlaneState } from "../../scripts/cluster/control-plane";
-import { OperatorProcess, serviceAccountToken, writeKubeconfigWithToken, buildOperator } from "../../scripts/operator-process";
+import {
+  KWOK_PLACEMENT,
+  startControlPlane,
+  stopControlPlane,
+  ControlPlaneState,
+} from "../../scripts/cluster/control-plane";
+import {
+  OperatorProcess,
+  serviceAccountToken,
+  writeKubeconfigWithToken,
+  buildOperator,
+} from "../../scripts/operator-process";
 import { KubeRest, isNotFound } from "../../operator/kube/rest";
 import { connectionOf } from "../../scripts/kube-connection";
 import { Informer } from "../../operator/kube/informer";
@@ -63,7 +73,17 @@ function benchCluster(name: string, namespace: string, workers: number, maxWorke
     kind: "Pod",
     metadata: { generateName: `${name}-ray-${kind}-` },
     // On the simulated nodes: the benchmark measures the operator and the control plane at scale.
-    spec: { ...KWOK_PLACEMENT, restartPolicy: "Never", containers: [{ name: "ray-node", image: "rayproject/ray:2.60.0", resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "128Mi" } } }] },
+    spec: {
+      ...KWOK_PLACEMENT,
+      restartPolicy: "Never",
+      containers: [
+        {
+          name: "ray-node",
+          image: "rayproject/ray:2.60.0",
+          resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "128Mi" } },
+        },
+      ],
+    },
   });
   return {
     apiVersion: API_VERSION,
@@ -74,7 +94,13 @@ function benchCluster(name: string, namespace: string, workers: number, maxWorke
       headPodType: "head-node",
       podTypes: [
         { name: "head-node", podConfig: pod("head") as any },
-        { name: "worker-nodes", minWorkers: workers, maxWorkers, rayResources: { Custom1: 1 }, podConfig: pod("worker") as any },
+        {
+          name: "worker-nodes",
+          minWorkers: workers,
+          maxWorkers,
+          rayResources: { Custom1: 1 },
+          podConfig: pod("worker") as any,
+        },
       ],
     },
   };
@@ -89,7 +115,11 @@ class Bench {
   ns = "bench";
 
   async setup() {
-    this.state = await startControlPlane({ stateDir: join(ROOT, ".bench-cluster"), nodes: { count: 8, cpu: "512", memory: "2Ti", pods: 400 }, log });
+    this.state = await startControlPlane({
+      stateDir: join(ROOT, ".bench-cluster"),
+      nodes: { count: 8, cpu: "512", memory: "2Ti", pods: 400 },
+      log,
+    });
     this.kc.loadFromFile(this.state.kubeconfig);
     this.admin = await KubeRest.create(await connectionOf(this.kc), { qps: 1000, burst: 2000 });
     const apply = async (path: string, obj: any) => {
@@ -107,10 +137,17 @@ class Bench {
     }
     await apply("/api/v1/namespaces", namespaceObject(this.ns, "baseline"));
     for (const o of rbacObjects(this.ns, "namespace")) {
-      const path = o.kind === "ServiceAccount" ? `/api/v1/namespaces/${this.ns}/serviceaccounts` : `/apis/rbac.authorization.k8s.io/v1/namespaces/${this.ns}/${o.kind === "Role" ? "roles" : "rolebindings"}`;
+      const path =
+        o.kind === "ServiceAccount"
+          ? `/api/v1/namespaces/${this.ns}/serviceaccounts`
+          : `/apis/rbac.authorization.k8s.io/v1/namespaces/${this.ns}/${o.kind === "Role" ? "roles" : "rolebindings"}`;
       await apply(path, o);
     }
-    this.saKubeconfig = writeKubeconfigWithToken(this.kc, await serviceAccountToken(this.kc, this.ns, SERVICE_ACCOUNT), this.ns);
+    this.saKubeconfig = writeKubeconfigWithToken(
+      this.kc,
+      await serviceAccountToken(this.kc, this.ns, SERVICE_ACCOUNT),
+      this.ns,
+    );
     buildOperator();
   }
 
@@ -122,17 +159,22 @@ class Bench {
 
   async startOperator(entry?: { main: string; nodeArgs: string[] }) {
     await this.stopOperator();
-    this.op = await new OperatorProcess(this.saKubeconfig, {
-      RAY_OPERATOR_POD_NAMESPACE: this.ns,
-      OPERATOR_NAMESPACE: this.ns,
-      POD_NAME: "bench-operator",
-      RECONCILE_WORKERS: String(RECONCILE_WORKERS),
-      KUBE_API_QPS: String(QPS),
-      KUBE_API_BURST: String(BURST),
-      // No Ray runs on simulated nodes: measure the reconcile loop alone.
-      AUTOSCALER_INTERVAL_SECONDS: "0",
-      LOG_LEVEL: OPERATOR_LOG ? "info" : "warn",
-    }, PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`] : [], entry).start();
+    this.op = await new OperatorProcess(
+      this.saKubeconfig,
+      {
+        RAY_OPERATOR_POD_NAMESPACE: this.ns,
+        OPERATOR_NAMESPACE: this.ns,
+        POD_NAME: "bench-operator",
+        RECONCILE_WORKERS: String(RECONCILE_WORKERS),
+        KUBE_API_QPS: String(QPS),
+        KUBE_API_BURST: String(BURST),
+        // No Ray runs on simulated nodes: measure the reconcile loop alone.
+        AUTOSCALER_INTERVAL_SECONDS: "0",
+        LOG_LEVEL: OPERATOR_LOG ? "info" : "warn",
+      },
+      PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`] : [],
+      entry,
+    ).start();
     for (let i = 0; i < 200; i++) {
       if ((await this.op.get("/readyz").catch(() => ({ status: 0 }))).status === 200) return;
       await sleep(100);
@@ -193,7 +235,10 @@ class Bench {
 
   async memory(): Promise<{ rssMb: number; heapMb: number }> {
     const m = await this.metrics();
-    return { rssMb: (m.get("ray_operator_process_resident_memory_bytes") ?? NaN) / 2 ** 20, heapMb: (m.get("ray_operator_nodejs_heap_size_used_bytes") ?? NaN) / 2 ** 20 };
+    return {
+      rssMb: (m.get("ray_operator_process_resident_memory_bytes") ?? NaN) / 2 ** 20,
+      heapMb: (m.get("ray_operator_nodejs_heap_size_used_bytes") ?? NaN) / 2 ** 20,
+    };
   }
 
   /**
@@ -201,8 +246,19 @@ class Bench {
    * to `see` until it returns true, `stop` aborts, or the time is up. Event-driven, so a figure of a
    * few hundred milliseconds is not rounded up to a poll interval, and cheap for the API server.
    */
-  observe(path: string, labelSelector: string | undefined, see: (obj: any) => boolean, stop?: AbortSignal, timeoutMs = 600_000): Promise<void> {
-    const inf = new Informer<any>(this.admin, { name: `bench ${path}`, path, labelSelector, log: createLogger("warn", log) });
+  observe(
+    path: string,
+    labelSelector: string | undefined,
+    see: (obj: any) => boolean,
+    stop?: AbortSignal,
+    timeoutMs = 600_000,
+  ): Promise<void> {
+    const inf = new Informer<any>(this.admin, {
+      name: `bench ${path}`,
+      path,
+      labelSelector,
+      log: createLogger("warn", log),
+    });
     return new Promise<void>((resolve, reject) => {
       let over = false;
       const finish = (e?: Error) => {
@@ -225,11 +281,19 @@ class Bench {
 
   async waitReady(names: string[], timeoutMs = 600_000): Promise<void> {
     const waiting = new Set(names);
-    const ready = (rc: any) => rc.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True") && rc.status.observedGeneration === rc.metadata.generation;
-    await this.observe(`/apis/${GROUP}/${VERSION}/namespaces/${this.ns}/${PLURAL}`, undefined, (rc) => {
-      if (ready(rc)) waiting.delete(rc.metadata.name);
-      return waiting.size === 0;
-    }, undefined, timeoutMs).catch((e) => Promise.reject(new Error(`${names.length} clusters not Ready: ${e.message}`)));
+    const ready = (rc: any) =>
+      rc.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True") &&
+      rc.status.observedGeneration === rc.metadata.generation;
+    await this.observe(
+      `/apis/${GROUP}/${VERSION}/namespaces/${this.ns}/${PLURAL}`,
+      undefined,
+      (rc) => {
+        if (ready(rc)) waiting.delete(rc.metadata.name);
+        return waiting.size === 0;
+      },
+      undefined,
+      timeoutMs,
+    ).catch((e) => Promise.reject(new Error(`${names.length} clusters not Ready: ${e.message}`)));
   }
 
   /** Records when a cluster's pods are first seen, scheduled and ready (from a watch); call the result to stop. */
@@ -239,13 +303,18 @@ class Bench {
       if (!seen.has(what)) seen.set(what, Date.now() - t0);
     };
     const ac = new AbortController();
-    const watching = this.observe(`/api/v1/namespaces/${this.ns}/pods`, `${LABELS.clusterName}=${cluster}`, (p) => {
-      const kind = p.metadata.labels[LABELS.nodeType];
-      mark(`${kind} created`);
-      if (p.spec.nodeName) mark(`${kind} scheduled`);
-      if (p.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True")) mark(`${kind} ready`);
-      return false;
-    }, ac.signal);
+    const watching = this.observe(
+      `/api/v1/namespaces/${this.ns}/pods`,
+      `${LABELS.clusterName}=${cluster}`,
+      (p) => {
+        const kind = p.metadata.labels[LABELS.nodeType];
+        mark(`${kind} created`);
+        if (p.spec.nodeName) mark(`${kind} scheduled`);
+        if (p.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True")) mark(`${kind} ready`);
+        return false;
+      },
+      ac.signal,
+    );
     return async () => {
       ac.abort();
       await watching;
@@ -255,7 +324,9 @@ class Bench {
 
   async createClusters(clusters: RayCluster[]) {
     // All at once, as `kubectl apply -f` of a directory would.
-    await Promise.all(clusters.map((rc) => this.admin.create(`/apis/${GROUP}/${VERSION}/namespaces/${this.ns}/${PLURAL}`, rc)));
+    await Promise.all(
+      clusters.map((rc) => this.admin.create(`/apis/${GROUP}/${VERSION}/namespaces/${this.ns}/${PLURAL}`, rc)),
+    );
   }
 
   /** Deletes every RayCluster and every pod, and waits for the namespace to be empty of pods. */
@@ -275,7 +346,13 @@ class Bench {
       await sleep(500);
     }
     const svcs = await this.admin.get<any>(`/api/v1/namespaces/${this.ns}/services`);
-    await Promise.all(svcs.items.map((s: any) => this.admin.delete(`/api/v1/namespaces/${this.ns}/services/${s.metadata.name}`).catch((e) => (isNotFound(e) ? undefined : Promise.reject(e)))));
+    await Promise.all(
+      svcs.items.map((s: any) =>
+        this.admin
+          .delete(`/api/v1/namespaces/${this.ns}/services/${s.metadata.name}`)
+          .catch((e) => (isNotFound(e) ? undefined : Promise.reject(e))),
+      ),
+    );
   }
 
   /** The floor: the same 1,000 pods, created directly with the same client settings and concurrency, until Running. */
@@ -283,8 +360,14 @@ class Bench {
     const client = await KubeRest.create(await connectionOf(this.kc), { qps: QPS, burst: BURST });
     const pods: any[] = [];
     for (let i = 0; i < CLUSTERS; i++) {
-      const rc = { ...benchCluster(`floor-${i}`, this.ns, WORKERS_PER_CLUSTER), metadata: { name: `floor-${i}`, namespace: this.ns, uid: "none" } } as RayCluster;
-      for (const [type, kind, n] of [["head-node", "head", 1], ["worker-nodes", "worker", WORKERS_PER_CLUSTER]] as const) {
+      const rc = {
+        ...benchCluster(`floor-${i}`, this.ns, WORKERS_PER_CLUSTER),
+        metadata: { name: `floor-${i}`, namespace: this.ns, uid: "none" },
+      } as RayCluster;
+      for (const [type, kind, n] of [
+        ["head-node", "head", 1],
+        ["worker-nodes", "worker", WORKERS_PER_CLUSTER],
+      ] as const) {
         for (let j = 0; j < n; j++) {
           const p = buildPod(defaulted(rc), type, kind);
           delete p.metadata.ownerReferences;
@@ -324,8 +407,22 @@ async function main() {
   const b = new Bench();
   const results: Record<string, any> = {
     date: new Date().toISOString(),
-    machine: { cores: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
-    settings: { runs: RUNS, clusters: CLUSTERS, workersPerCluster: WORKERS_PER_CLUSTER, bigWorkers: BIG_WORKERS, qps: QPS, burst: BURST, reconcileWorkers: RECONCILE_WORKERS, quietSeconds: QUIET_SECONDS },
+    machine: {
+      cores: cpus().length,
+      cpuModel: cpus()[0]?.model,
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+    },
+    settings: {
+      runs: RUNS,
+      clusters: CLUSTERS,
+      workersPerCluster: WORKERS_PER_CLUSTER,
+      bigWorkers: BIG_WORKERS,
+      qps: QPS,
+      burst: BURST,
+      reconcileWorkers: RECONCILE_WORKERS,
+      quietSeconds: QUIET_SECONDS,
+    },
   };
   try {
     await b.setup();
@@ -350,7 +447,14 @@ async function main() {
     };
     let breakdown: Record<string, number> = {};
     const cpu = { floor: [] as Record<string, number>[], convergence: [] as Record<string, number>[] };
-    const fmtCpu = (c: Record<string, number>) => Object.entries(c).map(([k, v]) => `${k} ${fmt(v, 1)}`).join(", ") + ` (total ${fmt(Object.values(c).reduce((x, y) => x + y, 0), 1)})`;
+    const fmtCpu = (c: Record<string, number>) =>
+      Object.entries(c)
+        .map(([k, v]) => `${k} ${fmt(v, 1)}`)
+        .join(", ") +
+      ` (total ${fmt(
+        Object.values(c).reduce((x, y) => x + y, 0),
+        1,
+      )})`;
     const totalPods = CLUSTERS * (1 + WORKERS_PER_CLUSTER);
 
     // The floor runs before the first convergence and after each one, on an idle API server (no
@@ -399,14 +503,25 @@ async function main() {
       // Where the time went: last pod created, last pod running, last cluster Ready (API timestamps, 1 s resolution).
       const podsNow = await b.admin.get<any>(`/api/v1/namespaces/${b.ns}/pods`, { labelSelector: LABELS.clusterName });
       const lastCreated = Math.max(...podsNow.items.map((p: any) => Date.parse(p.metadata.creationTimestamp)));
-      const lastRunning = Math.max(...podsNow.items.map((p: any) => Date.parse(p.status?.conditions?.find((c: any) => c.type === "Ready")?.lastTransitionTime ?? 0)));
+      const lastRunning = Math.max(
+        ...podsNow.items.map((p: any) =>
+          Date.parse(p.status?.conditions?.find((c: any) => c.type === "Ready")?.lastTransitionTime ?? 0),
+        ),
+      );
       const perSecond = new Map<number, number>();
       for (const p of podsNow.items) {
         const sec = Math.floor((Date.parse(p.metadata.creationTimestamp) - Math.floor(started / 1000) * 1000) / 1000);
         perSecond.set(sec, (perSecond.get(sec) ?? 0) + 1);
       }
-      log(`run ${run}: pods created per second: ${[...perSecond].sort((a, b) => a[0] - b[0]).map(([k, v]) => `+${k}s ${v}`).join(", ")}`);
-      log(`run ${run}: last pod created at +${fmt((lastCreated - started) / 1000, 1)} s, last pod ready at +${fmt((lastRunning - started) / 1000, 1)} s, all clusters Ready at +${fmt(t, 1)} s (timestamps to the second)`);
+      log(
+        `run ${run}: pods created per second: ${[...perSecond]
+          .sort((a, b) => a[0] - b[0])
+          .map(([k, v]) => `+${k}s ${v}`)
+          .join(", ")}`,
+      );
+      log(
+        `run ${run}: last pod created at +${fmt((lastCreated - started) / 1000, 1)} s, last pod ready at +${fmt((lastRunning - started) / 1000, 1)} s, all clusters Ready at +${fmt(t, 1)} s (timestamps to the second)`,
+      );
       perPod.push((Bench.requests(after) - Bench.requests(before)) / totalPods);
       breakdown = Bench.breakdown(before, after, totalPods);
       const delta = (k: string) => (after.get(k) ?? 0) - (before.get(k) ?? 0);
@@ -415,13 +530,21 @@ async function main() {
         return n ? (delta(`ray_operator_api_request_duration_seconds_sum{verb="${verb}"}`) / n) * 1000 : NaN;
       };
       const reconciles = delta("ray_operator_reconcile_duration_seconds_count");
-      log(`run ${run}: ${reconciles} reconciles, mean ${fmt((delta("ray_operator_reconcile_duration_seconds_sum") / reconciles) * 1000, 0)} ms`);
+      log(
+        `run ${run}: ${reconciles} reconciles, mean ${fmt((delta("ray_operator_reconcile_duration_seconds_sum") / reconciles) * 1000, 0)} ms`,
+      );
       log(`run ${run}: mean API latency: create ${fmt(latency("create"), 0)} ms, patch ${fmt(latency("patch"), 0)} ms`);
-      log(`run ${run}: requests per pod by kind: ${Object.entries(breakdown).map(([k, v]) => `${k} ${fmt(v)}`).join(", ")}`);
+      log(
+        `run ${run}: requests per pod by kind: ${Object.entries(breakdown)
+          .map(([k, v]) => `${k} ${fmt(v)}`)
+          .join(", ")}`,
+      );
       const mem = await b.memory();
       rss1000.push(mem.rssMb);
       heap1000.push(mem.heapMb);
-      log(`run ${run}: operator ${fmt(t)} s to Ready for ${CLUSTERS} clusters, ${fmt(perPod[perPod.length - 1])} requests/pod, RSS ${fmt(mem.rssMb, 1)} MB`);
+      log(
+        `run ${run}: operator ${fmt(t)} s to Ready for ${CLUSTERS} clusters, ${fmt(perPod[perPod.length - 1])} requests/pod, RSS ${fmt(mem.rssMb, 1)} MB`,
+      );
       log(`run ${run}: operator at ${totalPods} pods: heap ${fmt(mem.heapMb, 1)} MB`);
 
       // Quiet at steady state: writes over QUIET_SECONDS.
@@ -462,7 +585,9 @@ async function main() {
       await runFloor(`after run ${run}`);
       const ratio = t / ((floors[run - 1] + floors[run]) / 2);
       ratios.push(ratio);
-      log(`run ${run}: convergence ratio ${fmt(ratio)} (operator ${fmt(t)} s, floors ${fmt(floors[run - 1])} s before and ${fmt(floors[run])} s after)`);
+      log(
+        `run ${run}: convergence ratio ${fmt(ratio)} (operator ${fmt(t)} s, floors ${fmt(floors[run - 1])} s before and ${fmt(floors[run])} s after)`,
+      );
     }
 
     // Isolation: a small cluster alone, then while a big one scales 0 -> BIG_WORKERS.
@@ -510,10 +635,14 @@ async function main() {
       const big = benchCluster(`big-${run}`, b.ns, 0, BIG_WORKERS);
       await b.createClusters([big]);
       await b.waitReady([big.metadata.name!]);
-      const current = await b.admin.get<any>(`/apis/${GROUP}/${VERSION}/namespaces/${b.ns}/${PLURAL}/${big.metadata.name}`);
+      const current = await b.admin.get<any>(
+        `/apis/${GROUP}/${VERSION}/namespaces/${b.ns}/${PLURAL}/${big.metadata.name}`,
+      );
       current.spec.podTypes[1].minWorkers = BIG_WORKERS;
       const tBig = Date.now();
-      await b.admin.request("PUT", `/apis/${GROUP}/${VERSION}/namespaces/${b.ns}/${PLURAL}/${big.metadata.name}`, { body: current });
+      await b.admin.request("PUT", `/apis/${GROUP}/${VERSION}/namespaces/${b.ns}/${PLURAL}/${big.metadata.name}`, {
+        body: current,
+      });
       await sleep(200); // the scale-up is under way
       const s2 = benchCluster(`small-b-${run}`, b.ns, 1);
       t0 = Date.now();
@@ -523,12 +652,16 @@ async function main() {
       const total = Date.now() - t0;
       loaded.push(total / 1000);
       const marks = await timeline();
-      log(`run ${run}: small cluster beside the scale-up: ${[...marks].map(([k, v]) => `${k} +${v} ms`).join(", ")}, Ready +${total} ms`);
+      log(
+        `run ${run}: small cluster beside the scale-up: ${[...marks].map(([k, v]) => `${k} +${v} ms`).join(", ")}, Ready +${total} ms`,
+      );
       addPhases(phases, marks, total);
       await b.waitReady([big.metadata.name!]);
       bigScaleUp.push((Date.now() - tBig) / 1000);
       log(`run ${run}: big cluster 0 -> ${BIG_WORKERS} workers Ready in ${fmt(bigScaleUp[bigScaleUp.length - 1])} s`);
-      log(`run ${run}: small cluster Ready in ${fmt(alone[alone.length - 1])} s alone, ${fmt(loaded[loaded.length - 1])} s beside a 0 -> ${BIG_WORKERS} scale-up`);
+      log(
+        `run ${run}: small cluster Ready in ${fmt(alone[alone.length - 1])} s alone, ${fmt(loaded[loaded.length - 1])} s beside a 0 -> ${BIG_WORKERS} scale-up`,
+      );
       await b.clean();
     }
 
@@ -544,10 +677,25 @@ async function main() {
         besideScaleUpSeconds: s(loaded),
         ratio: isoS,
         bigScaleUpSeconds: s(bigScaleUp),
-        aloneMs: { bothPodsCreated: s(alonePhases.created), bothPodsReady: s(alonePhases.ready), podsReadyToClusterReady: s(alonePhases.statusReady) },
-        besideScaleUpMs: { bothPodsCreated: s(phases.created), bothPodsReady: s(phases.ready), podsReadyToClusterReady: s(phases.statusReady) },
+        aloneMs: {
+          bothPodsCreated: s(alonePhases.created),
+          bothPodsReady: s(alonePhases.ready),
+          podsReadyToClusterReady: s(alonePhases.statusReady),
+        },
+        besideScaleUpMs: {
+          bothPodsCreated: s(phases.created),
+          bothPodsReady: s(phases.ready),
+          podsReadyToClusterReady: s(phases.statusReady),
+        },
       },
-      memory: { rssMbAt0: s(rss0), rssMbAt100: s(rss100), rssMbAt1000: s(rss1000), heapMbAt0: s(heap0), heapMbAt100: s(heap100), heapMbAt1000: s(heap1000) },
+      memory: {
+        rssMbAt0: s(rss0),
+        rssMbAt100: s(rss100),
+        rssMbAt1000: s(rss1000),
+        heapMbAt0: s(heap0),
+        heapMbAt100: s(heap100),
+        heapMbAt1000: s(heap1000),
+      },
       quiet: { writesIn60s: s(quiet) },
       ...(BASELINE
         ? {
@@ -595,9 +743,12 @@ async function main() {
         : []),
       ["API requests per pod", s(perPod), "", ""],
     ];
-    console.log(`\nmachine: ${results.machine.cores} cores, ${results.machine.memoryGiB} GiB, ${results.machine.cpuModel}`);
+    console.log(
+      `\nmachine: ${results.machine.cores} cores, ${results.machine.memoryGiB} GiB, ${results.machine.cpuModel}`,
+    );
     console.log(`${"figure".padEnd(34)} ${"median (min, max, runs)".padEnd(36)} target     result`);
-    for (const [name, sum, target, ok] of rows) console.log(`${name.padEnd(34)} ${fmtSummary(sum).padEnd(36)} ${target.padEnd(10)} ${ok}`);
+    for (const [name, sum, target, ok] of rows)
+      console.log(`${name.padEnd(34)} ${fmtSummary(sum).padEnd(36)} ${target.padEnd(10)} ${ok}`);
     mkdirSync(join(ROOT, "bench", "results"), { recursive: true });
     const file = join(ROOT, "bench", "results", `${results.date.slice(0, 10)}.json`);
     writeFileSync(file, JSON.stringify(results, null, 2) + "\n");

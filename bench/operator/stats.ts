@@ -13,4 +13,5 @@ export function summarize(xs: number[]): Summary {
 }
 
 export const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : String(n));
-export const fmtSummary = (s: Summary, digits = 2, unit = "") => `${fmt(s.median, digits)}${unit} (min ${fmt(s.min, digits)}, max ${fmt(s.max, digits)}, n=${s.runs.length})`;
+export const fmtSummary = (s: Summary, digits = 2, unit = "") =>
+  `${fmt(s.median, digits)}${unit} (min ${fmt(s.min, digits)}, max ${fmt(s.max, digits)}, n=${s.runs.length})`;

@@ -112,8 +112,10 @@ export class ClusterAutoscaler {
   async step(
     spec: AutoscalingSpec,
     pods: WorkerPod[],
-    drain: { previous?: string[]; persist?: (draining: string[], targets: Record<string, number>) => Promise<void> } =
-      {},
+    drain: {
+      previous?: string[];
+      persist?: (draining: string[], targets: Record<string, number>) => Promise<void>;
+    } = {},
   ): Promise<StepResult> {
     let state: ClusterResourceState;
     try {

@@ -250,9 +250,7 @@ export class GcsAutoscalerClient {
   }
 
   /** The cluster's nodes and pending demand. `lastSeenVersion` lets the GCS know what we have. */
-  async getClusterResourceState(
-    opts: CallOptions & { lastSeenVersion?: number } = {},
-  ): Promise<ClusterResourceState> {
+  async getClusterResourceState(opts: CallOptions & { lastSeenVersion?: number } = {}): Promise<ClusterResourceState> {
     const reply = await this.call(
       AUTOSCALER_RPCS.getClusterResourceState,
       { lastSeenClusterResourceStateVersion: protoInt64.parse(opts.lastSeenVersion ?? 0) },

@@ -164,13 +164,12 @@ export class AutoscalerLoop {
     const present = new Set(workerPods.map((p) => p.metadata.name));
     const previous = this.opts.controller.drainingOf(rc).filter((name) => present.has(name));
     const leaving = new Set(previous);
-    const workers = workerPods
-      .map((p) => ({
-        name: p.metadata.name,
-        type: podType(p) ?? "",
-        terminating: isTerminating(p) || leaving.has(p.metadata.name),
-        createdMs: created(p),
-      }));
+    const workers = workerPods.map((p) => ({
+      name: p.metadata.name,
+      type: podType(p) ?? "",
+      terminating: isTerminating(p) || leaving.has(p.metadata.name),
+      createdMs: created(p),
+    }));
     const result = await st.autoscaler.step(this.autoscalingSpec(rc), workers, {
       previous,
       persist: (draining, targets) => this.opts.controller.persistDraining(key, draining, targets),

@@ -260,7 +260,6 @@ export class RayClusterController {
     if (this.namespaces.informer) this.informers.push(this.namespaces.informer);
   }
 
-
   /** Starts the informers; resolves when their caches are synced. */
   async startInformers(): Promise<void> {
     for (const informer of this.informers) informer.start();

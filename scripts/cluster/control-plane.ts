@@ -67,7 +67,10 @@ export const DEFAULT_NODES: NodeShape = {
 /** Builds the binaries when missing (cached under ~/.cache) and returns their directory. */
 export function ensureBinaries(log: (l: string) => void = () => {}): string {
   const started = Date.now();
-  const out = execFileSync("bash", [K8S_TOOLCHAIN_SCRIPT], { stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 20 }).toString().trim().split("\n");
+  const out = execFileSync("bash", [K8S_TOOLCHAIN_SCRIPT], { stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 20 })
+    .toString()
+    .trim()
+    .split("\n");
   log(`binaries ready in ${((Date.now() - started) / 1000).toFixed(1)}s: ${out[out.length - 1]}`);
   return out[out.length - 1];
 }
@@ -112,7 +115,11 @@ export async function restartProcess(state: ControlPlaneState, name: string, dow
   if (downMs) await sleep(downMs);
   state.pids[name] = launchProcess(state.binDir, join(state.dataDir, "logs"), name, state.args[name]).pid!;
   writeFileSync(join(state.stateDir, "state.json"), JSON.stringify(state, null, 2));
-  const pki = { caCert: join(state.dataDir, "pki", "ca.crt"), adminCert: join(state.dataDir, "pki", "admin.crt"), adminKey: join(state.dataDir, "pki", "admin.key") };
+  const pki = {
+    caCert: join(state.dataDir, "pki", "ca.crt"),
+    adminCert: join(state.dataDir, "pki", "admin.crt"),
+    adminKey: join(state.dataDir, "pki", "admin.key"),
+  };
   const deadline = Date.now() + 120_000;
   while ((await adminGet(state.server, pki, "/readyz")).status !== 200) {
     if (Date.now() > deadline) throw new Error(`the API server is not ready 120 s after restarting ${name}`);
@@ -127,14 +134,23 @@ export function setFrozen(state: ControlPlaneState, name: string, frozen: boolea
 
 /** Compacts etcd up to its current revision: every watch older than that gets 410 Gone. */
 export async function compactEtcd(state: ControlPlaneState): Promise<number> {
-  const post = async (path: string, body: unknown) => (await fetch(`${state.etcdUrl}${path}`, { method: "POST", body: JSON.stringify(body) })).json() as Promise<{ header?: { revision?: string } }>;
+  const post = async (path: string, body: unknown) =>
+    (await fetch(`${state.etcdUrl}${path}`, { method: "POST", body: JSON.stringify(body) })).json() as Promise<{
+      header?: { revision?: string };
+    }>;
   const revision = Number((await post("/v3/kv/range", { key: Buffer.from("/").toString("base64") })).header?.revision);
   await post("/v3/kv/compaction", { revision: String(revision), physical: true });
   return revision;
 }
 
 /** A request over TLS with the admin client certificate; resolves with the status code and body (0 when unreachable). */
-export function adminRequest(server: string, pki: Pick<Pki, "caCert" | "adminCert" | "adminKey">, method: string, path: string, body?: unknown): Promise<{ status: number; body: string }> {
+export function adminRequest(
+  server: string,
+  pki: Pick<Pki, "caCert" | "adminCert" | "adminKey">,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: string }> {
   return new Promise((res) => {
     const data = body === undefined ? undefined : JSON.stringify(body);
     const req = request(
@@ -144,7 +160,8 @@ export function adminRequest(server: string, pki: Pick<Pki, "caCert" | "adminCer
         ca: readFileSync(pki.caCert),
         cert: readFileSync(pki.adminCert),
         key: readFileSync(pki.adminKey),
-        headers: data === undefined ? {} : { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(data) },
+        headers:
+          data === undefined ? {} : { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(data) },
         timeout: 10000,
       },
       (r) => {
@@ -159,13 +176,23 @@ export function adminRequest(server: string, pki: Pick<Pki, "caCert" | "adminCer
   });
 }
 
-export const adminGet = (server: string, pki: Pick<Pki, "caCert" | "adminCert" | "adminKey">, path: string) => adminRequest(server, pki, "GET", path);
+export const adminGet = (server: string, pki: Pick<Pki, "caCert" | "adminCert" | "adminKey">, path: string) =>
+  adminRequest(server, pki, "GET", path);
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, procs: Record<string, ChildProcess>, logDir: string): Promise<void> {
+async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  procs: Record<string, ChildProcess>,
+  logDir: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     for (const [name, p] of Object.entries(procs)) {
-      if (p.exitCode !== null || p.signalCode !== null) throw new Error(`${name} exited (${p.exitCode ?? p.signalCode}) while waiting for ${what}; see ${join(logDir, `${name}.log`)}`);
+      if (p.exitCode !== null || p.signalCode !== null)
+        throw new Error(
+          `${name} exited (${p.exitCode ?? p.signalCode}) while waiting for ${what}; see ${join(logDir, `${name}.log`)}`,
+        );
     }
     if (await check()) return;
     await sleep(250);
@@ -194,10 +221,20 @@ export function kwokNode(name: string, shape: NodeShape): any {
     metadata: {
       name,
       annotations: { "kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0" },
-      labels: { "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", "kubernetes.io/role": "agent", type: "kwok" },
+      labels: {
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "amd64",
+        "kubernetes.io/role": "agent",
+        type: "kwok",
+      },
     },
     spec: { taints: [{ ...KWOK_TAINT }] },
-    status: { allocatable: resources, capacity: resources, nodeInfo: { kubeletVersion: "fake", operatingSystem: "linux", architecture: "amd64" } },
+    status: {
+      allocatable: resources,
+      capacity: resources,
+      nodeInfo: { kubeletVersion: "fake", operatingSystem: "linux", architecture: "amd64" },
+    },
   };
 }
 
@@ -217,8 +254,18 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   mkdirSync(pkiDir, { recursive: true });
   const pki = makePki(pkiDir, bindAddress === "127.0.0.1" ? [] : [bindAddress]);
   // The API server's client identity towards kubelets (logs, exec, port-forward).
-  const kubeletClient = clientCert(pki, "apiserver-kubelet-client", "/O=system:masters/CN=kube-apiserver-kubelet-client");
-  const [etcdClient, etcdPeer, apiPort, kcmPort, schedPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const kubeletClient = clientCert(
+    pki,
+    "apiserver-kubelet-client",
+    "/O=system:masters/CN=kube-apiserver-kubelet-client",
+  );
+  const [etcdClient, etcdPeer, apiPort, kcmPort, schedPort] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
   const server = `https://${bindAddress}:${apiPort}`;
   const kubeconfig = join(stateDir, "kubeconfig");
   writeFileSync(kubeconfig, kubeconfigYaml(server, pki), { mode: 0o600 });
@@ -235,7 +282,19 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   };
   const etcdUrl = `http://127.0.0.1:${etcdClient}`;
   const auditLog = opts.audit ? join(dataDir, "audit.log") : undefined;
-  const state: ControlPlaneState = { kubeconfig, server, bindAddress, dataDir, stateDir, pids, args, binDir, startedAt: new Date().toISOString(), etcdUrl, auditLog };
+  const state: ControlPlaneState = {
+    kubeconfig,
+    server,
+    bindAddress,
+    dataDir,
+    stateDir,
+    pids,
+    args,
+    binDir,
+    startedAt: new Date().toISOString(),
+    etcdUrl,
+    auditLog,
+  };
   const saveState = () => writeFileSync(join(stateDir, "state.json"), JSON.stringify(state, null, 2));
 
   try {
@@ -252,18 +311,35 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       "--log-level=warn",
     ]);
     saveState();
-    await waitFor("etcd", async () => {
-      try {
-        const r = await fetch(`http://127.0.0.1:${etcdClient}/health`);
-        return r.ok;
-      } catch {
-        return false;
-      }
-    }, 30000, procs, logDir);
+    await waitFor(
+      "etcd",
+      async () => {
+        try {
+          const r = await fetch(`http://127.0.0.1:${etcdClient}/health`);
+          return r.ok;
+        } catch {
+          return false;
+        }
+      },
+      30000,
+      procs,
+      logDir,
+    );
 
-    if (auditLog) writeFileSync(join(dataDir, "audit-policy.yaml"), "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n");
+    if (auditLog)
+      writeFileSync(
+        join(dataDir, "audit-policy.yaml"),
+        "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n",
+      );
     launch("kube-apiserver", [
-      ...(auditLog ? [`--audit-policy-file=${join(dataDir, "audit-policy.yaml")}`, `--audit-log-path=${auditLog}`, "--audit-log-format=json", "--audit-log-mode=blocking"] : []),
+      ...(auditLog
+        ? [
+            `--audit-policy-file=${join(dataDir, "audit-policy.yaml")}`,
+            `--audit-log-path=${auditLog}`,
+            "--audit-log-format=json",
+            "--audit-log-mode=blocking",
+          ]
+        : []),
       `--etcd-servers=http://127.0.0.1:${etcdClient}`,
       `--bind-address=${bindAddress}`,
       `--advertise-address=${bindAddress}`,
@@ -291,7 +367,13 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       "--v=1",
     ]);
     saveState();
-    await waitFor("kube-apiserver /readyz", async () => (await adminGet(server, pki, "/readyz")).status === 200, 90000, procs, logDir);
+    await waitFor(
+      "kube-apiserver /readyz",
+      async () => (await adminGet(server, pki, "/readyz")).status === 200,
+      90000,
+      procs,
+      logDir,
+    );
 
     launch("kube-controller-manager", [
       `--kubeconfig=${internalKubeconfig}`,
@@ -338,15 +420,32 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       const r = await adminRequest(server, pki, "POST", "/api/v1/nodes", kwokNode(`kwok-node-${i}`, nodes));
       if (r.status !== 201 && r.status !== 409) throw new Error(`creating kwok-node-${i}: HTTP ${r.status} ${r.body}`);
     }
-    await waitFor(`${nodes.count} Ready kwok nodes`, async () => {
-      const r = await adminGet(server, pki, "/api/v1/nodes");
-      if (r.status !== 200) return false;
-      const items: any[] = JSON.parse(r.body).items;
-      return items.filter((n) => n.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True")).length >= nodes.count;
-    }, 60000, procs, logDir);
+    await waitFor(
+      `${nodes.count} Ready kwok nodes`,
+      async () => {
+        const r = await adminGet(server, pki, "/api/v1/nodes");
+        if (r.status !== 200) return false;
+        const items: any[] = JSON.parse(r.body).items;
+        return (
+          items.filter((n) => n.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True"))
+            .length >= nodes.count
+        );
+      },
+      60000,
+      procs,
+      logDir,
+    );
     // The service-account controller runs: namespaces get their default ServiceAccount.
-    await waitFor("the default ServiceAccount", async () => (await adminGet(server, pki, "/api/v1/namespaces/default/serviceaccounts/default")).status === 200, 60000, procs, logDir);
-    log(`control plane up in ${((Date.now() - started) / 1000).toFixed(1)}s (${server}, ${nodes.count} kwok nodes of ${nodes.cpu} CPU / ${nodes.memory} / ${nodes.pods} pods)`);
+    await waitFor(
+      "the default ServiceAccount",
+      async () => (await adminGet(server, pki, "/api/v1/namespaces/default/serviceaccounts/default")).status === 200,
+      60000,
+      procs,
+      logDir,
+    );
+    log(
+      `control plane up in ${((Date.now() - started) / 1000).toFixed(1)}s (${server}, ${nodes.count} kwok nodes of ${nodes.cpu} CPU / ${nodes.memory} / ${nodes.pods} pods)`,
+    );
     return state;
   } catch (e) {
     // Keep the data directory: its logs say what went wrong.
@@ -354,7 +453,6 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     throw e;
   }
 }
-
 
 /** Stops every process the control plane started (their whole process groups) and removes its data. */
 export function stopControlPlane(state: ControlPlaneState, opts: { keepData?: boolean } = {}): void {
@@ -376,7 +474,8 @@ export function stopControlPlane(state: ControlPlaneState, opts: { keepData?: bo
       /* gone */
     }
   }
-  if (!opts.keepData && state.dataDir && existsSync(state.dataDir)) rmSync(state.dataDir, { recursive: true, force: true });
+  if (!opts.keepData && state.dataDir && existsSync(state.dataDir))
+    rmSync(state.dataDir, { recursive: true, force: true });
   const stateFile = join(state.stateDir, "state.json");
   if (existsSync(stateFile)) rmSync(stateFile);
 }

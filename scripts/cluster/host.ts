@@ -46,7 +46,15 @@ const SYSCTLS = [
 ];
 
 /** Paths the kubelet, containerd and CNI use whatever they are told; removed on teardown if they were not here before. */
-export const HARD_CODED_PATHS = ["/var/lib/kubelet", "/var/log/pods", "/var/log/containers", "/run/containerd", "/opt/containerd", "/var/lib/cni", "/run/netns"];
+export const HARD_CODED_PATHS = [
+  "/var/lib/kubelet",
+  "/var/log/pods",
+  "/var/log/containers",
+  "/run/containerd",
+  "/opt/containerd",
+  "/var/lib/cni",
+  "/run/netns",
+];
 
 const CGROUP_ROOT = "/sys/fs/cgroup";
 const IPTABLES = ["iptables", "ip6tables"] as const;
@@ -106,9 +114,11 @@ export function whyNoRealNode(): string | undefined {
   if (process.platform !== "linux") return "the real node needs Linux";
   if (process.getuid?.() !== 0) return "the real node needs root (links, iptables, mounts, cgroups)";
   for (const tool of ["ip", "iptables", "containerd", "containerd-shim-runc-v2", "runc", "ctr"]) {
-    if (tryRun("sh", ["-c", `command -v ${tool}`]).status !== 0) return `${tool} is not installed (apt-get install containerd runc containernetworking-plugins iptables)`;
+    if (tryRun("sh", ["-c", `command -v ${tool}`]).status !== 0)
+      return `${tool} is not installed (apt-get install containerd runc containernetworking-plugins iptables)`;
   }
-  if (!existsSync("/usr/lib/cni/bridge")) return "the CNI plugins are not installed (apt-get install containernetworking-plugins)";
+  if (!existsSync("/usr/lib/cni/bridge"))
+    return "the CNI plugins are not installed (apt-get install containernetworking-plugins)";
   const j = readJournal();
   if (j && j.ownerPid !== process.pid && processAlive(j.ownerPid)) {
     return `a real node already runs on this machine (owner pid ${j.ownerPid}, since ${j.ownerStartedAt}, state ${j.stateDir}); one per machine: stop it first (npm run cluster:down, or end the test run that owns it)`;
@@ -119,7 +129,10 @@ export function whyNoRealNode(): string | undefined {
 /** The tables iptables (nf_tables backend) has made, as `[family, table]`: `ip filter`, `ip6 nat`... */
 function iptablesTables(): Array<[string, string]> {
   const out: Array<[string, string]> = [];
-  for (const [bin, family] of [["iptables-save", "ip"], ["ip6tables-save", "ip6"]] as const) {
+  for (const [bin, family] of [
+    ["iptables-save", "ip"],
+    ["ip6tables-save", "ip6"],
+  ] as const) {
     const r = tryRun(bin, []);
     for (const m of r.stdout.toString().matchAll(/^\*(\w+)$/gm)) out.push([family, m[1]]);
   }
@@ -215,11 +228,12 @@ export function prepareHost(stateDir: string): HostJournal {
     ["-d", n.podCidr, "-j", "RETURN"],
     ["-d", `${n.nodeIp}/32`, "-j", "RETURN"],
     ["-j", "DROP"],
-  ]) run("iptables", ["-w", "-A", FIREWALL_CHAIN, ...rule]);
-  for (const hook of ["INPUT", "FORWARD"]) run("iptables", ["-w", "-I", hook, "1", "-s", n.podCidr, "-j", FIREWALL_CHAIN]);
+  ])
+    run("iptables", ["-w", "-A", FIREWALL_CHAIN, ...rule]);
+  for (const hook of ["INPUT", "FORWARD"])
+    run("iptables", ["-w", "-I", hook, "1", "-s", n.podCidr, "-j", FIREWALL_CHAIN]);
   return journal;
 }
-
 
 /** Mount points at or under any of `roots`, deepest first. */
 function mountsUnder(roots: string[]): string[] {
@@ -243,7 +257,8 @@ function unmountAll(roots: string[]): void {
 
 function removeCgroupTree(dir: string): void {
   if (!existsSync(dir)) return;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) removeCgroupTree(join(dir, entry.name));
+  for (const entry of readdirSync(dir, { withFileTypes: true }))
+    if (entry.isDirectory()) removeCgroupTree(join(dir, entry.name));
   try {
     rmdirSync(dir);
   } catch {
@@ -353,19 +368,27 @@ export function restoreHost(j: HostJournal, log: (l: string) => void = () => {})
   if (j.kubeProxyBinary && existsSync(j.kubeProxyBinary)) tryRun(j.kubeProxyBinary, ["--cleanup"]);
 
   unmountAll([j.stateDir, ...HARD_CODED_PATHS]);
-  for (const p of HARD_CODED_PATHS) if (!j.preexistingPaths.includes(p) && existsSync(p)) rmSync(p, { recursive: true, force: true });
+  for (const p of HARD_CODED_PATHS)
+    if (!j.preexistingPaths.includes(p) && existsSync(p)) rmSync(p, { recursive: true, force: true });
 
   // Veths left by sandboxes whose network namespace is gone vanish with it; any still attached go now.
   const links = tryRun("ip", ["-o", "link", "show", "master", n.podBridge]).stdout.toString();
   for (const m of links.matchAll(/^\d+: ([^:@]+)[@:]/gm)) tryRun("ip", ["link", "del", m[1]]);
   for (const link of [n.podBridge, n.nodeBridge]) tryRun("ip", ["link", "del", link]);
 
-  for (const hook of ["INPUT", "FORWARD"]) while (tryRun("iptables", ["-w", "-D", hook, "-s", n.podCidr, "-j", FIREWALL_CHAIN]).status === 0);
+  for (const hook of ["INPUT", "FORWARD"])
+    while (tryRun("iptables", ["-w", "-D", hook, "-s", n.podCidr, "-j", FIREWALL_CHAIN]).status === 0);
   tryRun("iptables", ["-w", "-F", FIREWALL_CHAIN]);
   tryRun("iptables", ["-w", "-X", FIREWALL_CHAIN]);
   // The kubelet's and kube-proxy's chains (KUBE-*) and the CNI plugins' (CNI-*), unless they were here before.
   for (const bin of IPTABLES) {
-    for (const t of TABLES) deleteChains(bin, t, new Set(j.preexistingChains[`${bin}/${t}`] ?? []), (c) => c.startsWith("KUBE-") || c.startsWith("CNI-"));
+    for (const t of TABLES)
+      deleteChains(
+        bin,
+        t,
+        new Set(j.preexistingChains[`${bin}/${t}`] ?? []),
+        (c) => c.startsWith("KUBE-") || c.startsWith("CNI-"),
+      );
   }
 
   for (const dir of kubepodsCgroups()) if (!j.preexistingCgroups.includes(dir)) removeCgroupTree(dir);
@@ -379,7 +402,8 @@ export function restoreHost(j: HostJournal, log: (l: string) => void = () => {})
       }
     }
   }
-  for (const [family, table] of iptablesTables()) if (!j.preexistingTables.includes(`${family} ${table}`)) deleteTableIfEmpty(family, table);
+  for (const [family, table] of iptablesTables())
+    if (!j.preexistingTables.includes(`${family} ${table}`)) deleteTableIfEmpty(family, table);
   const left = leftovers(j);
   if (!left.length) rmSync(JOURNAL_FILE, { force: true });
   return left;
@@ -390,16 +414,20 @@ export function leftovers(j: HostJournal): string[] {
   const left: string[] = [];
   for (const [name, pid] of Object.entries(j.pids)) if (processAlive(pid)) left.push(`process ${name} (${pid})`);
   for (const pid of pidsMentioning(join(j.stateDir, "containerd"))) left.push(`process ${pid} (a containerd shim)`);
-  for (const link of [NODE_NETWORK.podBridge, NODE_NETWORK.nodeBridge]) if (tryRun("ip", ["link", "show", link]).status === 0) left.push(`link ${link}`);
+  for (const link of [NODE_NETWORK.podBridge, NODE_NETWORK.nodeBridge])
+    if (tryRun("ip", ["link", "show", link]).status === 0) left.push(`link ${link}`);
   for (const bin of IPTABLES) {
     for (const t of TABLES) {
       const before = new Set(j.preexistingChains[`${bin}/${t}`] ?? []);
-      for (const c of chains(bin, t)) if (!before.has(c) && (c.startsWith("KUBE-") || c.startsWith("CNI-") || c === FIREWALL_CHAIN)) left.push(`${bin} -t ${t} chain ${c}`);
+      for (const c of chains(bin, t))
+        if (!before.has(c) && (c.startsWith("KUBE-") || c.startsWith("CNI-") || c === FIREWALL_CHAIN))
+          left.push(`${bin} -t ${t} chain ${c}`);
     }
   }
   for (const m of mountsUnder([j.stateDir, ...HARD_CODED_PATHS])) left.push(`mount ${m}`);
   for (const p of HARD_CODED_PATHS) if (!j.preexistingPaths.includes(p) && existsSync(p)) left.push(`path ${p}`);
   for (const dir of kubepodsCgroups()) if (!j.preexistingCgroups.includes(dir)) left.push(`cgroup ${dir}`);
-  for (const [k, v] of Object.entries(j.sysctls)) if (readSysctl(k) !== v) left.push(`sysctl ${k}=${readSysctl(k)} (was ${v})`);
+  for (const [k, v] of Object.entries(j.sysctls))
+    if (readSysctl(k) !== v) left.push(`sysctl ${k}=${readSysctl(k)} (was ${v})`);
   return left;
 }

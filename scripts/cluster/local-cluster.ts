@@ -29,7 +29,17 @@ export interface LocalClusterOptions extends ControlPlaneOptions {
 export function pkiOf(state: ControlPlaneState): Pki {
   const dir = join(state.dataDir, "pki");
   const p = (f: string) => join(dir, f);
-  return { dir, caCert: p("ca.crt"), caKey: p("ca.key"), serverCert: p("apiserver.crt"), serverKey: p("apiserver.key"), adminCert: p("admin.crt"), adminKey: p("admin.key"), saKey: p("sa.key"), saPub: p("sa.pub") };
+  return {
+    dir,
+    caCert: p("ca.crt"),
+    caKey: p("ca.key"),
+    serverCert: p("apiserver.crt"),
+    serverKey: p("apiserver.key"),
+    adminCert: p("admin.crt"),
+    adminKey: p("admin.key"),
+    saKey: p("sa.key"),
+    saPub: p("sa.pub"),
+  };
 }
 
 /** The journal of the host changes that belong to this control plane, if any. */
@@ -79,7 +89,14 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCl
   const cluster: LocalCluster = { controlPlane };
   if (images) {
     try {
-      cluster.node = await startRealNode({ binDir: controlPlane.binDir, server: controlPlane.server, pki: pkiOf(controlPlane), journal, images, log });
+      cluster.node = await startRealNode({
+        binDir: controlPlane.binDir,
+        server: controlPlane.server,
+        pki: pkiOf(controlPlane),
+        journal,
+        images,
+        log,
+      });
     } catch (e) {
       stopLocalCluster(cluster, log, { keepData: true });
       throw e;
@@ -89,13 +106,24 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCl
 }
 
 /** Starts the real node on a control plane started with `realNode: "later"`. */
-export async function attachRealNode(cluster: LocalCluster, operatorImage = DEFAULT_OPERATOR_IMAGE, log: (l: string) => void = () => {}): Promise<RealNode> {
+export async function attachRealNode(
+  cluster: LocalCluster,
+  operatorImage = DEFAULT_OPERATOR_IMAGE,
+  log: (l: string) => void = () => {},
+): Promise<RealNode> {
   if (cluster.node) return cluster.node;
   if (cluster.noRealNode) throw new Error(`this cluster has no real node: ${cluster.noRealNode}`);
   const journal = journalOf(cluster.controlPlane);
   if (!journal) throw new Error("the host journal of this control plane is gone (was the host restored under it?)");
   const images = buildImages(operatorImage, log);
-  cluster.node = await startRealNode({ binDir: cluster.controlPlane.binDir, server: cluster.controlPlane.server, pki: pkiOf(cluster.controlPlane), journal, images, log });
+  cluster.node = await startRealNode({
+    binDir: cluster.controlPlane.binDir,
+    server: cluster.controlPlane.server,
+    pki: pkiOf(cluster.controlPlane),
+    journal,
+    images,
+    log,
+  });
   return cluster.node;
 }
 
@@ -111,7 +139,11 @@ export function setHostOwner(cluster: LocalCluster, pid: number): void {
  * Stops the real node and puts the host back, then stops the control plane. Returns what could not be
  * undone on the host (empty when the machine is as it was before).
  */
-export function stopLocalCluster(cluster: Pick<LocalCluster, "controlPlane">, log: (l: string) => void = () => {}, opts: { keepData?: boolean } = {}): string[] {
+export function stopLocalCluster(
+  cluster: Pick<LocalCluster, "controlPlane">,
+  log: (l: string) => void = () => {},
+  opts: { keepData?: boolean } = {},
+): string[] {
   const j = journalOf(cluster.controlPlane);
   const left = j ? restoreHost(j, log) : [];
   stopControlPlane(cluster.controlPlane, opts);

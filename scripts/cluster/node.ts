@@ -27,7 +27,10 @@ export interface ImageArchive {
 /** Builds the images when missing (cached by content) and returns them. */
 export function buildImages(operatorImage: string, log: (l: string) => void = () => {}): ImageArchive[] {
   const started = Date.now();
-  const out = execFileSync("bash", [IMAGES_SCRIPT, operatorImage], { stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 20 }).toString();
+  const out = execFileSync("bash", [IMAGES_SCRIPT, operatorImage], {
+    stdio: ["ignore", "pipe", "inherit"],
+    maxBuffer: 1 << 20,
+  }).toString();
   const images = out
     .trim()
     .split("\n")
@@ -58,11 +61,20 @@ export interface RealNode {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number, procs: Record<string, ChildProcess>, logDir: string): Promise<void> {
+async function waitUntil(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  procs: Record<string, ChildProcess>,
+  logDir: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     for (const [name, p] of Object.entries(procs)) {
-      if (p.exitCode !== null || p.signalCode !== null) throw new Error(`${name} exited (${p.exitCode ?? p.signalCode}) while waiting for ${what}; see ${join(logDir, `${name}.log`)}`);
+      if (p.exitCode !== null || p.signalCode !== null)
+        throw new Error(
+          `${name} exited (${p.exitCode ?? p.signalCode}) while waiting for ${what}; see ${join(logDir, `${name}.log`)}`,
+        );
     }
     if (await check()) return;
     await sleep(250);
@@ -134,7 +146,12 @@ function cniConfig(ipamDir: string): string {
           isGateway: true,
           ipMasq: false,
           hairpinMode: true,
-          ipam: { type: "host-local", dataDir: ipamDir, ranges: [[{ subnet: n.podCidr }]], routes: [{ dst: "0.0.0.0/0" }] },
+          ipam: {
+            type: "host-local",
+            dataDir: ipamDir,
+            ranges: [[{ subnet: n.podCidr }]],
+            routes: [{ dst: "0.0.0.0/0" }],
+          },
         },
       ],
     },
@@ -150,7 +167,8 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
   const dir = o.journal.stateDir;
   const n = NODE_NETWORK;
   const logDir = join(dir, "logs");
-  for (const d of ["containerd", "cni/net.d", "cni/ipam", "kubelet", "pod-logs", "proxy", "dns", "logs"]) mkdirSync(join(dir, d), { recursive: true });
+  for (const d of ["containerd", "cni/net.d", "cni/ipam", "kubelet", "pod-logs", "proxy", "dns", "logs"])
+    mkdirSync(join(dir, d), { recursive: true });
   const procs: Record<string, ChildProcess> = {};
   const launch = (name: string, command: string, args: string[]) => {
     const fd = openSync(join(logDir, `${name}.log`), "a");
@@ -174,15 +192,25 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
   writeFileSync(join(dir, "cni", "net.d", "10-rayop.conflist"), cniConfig(join(dir, "cni", "ipam")));
   const socket = join(cdir, "containerd.sock");
   launch("containerd", "containerd", ["--config", join(cdir, "config.toml")]);
-  const ctr = (args: string[]) => execFileSync("ctr", ["--address", socket, "--namespace", "k8s.io", ...args], { stdio: ["ignore", "pipe", "pipe"], maxBuffer: 1 << 24 }).toString();
-  await waitUntil("containerd", () => {
-    try {
-      ctr(["version"]);
-      return true;
-    } catch {
-      return false;
-    }
-  }, 30_000, procs, logDir);
+  const ctr = (args: string[]) =>
+    execFileSync("ctr", ["--address", socket, "--namespace", "k8s.io", ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+      maxBuffer: 1 << 24,
+    }).toString();
+  await waitUntil(
+    "containerd",
+    () => {
+      try {
+        ctr(["version"]);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    30_000,
+    procs,
+    logDir,
+  );
   for (const image of o.images) {
     const t0 = Date.now();
     ctr(["images", "import", "--no-unpack=false", image.tarball]);
@@ -192,11 +220,23 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
   // The kubelet: its own client certificate (system:node:<name>, for the Node authorizer and
   // NodeRestriction) and serving certificate (the API server checks it for logs and exec).
   const nodeCert = clientCert(o.pki, "kubelet-client", `/O=system:nodes/CN=system:node:${REAL_NODE_NAME}`);
-  const kubeletServing = servingCert(o.pki, "kubelet-serving", REAL_NODE_NAME, [`IP:${n.nodeIp}`, `DNS:${REAL_NODE_NAME}`]);
-  writeFileSync(join(dir, "kubelet", "kubeconfig"), kubeconfigYaml(o.server, o.pki, `system:node:${REAL_NODE_NAME}`, nodeCert), { mode: 0o600 });
+  const kubeletServing = servingCert(o.pki, "kubelet-serving", REAL_NODE_NAME, [
+    `IP:${n.nodeIp}`,
+    `DNS:${REAL_NODE_NAME}`,
+  ]);
+  writeFileSync(
+    join(dir, "kubelet", "kubeconfig"),
+    kubeconfigYaml(o.server, o.pki, `system:node:${REAL_NODE_NAME}`, nodeCert),
+    { mode: 0o600 },
+  );
   // Pods resolve through cluster DNS only: an empty host resolv.conf gives them no upstream server.
   writeFileSync(join(dir, "kubelet", "resolv.conf"), "");
-  const [kubeletPort, kubeletHealth, proxyHealth, proxyMetrics] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const [kubeletPort, kubeletHealth, proxyHealth, proxyMetrics] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
   const kubeletConfig = {
     apiVersion: "kubelet.config.k8s.io/v1beta1",
     kind: "KubeletConfiguration",
@@ -221,38 +261,49 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
     podLogsDir: join(dir, "pod-logs"),
     // This disk can be nearly full; evict only when it really is. Never collect the imported images
     // (there is no registry to pull them back from).
-    evictionHard: { "memory.available": "100Mi", "nodefs.available": "1%", "nodefs.inodesFree": "1%", "imagefs.available": "1%" },
+    evictionHard: {
+      "memory.available": "100Mi",
+      "nodefs.available": "1%",
+      "nodefs.inodesFree": "1%",
+      "imagefs.available": "1%",
+    },
     imageGCHighThresholdPercent: 100,
     imageGCLowThresholdPercent: 99,
     serializeImagePulls: false,
     nodeStatusReportFrequency: "10s",
   };
   writeFileSync(join(dir, "kubelet", "config.yaml"), JSON.stringify(kubeletConfig, null, 2));
-  launch(
-    "kubelet",
-    join(o.binDir, "kubelet"),
-    [
-      `--config=${join(dir, "kubelet", "config.yaml")}`,
-      `--kubeconfig=${join(dir, "kubelet", "kubeconfig")}`,
-      `--root-dir=${join(dir, "kubelet", "root")}`,
-      `--node-ip=${n.nodeIp}`,
-      `--hostname-override=${REAL_NODE_NAME}`,
-      `--node-labels=${Object.entries(REAL_NODE_LABELS).map(([k, v]) => `${k}=${v}`).join(",")}`,
-      "--v=1",
-    ],
+  launch("kubelet", join(o.binDir, "kubelet"), [
+    `--config=${join(dir, "kubelet", "config.yaml")}`,
+    `--kubeconfig=${join(dir, "kubelet", "kubeconfig")}`,
+    `--root-dir=${join(dir, "kubelet", "root")}`,
+    `--node-ip=${n.nodeIp}`,
+    `--hostname-override=${REAL_NODE_NAME}`,
+    `--node-labels=${Object.entries(REAL_NODE_LABELS)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(",")}`,
+    "--v=1",
+  ]);
+  await waitUntil(
+    `node ${REAL_NODE_NAME} Ready`,
+    async () => {
+      const r = await admin("GET", `/api/v1/nodes/${REAL_NODE_NAME}`);
+      if (r.status !== 200) return false;
+      const node = JSON.parse(r.body) as { status?: { conditions?: Array<{ type: string; status: string }> } };
+      return !!node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
+    },
+    90_000,
+    procs,
+    logDir,
   );
-  await waitUntil(`node ${REAL_NODE_NAME} Ready`, async () => {
-    const r = await admin("GET", `/api/v1/nodes/${REAL_NODE_NAME}`);
-    if (r.status !== 200) return false;
-    const node = JSON.parse(r.body) as { status?: { conditions?: Array<{ type: string; status: string }> } };
-    return !!node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
-  }, 90_000, procs, logDir);
 
   // kube-proxy: Service IPs to pods, in iptables mode. It changes no sysctl it need not (conntrack
   // limits left as they are, no route_localnet) and masquerades nothing but hairpin traffic, which
   // stays on the pod bridge.
   const proxyCert = clientCert(o.pki, "kube-proxy", "/CN=system:kube-proxy");
-  writeFileSync(join(dir, "proxy", "kubeconfig"), kubeconfigYaml(o.server, o.pki, "system:kube-proxy", proxyCert), { mode: 0o600 });
+  writeFileSync(join(dir, "proxy", "kubeconfig"), kubeconfigYaml(o.server, o.pki, "system:kube-proxy", proxyCert), {
+    mode: 0o600,
+  });
   const proxyConfig = {
     apiVersion: "kubeproxy.config.k8s.io/v1alpha1",
     kind: "KubeProxyConfiguration",
@@ -290,14 +341,22 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
   );
   launch("coredns", join(o.binDir, "coredns"), ["-conf", join(dir, "dns", "Corefile")]);
   await ensureDnsService(admin);
-  await waitUntil("kube-proxy", async () => {
-    try {
-      return (await fetch(`http://127.0.0.1:${proxyHealth}/healthz`)).ok;
-    } catch {
-      return false;
-    }
-  }, 60_000, procs, logDir);
-  log(`real node ${REAL_NODE_NAME} Ready in ${((Date.now() - started) / 1000).toFixed(1)}s (${n.nodeIp}, pods ${n.podCidr}, state ${dir})`);
+  await waitUntil(
+    "kube-proxy",
+    async () => {
+      try {
+        return (await fetch(`http://127.0.0.1:${proxyHealth}/healthz`)).ok;
+      } catch {
+        return false;
+      }
+    },
+    60_000,
+    procs,
+    logDir,
+  );
+  log(
+    `real node ${REAL_NODE_NAME} Ready in ${((Date.now() - started) / 1000).toFixed(1)}s (${n.nodeIp}, pods ${n.podCidr}, state ${dir})`,
+  );
   return { name: REAL_NODE_NAME, stateDir: dir, containerdSocket: socket, logDir };
 }
 
@@ -313,7 +372,11 @@ async function ensureDnsService(admin: Admin): Promise<void> {
   const service = {
     apiVersion: "v1",
     kind: "Service",
-    metadata: { name: "kube-dns", namespace: "kube-system", labels: { "k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS" } },
+    metadata: {
+      name: "kube-dns",
+      namespace: "kube-system",
+      labels: { "k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS" },
+    },
     spec: { clusterIP: n.dnsServiceIp, ports: ports.map((p) => ({ ...p, targetPort: 53 })) },
   };
   const slice = {
@@ -322,7 +385,10 @@ async function ensureDnsService(admin: Admin): Promise<void> {
     metadata: {
       name: "kube-dns-node",
       namespace: "kube-system",
-      labels: { "kubernetes.io/service-name": "kube-dns", "endpointslice.kubernetes.io/managed-by": "ray-k8s-operator.local" },
+      labels: {
+        "kubernetes.io/service-name": "kube-dns",
+        "endpointslice.kubernetes.io/managed-by": "ray-k8s-operator.local",
+      },
     },
     addressType: "IPv4",
     endpoints: [{ addresses: [n.nodeIp], conditions: { ready: true }, nodeName: REAL_NODE_NAME }],

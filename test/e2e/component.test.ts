@@ -110,8 +110,11 @@ describe("component library in a program of its own: two installs, two namespace
       AUTOSCALER_INTERVAL_SECONDS: "0",
     });
     i.operator = await operator.start();
-    await eventually(`the operator of ${i.namespace} ready`, async () =>
-      operator.running() && (await operator.get("/readyz").catch(() => ({ status: 0 }))).status === 200, 60_000);
+    await eventually(
+      `the operator of ${i.namespace} ready`,
+      async () => operator.running() && (await operator.get("/readyz").catch(() => ({ status: 0 }))).status === 200,
+      60_000,
+    );
   }
 
   /** `pulumi destroy` of the install, then its operator stopped, as the Deployment's pod would be. */
@@ -127,16 +130,26 @@ describe("component library in a program of its own: two installs, two namespace
     await up(first);
     await up(second);
     for (const i of [first, second]) {
-      await eventually(`${i.namespace}/example-cluster Ready with a head and 2 workers`, async () => {
-        const selector = { namespace: i.namespace, labelSelector: LABELS.clusterName };
-        const pods = (await c.core.listNamespacedPod(selector)).items;
-        const ready = pods.filter((p) => p.status?.conditions?.some((x) => x.type === "Ready" && x.status === "True"));
-        const name = "example-cluster";
-        const rc = (await c.custom.getNamespacedCustomObject({ ...crs(i.namespace), name })) as RayClusterState;
-        return ready.length === 3 && pods.length === 3 &&
-          rc.status?.observedGeneration === rc.metadata.generation &&
-          rc.status?.conditions?.some((x) => x.type === "Ready" && x.status === "True");
-      }, 180_000, 500);
+      await eventually(
+        `${i.namespace}/example-cluster Ready with a head and 2 workers`,
+        async () => {
+          const selector = { namespace: i.namespace, labelSelector: LABELS.clusterName };
+          const pods = (await c.core.listNamespacedPod(selector)).items;
+          const ready = pods.filter((p) =>
+            p.status?.conditions?.some((x) => x.type === "Ready" && x.status === "True"),
+          );
+          const name = "example-cluster";
+          const rc = (await c.custom.getNamespacedCustomObject({ ...crs(i.namespace), name })) as RayClusterState;
+          return (
+            ready.length === 3 &&
+            pods.length === 3 &&
+            rc.status?.observedGeneration === rc.metadata.generation &&
+            rc.status?.conditions?.some((x) => x.type === "Ready" && x.status === "True")
+          );
+        },
+        180_000,
+        500,
+      );
     }
   }
 
@@ -174,7 +187,11 @@ describe("component library in a program of its own: two installs, two namespace
     const crd = await c.ext.readCustomResourceDefinition({ name: CRD_NAME });
     return `${crd.metadata!.uid}@${crd.metadata!.resourceVersion}`;
   };
-  const gone = (p: Promise<unknown>) => p.then(() => false, (e) => statusCode(e) === 404);
+  const gone = (p: Promise<unknown>) =>
+    p.then(
+      () => false,
+      (e) => statusCode(e) === 404,
+    );
 
   before(async function () {
     this.timeout(3_600_000); // a cold machine builds the Kubernetes and Pulumi binaries first
@@ -231,20 +248,40 @@ describe("component library in a program of its own: two installs, two namespace
     // install's ServiceAccount, and neither ServiceAccount sent a request about another namespace.
     const audit = testClusterAuditLog();
     assert.ok(audit, "the local cluster keeps an audit log");
-    const events = readFileSync(audit, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as AuditEvent)
+    const events = readFileSync(audit, "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as AuditEvent)
       .filter((e) => e.stage === "ResponseComplete");
     for (const i of [first, second]) {
-      const podCreates = events.filter((e) => e.verb === "create" && e.responseStatus?.code === 201 &&
-        e.objectRef?.resource === "pods" && !e.objectRef.subresource && e.objectRef.namespace === i.namespace);
+      const podCreates = events.filter(
+        (e) =>
+          e.verb === "create" &&
+          e.responseStatus?.code === 201 &&
+          e.objectRef?.resource === "pods" &&
+          !e.objectRef.subresource &&
+          e.objectRef.namespace === i.namespace,
+      );
       const creators = new Set(podCreates.map((e) => e.user.username));
       assert.ok(creators.has(serviceAccountUser(i.namespace)), `no pod created by ${i.namespace}'s operator`);
       // The only other creator: the ReplicaSet controller, of the Deployment's own pod.
-      const others = [...creators].filter((u) => u !== serviceAccountUser(i.namespace) &&
-        !u.startsWith("system:serviceaccount:kube-system:") && u !== "system:kube-controller-manager");
+      const others = [...creators].filter(
+        (u) =>
+          u !== serviceAccountUser(i.namespace) &&
+          !u.startsWith("system:serviceaccount:kube-system:") &&
+          u !== "system:kube-controller-manager",
+      );
       assert.deepEqual(others, [], `pods in ${i.namespace} created by another`);
-      const elsewhere = events.filter((e) => e.user.username === serviceAccountUser(i.namespace) &&
-        e.objectRef?.namespace !== undefined && e.objectRef.namespace !== i.namespace);
-      assert.deepEqual(elsewhere.map((e) => `${e.verb} ${e.objectRef!.resource} in ${e.objectRef!.namespace}`), []);
+      const elsewhere = events.filter(
+        (e) =>
+          e.user.username === serviceAccountUser(i.namespace) &&
+          e.objectRef?.namespace !== undefined &&
+          e.objectRef.namespace !== i.namespace,
+      );
+      assert.deepEqual(
+        elsewhere.map((e) => `${e.verb} ${e.objectRef!.resource} in ${e.objectRef!.namespace}`),
+        [],
+      );
     }
   });
 
@@ -254,8 +291,12 @@ describe("component library in a program of its own: two installs, two namespace
     const crdBefore = await crdIdentity();
     const writesBefore = await writesOf(first);
     await destroy(second);
-    await eventually(`namespace ${second.namespace} gone`, () => gone(c.core.readNamespace({ name: second.namespace })),
-      180_000, 500);
+    await eventually(
+      `namespace ${second.namespace} gone`,
+      () => gone(c.core.readNamespace({ name: second.namespace })),
+      180_000,
+      500,
+    );
     assert.deepEqual(await objectsOf(first.namespace), before, "an object of the first install changed");
     assert.equal(await crdIdentity(), crdBefore, "the CRD changed");
     assert.equal(await writesOf(first), writesBefore, "the first install's operator wrote to the API server");
@@ -268,8 +309,12 @@ describe("component library in a program of its own: two installs, two namespace
     const crdBefore = await crdIdentity();
     const writesBefore = await writesOf(second);
     await destroy(first);
-    await eventually(`namespace ${first.namespace} gone`, () => gone(c.core.readNamespace({ name: first.namespace })),
-      180_000, 500);
+    await eventually(
+      `namespace ${first.namespace} gone`,
+      () => gone(c.core.readNamespace({ name: first.namespace })),
+      180_000,
+      500,
+    );
     assert.equal(await crdIdentity(), crdBefore, "the CRD was deleted or changed");
     assert.deepEqual(await objectsOf(second.namespace), before, "an object of the second install changed");
     assert.equal(await writesOf(second), writesBefore, "the second install's operator wrote to the API server");
@@ -300,7 +345,8 @@ describe("component library in a program of its own: two installs, two namespace
       copyFileSync(join(old, "Pulumi.legacy.yaml"), join(now, "Pulumi.legacy.yaml"));
       const exported = await legacy(old, ["stack", "export"]);
       ok(exported, "pulumi stack export of the old stack");
-      const oldUrns = (JSON.parse(exported.stdout) as StateExport).deployment.resources.map((x) => x.urn)
+      const oldUrns = (JSON.parse(exported.stdout) as StateExport).deployment.resources
+        .map((x) => x.urn)
         .filter((u) => !u.includes("::pulumi:providers:"));
       const r = await legacy(now, ["preview", "--json", "--show-sames"]);
       ok(r, "pulumi preview of today's program");
@@ -309,15 +355,26 @@ describe("component library in a program of its own: two installs, two namespace
       const kindOf = (u: string) => `${u.split("::")[2].split("$").pop()}::${u.split("::")[3]}`;
       // New: the RayOperator component and the Deployment the old stack never had. Nothing else is
       // created, and nothing deleted or replaced (updates are in place: builders changed since).
-      const created = steps.filter((x) => x.op === "create").map((x) => kindOf(x.urn)).sort();
+      const created = steps
+        .filter((x) => x.op === "create")
+        .map((x) => kindOf(x.urn))
+        .sort();
       const expected = ["kubernetes:apps/v1:Deployment::ray-operator", "ray-operator:index:RayOperator::ray-operator"];
       assert.deepEqual(created, expected, listing);
       const destructive = steps.filter((x) => !["same", "update", "create"].includes(x.op));
-      assert.deepEqual(destructive.map((x) => `${x.op} ${x.urn}`), [], listing);
+      assert.deepEqual(
+        destructive.map((x) => `${x.op} ${x.urn}`),
+        [],
+        listing,
+      );
       // Every resource of the old stack is found by today's program (under its new URN, through its alias)
       // and kept: none is left over for the engine to delete.
       const kept = new Set(steps.filter((x) => ["same", "update"].includes(x.op)).map((x) => x.oldState?.urn));
-      assert.deepEqual(oldUrns.filter((u) => !kept.has(u)), [], listing);
+      assert.deepEqual(
+        oldUrns.filter((u) => !kept.has(u)),
+        [],
+        listing,
+      );
       assert.ok(oldUrns.length >= 15, listing);
     } finally {
       await legacy(old, ["destroy", "--yes", "--skip-preview"]);

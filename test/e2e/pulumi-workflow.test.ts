@@ -15,15 +15,25 @@ import YAML from "yaml";
 import type { V1Pod } from "@kubernetes/client-node";
 import { realNodeCluster, testClusterAuditLog } from "../support/cluster";
 import { KWOK_PLACEMENT } from "../../scripts/cluster/control-plane";
-import { Clients, clientsFromFile, deleteNamespace, ensureNamespace, eventually, rejectsWith, uniqueName } from "../helpers/kube";
+import {
+  Clients,
+  clientsFromFile,
+  deleteNamespace,
+  ensureNamespace,
+  eventually,
+  rejectsWith,
+  uniqueName,
+} from "../helpers/kube";
 import { ensurePulumi, pulumi, pulumiEnv, PulumiResult } from "../../scripts/pulumi-cli";
 import { ROOT, SEED_STACK_FILE, simulatedCluster } from "../helpers/examples";
 import { CRD_NAME, GROUP, LABELS, PLURAL, VERSION } from "../../api/v1/types";
 import { SERVICE_ACCOUNT, ROLE, ROLE_BINDING, LEADER_ELECTION_ROLE } from "../../builders/rbac";
 import { operatorLabels } from "../../builders/operator-workload";
 
-const ok = (r: PulumiResult, what: string) => assert.equal(r.code, 0, `${what} failed:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`);
-const ready = (p: V1Pod) => !p.metadata!.deletionTimestamp && !!p.status?.conditions?.some((x) => x.type === "Ready" && x.status === "True");
+const ok = (r: PulumiResult, what: string) =>
+  assert.equal(r.code, 0, `${what} failed:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`);
+const ready = (p: V1Pod) =>
+  !p.metadata!.deletionTimestamp && !!p.status?.conditions?.some((x) => x.type === "Ready" && x.status === "True");
 
 describe("pulumi up / config edit / destroy with the real Pulumi engine (e2e)", function () {
   this.timeout(900_000);
@@ -34,10 +44,17 @@ describe("pulumi up / config edit / destroy with the real Pulumi engine (e2e)", 
   const ns = uniqueName("e2e");
   const foreignNs = uniqueName("others");
   const run = (args: string[]) => pulumi([...args, "--stack", "dev"], env, { cwd: project });
-  const podsOf = async (selector: string) => (await c.core.listNamespacedPod({ namespace: ns, labelSelector: selector })).items.filter(ready);
+  const podsOf = async (selector: string) =>
+    (await c.core.listNamespacedPod({ namespace: ns, labelSelector: selector })).items.filter(ready);
   const rayPodUids = async () => (await podsOf(LABELS.clusterName)).map((p) => p.metadata!.uid!).sort();
-  const count = async (cluster: string, kind: string) => (await podsOf(`${LABELS.clusterName}=${cluster},${LABELS.nodeType}=${kind}`)).length;
-  const operatorPods = () => podsOf(Object.entries(operatorLabels).map(([k, v]) => `${k}=${v}`).join(","));
+  const count = async (cluster: string, kind: string) =>
+    (await podsOf(`${LABELS.clusterName}=${cluster},${LABELS.nodeType}=${kind}`)).length;
+  const operatorPods = () =>
+    podsOf(
+      Object.entries(operatorLabels)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(","),
+    );
 
   before(async function () {
     this.timeout(3_600_000); // a cold machine builds the Kubernetes and Pulumi binaries and the images first
@@ -58,7 +75,12 @@ describe("pulumi up / config edit / destroy with the real Pulumi engine (e2e)", 
     const doc = YAML.parse(readFileSync(SEED_STACK_FILE, "utf8"));
     doc.config["ray-operator:namespace"].name = ns;
     writeFileSync(configFile, YAML.stringify(doc));
-    env = pulumiEnv({ binDir, stateDir: join(work, "state"), kubeconfig: cluster.kubeconfig, passphrase: "e2e-test-passphrase" });
+    env = pulumiEnv({
+      binDir,
+      stateDir: join(work, "state"),
+      kubeconfig: cluster.kubeconfig,
+      passphrase: "e2e-test-passphrase",
+    });
     ok(await pulumi(["stack", "init", "dev"], env, { cwd: project }), "pulumi stack init dev");
     // Someone else's RayCluster, which this stack's destroy must leave alone.
     await ensureNamespace(c, foreignNs);
@@ -95,20 +117,34 @@ describe("pulumi up / config edit / destroy with the real Pulumi engine (e2e)", 
     // Pulumi awaited the Deployment: its pod, from the image, passed its readiness probe.
     const dep = await c.apps.readNamespacedDeployment({ namespace: ns, name: "ray-operator" });
     assert.equal(dep.status?.availableReplicas, 1);
-    await eventually("example-cluster: head + 2 workers; example-cluster2: head + 1 worker, all running Ray", async () =>
-      (await count("example-cluster", "head")) === 1 && (await count("example-cluster", "worker")) === 2 &&
-      (await count("example-cluster2", "head")) === 1 && (await count("example-cluster2", "worker")) === 1,
-      300_000, 1000);
+    await eventually(
+      "example-cluster: head + 2 workers; example-cluster2: head + 1 worker, all running Ray",
+      async () =>
+        (await count("example-cluster", "head")) === 1 &&
+        (await count("example-cluster", "worker")) === 2 &&
+        (await count("example-cluster2", "head")) === 1 &&
+        (await count("example-cluster2", "worker")) === 1,
+      300_000,
+      1000,
+    );
   });
 
   it("follows a config edit of example-cluster2's minWorkers, restarting nothing", async () => {
     const before = await rayPodUids();
-    ok(await run(["config", "set", "--path", "clusters.example-cluster2.spec.podTypes[1].minWorkers", "2"]), "pulumi config set");
+    ok(
+      await run(["config", "set", "--path", "clusters.example-cluster2.spec.podTypes[1].minWorkers", "2"]),
+      "pulumi config set",
+    );
     assert.match(readFileSync(configFile, "utf8"), /minWorkers: 2/);
     const r = await run(["up", "--yes", "--skip-preview"]);
     ok(r, "pulumi up after the edit");
     assert.match(r.stdout, /1 updated/);
-    await eventually("example-cluster2 at 2 workers", async () => (await count("example-cluster2", "worker")) === 2, 180_000, 1000);
+    await eventually(
+      "example-cluster2 at 2 workers",
+      async () => (await count("example-cluster2", "worker")) === 2,
+      180_000,
+      1000,
+    );
     const after = await rayPodUids();
     for (const uid of before) assert.ok(after.includes(uid), "a pod was restarted by a scaling-only change");
     assert.equal(after.length, before.length + 1);
@@ -119,10 +155,15 @@ describe("pulumi up / config edit / destroy with the real Pulumi engine (e2e)", 
     const [opBefore] = await operatorPods();
     ok(await run(["config", "set", "--path", "operator.logLevel", "debug"]), "pulumi config set operator.logLevel");
     ok(await run(["up", "--yes", "--skip-preview"]), "pulumi up after the operator change");
-    const [opAfter] = await eventually("a new operator pod, Ready", async () => {
-      const pods = await operatorPods();
-      return pods.length === 1 && pods[0].metadata!.uid !== opBefore.metadata!.uid ? pods : undefined;
-    }, 180_000, 1000);
+    const [opAfter] = await eventually(
+      "a new operator pod, Ready",
+      async () => {
+        const pods = await operatorPods();
+        return pods.length === 1 && pods[0].metadata!.uid !== opBefore.metadata!.uid ? pods : undefined;
+      },
+      180_000,
+      1000,
+    );
     const env = Object.fromEntries(opAfter.spec!.containers[0].env!.map((e) => [e.name, e.value]));
     assert.equal(env.LOG_LEVEL, "debug");
     assert.deepEqual(await rayPodUids(), rayBefore, "the new operator replaced no Ray pod");
@@ -153,10 +194,21 @@ describe("pulumi up / config edit / destroy with the real Pulumi engine (e2e)", 
     await eventually("big: 200 workers, all Ready", async () => (await count("big", "worker")) === 200, 600_000, 1000);
     // Every pod request the operator's ServiceAccount made since, from the API server's audit log.
     const user = `system:serviceaccount:${ns}:${SERVICE_ACCOUNT}`;
-    const podWrites = readFileSync(audit!, "utf8").split("\n").filter(Boolean)
-      .map((l) => JSON.parse(l) as { user: { username: string }; verb: string; stage: string; stageTimestamp: string;
-        requestURI: string; objectRef?: { resource?: string; subresource?: string; name?: string };
-        responseStatus?: { code?: number } })
+    const podWrites = readFileSync(audit!, "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            user: { username: string };
+            verb: string;
+            stage: string;
+            stageTimestamp: string;
+            requestURI: string;
+            objectRef?: { resource?: string; subresource?: string; name?: string };
+            responseStatus?: { code?: number };
+          },
+      )
       .filter((e) => e.user.username === user && e.stage === "ResponseComplete" && e.stageTimestamp >= since)
       .filter((e) => e.objectRef?.resource === "pods" && !e.objectRef.subresource)
       // Each operator that takes over asks the API server once whether the cluster's pods would be
@@ -174,7 +226,11 @@ describe("pulumi up / config edit / destroy with the real Pulumi engine (e2e)", 
     const deletes = podWrites.filter((e) => e.verb === "delete" && bigPod(e)).map((e) => e.objectRef!.name!);
     assert.equal(creates, 201, "the head and 200 workers, each created once");
     assert.deepEqual(deletes, [], "nothing to take back");
-    assert.deepEqual((await rayPodUids()).filter((uid) => stable.includes(uid)), stable, "the seed's Ray pods untouched");
+    assert.deepEqual(
+      (await rayPodUids()).filter((uid) => stable.includes(uid)),
+      stable,
+      "the seed's Ray pods untouched",
+    );
     delete doc.config["ray-operator:clusters"].big;
     writeFileSync(configFile, YAML.stringify(doc));
     ok(await run(["config", "set", "--path", "operator.workers", "4"]), "pulumi config set operator.workers");
@@ -189,15 +245,31 @@ describe("pulumi up / config edit / destroy with the real Pulumi engine (e2e)", 
 
   it("`pulumi destroy` removes the stack's objects and nothing else: the CRD and others' RayClusters stay", async () => {
     const foreign = simulatedCluster("example-cluster", foreignNs);
-    await c.custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: foreignNs, plural: PLURAL, body: foreign });
+    await c.custom.createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: foreignNs,
+      plural: PLURAL,
+      body: foreign,
+    });
     ok(await run(["destroy", "--yes", "--skip-preview"]), "pulumi destroy");
-    const gone = (p: Promise<unknown>) => p.then(() => false, (e) => e?.code === 404);
+    const gone = (p: Promise<unknown>) =>
+      p.then(
+        () => false,
+        (e) => e?.code === 404,
+      );
     await eventually(`namespace ${ns} gone`, () => gone(c.core.readNamespace({ name: ns })), 180_000, 500);
     const pods = await c.core.listPodForAllNamespaces({ labelSelector: LABELS.clusterName });
     assert.equal(pods.items.filter((p) => p.metadata!.namespace === ns).length, 0);
     const roles = await c.rbac.listRoleForAllNamespaces({ labelSelector: "app.kubernetes.io/name=ray-operator" });
     assert.equal(roles.items.filter((r) => r.metadata!.namespace === ns).length, 0);
     await c.ext.readCustomResourceDefinition({ name: CRD_NAME });
-    await c.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: foreignNs, plural: PLURAL, name: "example-cluster" });
+    await c.custom.getNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: foreignNs,
+      plural: PLURAL,
+      name: "example-cluster",
+    });
   });
 });

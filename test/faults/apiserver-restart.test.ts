@@ -101,12 +101,17 @@ describe("faults: kube-apiserver killed and restarted on the same etcd", functio
         // Kill once the scale-up has made `at` workers or the scale-down removed `at`, whichever is
         // first: both run at once, sharing the rate limit, so each is then mid-way.
         const at = random.int(3, GROW / 2);
-        const before = await eventually(`round ${r} under way`, async () => {
-          const grown = grow ? await workersOf(grow) : [];
-          const left = shrink ? await workersOf(shrink) : [];
-          const under = (grow && grown.length >= at) || (shrink && GROW - left.length >= at);
-          return under ? { grown, left } : undefined;
-        }, 120_000, 100);
+        const before = await eventually(
+          `round ${r} under way`,
+          async () => {
+            const grown = grow ? await workersOf(grow) : [];
+            const left = shrink ? await workersOf(shrink) : [];
+            const under = (grow && grown.length >= at) || (shrink && GROW - left.length >= at);
+            return under ? { grown, left } : undefined;
+          },
+          120_000,
+          100,
+        );
         await restartProcess(controlPlane, "kube-apiserver", random.int(0, 1500));
         run.injected++;
         if (grow && before.grown.length < GROW) inCreates++;

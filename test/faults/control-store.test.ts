@@ -99,11 +99,16 @@ describe("faults: Ray's control store stopped during a scale-down (real node, re
     };
     try {
       await rayClusters(c, namespace).create(scalingDown(namespace));
-      const launched = await eventually(`${NAME} Ready with 2 workers running Ray`, async () => {
-        const pods = await clusterPods(c, namespace, NAME);
-        const ok = isReady(await getRayCluster(c, namespace, NAME)) && running(pods.head);
-        return ok && pods.workers.length === 2 && pods.workers.every(running) ? pods : undefined;
-      }, 600_000, 1000);
+      const launched = await eventually(
+        `${NAME} Ready with 2 workers running Ray`,
+        async () => {
+          const pods = await clusterPods(c, namespace, NAME);
+          const ok = isReady(await getRayCluster(c, namespace, NAME)) && running(pods.head);
+          return ok && pods.workers.length === 2 && pods.workers.every(running) ? pods : undefined;
+        },
+        600_000,
+        1000,
+      );
       const head = launched.head!;
       const reachable = async () =>
         (await getRayCluster(c, namespace, NAME)).status?.conditions?.find((x) => x.type === "AutoscalerReachable");
@@ -124,11 +129,16 @@ describe("faults: Ray's control store stopped during a scale-down (real node, re
           const generation = (await getRayCluster(c, namespace, NAME)).metadata.generation;
           // Proof that the operator looked, more than once, and could have deleted: two failed
           // autoscaler passes and a reconcile of the new generation.
-          await eventually(`${what}: two failed autoscaler passes and the new spec reconciled`, async () => {
-            const rc = await getRayCluster(c, namespace, NAME);
-            const passes = failedPasses(await counters()) - failedPasses(before);
-            return passes >= 2 && rc.status?.observedGeneration === generation;
-          }, FREEZE_LIMIT_MS - (Date.now() - frozenAt), 500);
+          await eventually(
+            `${what}: two failed autoscaler passes and the new spec reconciled`,
+            async () => {
+              const rc = await getRayCluster(c, namespace, NAME);
+              const passes = failedPasses(await counters()) - failedPasses(before);
+              return passes >= 2 && rc.status?.observedGeneration === generation;
+            },
+            FREEZE_LIMIT_MS - (Date.now() - frozenAt),
+            500,
+          );
           const during = await counters();
           const deleted = deletes(during) - deletes(before);
           const now = (await clusterPods(c, namespace, NAME)).workers;
@@ -141,11 +151,16 @@ describe("faults: Ray's control store stopped during a scale-down (real node, re
       };
       const scaledTo = async (workers: number) => {
         const thawed = Date.now();
-        await eventually(`${NAME} Ready with ${workers} workers`, async () => {
-          const pods = await clusterPods(c, namespace, NAME);
-          const rc = await getRayCluster(c, namespace, NAME);
-          return isReady(rc) && pods.workers.length === workers && pods.workers.every(running);
-        }, 300_000, 1000);
+        await eventually(
+          `${NAME} Ready with ${workers} workers`,
+          async () => {
+            const pods = await clusterPods(c, namespace, NAME);
+            const rc = await getRayCluster(c, namespace, NAME);
+            return isReady(rc) && pods.workers.length === workers && pods.workers.every(running);
+          },
+          300_000,
+          1000,
+        );
         run.convergeMs = Date.now() - thawed;
       };
 

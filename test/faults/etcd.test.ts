@@ -95,16 +95,24 @@ describe("faults: etcd restarted, and watches forced to 410 by compaction", func
       want[name] = GROW;
       await rayClusters(c, namespace).create(kwokCluster(namespace, name, GROW));
       const at = random.int(3, GROW - 15);
-      const before = await eventually(`${at} of ${name}'s workers`, async () => {
-        const ws = (await podsIn(c, namespace)).filter((p) => p.cluster === name && p.kind === "worker");
-        return ws.length >= at ? ws : undefined;
-      }, 120_000, 100);
+      const before = await eventually(
+        `${at} of ${name}'s workers`,
+        async () => {
+          const ws = (await podsIn(c, namespace)).filter((p) => p.cluster === name && p.kind === "worker");
+          return ws.length >= at ? ws : undefined;
+        },
+        120_000,
+        100,
+      );
       run.check(before.length < GROW, `${name}: all workers existed before the fault; it landed after the creates`);
       run.injected += await inject(r);
       const done = await converge(c, namespace, want, 300_000);
       run.convergeMs = done.ms;
       if (done.ms === undefined) throw new Error(`never converged after fault ${r + 1}: ${done.stuck}`);
-      const lost = missing(before, (await podsIn(c, namespace)).filter((p) => !p.terminating));
+      const lost = missing(
+        before,
+        (await podsIn(c, namespace)).filter((p) => !p.terminating),
+      );
       run.podsLost += lost.length;
       run.check(!lost.length, `${name}: workers created before the fault are gone: ${lost.map((p) => p.name)}`);
     }
@@ -151,10 +159,16 @@ describe("faults: etcd restarted, and watches forced to 410 by compaction", func
     const run = new FaultRun("etcd killed and restarted mid-scale-up", "restarts");
     let error: unknown;
     try {
-      await scaleUpsThrough(run, seed, async () => {
-        await restartProcess(controlPlane, "etcd", downs.int(1000, 5000));
-        return 1;
-      }, {}, true);
+      await scaleUpsThrough(
+        run,
+        seed,
+        async () => {
+          await restartProcess(controlPlane, "etcd", downs.int(1000, 5000));
+          return 1;
+        },
+        {},
+        true,
+      );
     } catch (e) {
       error = e;
       throw e;
@@ -185,12 +199,17 @@ describe("faults: etcd restarted, and watches forced to 410 by compaction", func
             await restartProcess(controlPlane, "etcd", downs.int(0, 2000));
             // The 410 comes once the watch cache has listed again; a watch that came back while it
             // was listing is answered 429 instead, and relists without a 410: then compact again.
-            const told = await eventually("a watch of the operator told 410", async () => {
-              const now = [...(op?.logs() ?? "").matchAll(GONE)].length;
-              if (now <= counted) return false;
-              counted = now;
-              return true;
-            }, 20_000, 200).catch(() => false);
+            const told = await eventually(
+              "a watch of the operator told 410",
+              async () => {
+                const now = [...(op?.logs() ?? "").matchAll(GONE)].length;
+                if (now <= counted) return false;
+                counted = now;
+                return true;
+              },
+              20_000,
+              200,
+            ).catch(() => false);
             if (told) return attempt;
           }
           throw new Error(`${ATTEMPTS} compactions in round ${round + 1}, and no watch of the operator was told 410`);

@@ -112,10 +112,15 @@ describe("faults: the API server unreachable past the Lease, two replicas", func
         want[name] = GROW;
         await rayClusters(c, ns).create(kwokCluster(ns, name, GROW));
         const at = random.int(3, 20);
-        await eventually(`${at} of ${name}'s workers`, async () => {
-          const ws = (await podsIn(c, ns)).filter((p) => p.cluster === name && p.kind === "worker");
-          return ws.length >= at;
-        }, 120_000, 100);
+        await eventually(
+          `${at} of ${name}'s workers`,
+          async () => {
+            const ws = (await podsIn(c, ns)).filter((p) => p.cluster === name && p.kind === "worker");
+            return ws.length >= at;
+          },
+          120_000,
+          100,
+        );
         const leader = await holder();
         const leaderOp = leader ? replicas.get(leader) : undefined;
         const isolate = r > 0 && leaderOp?.pid !== undefined;

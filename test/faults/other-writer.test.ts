@@ -203,7 +203,10 @@ describe("faults: another writer fighting the operator", function () {
       }
       await finish(run, s, GROW + 1 + HAND_DELETES, deleted);
       const end = (await podsIn(c, s.namespace)).filter((p) => !p.terminating);
-      const lost = missing([...seen.values()].filter((p) => !deleted.has(p.uid)), end);
+      const lost = missing(
+        [...seen.values()].filter((p) => !deleted.has(p.uid)),
+        end,
+      );
       run.podsLost += lost.length;
       run.check(!lost.length, `workers nobody deleted are gone: ${lost.map((p) => p.name).join(", ")}`);
     } catch (e) {

@@ -17,18 +17,20 @@ import { KubeRest } from "../../operator/kube/rest";
 import { connectionOf } from "../../scripts/kube-connection";
 import { Informer, Stored } from "../../operator/kube/informer";
 import { createLogger } from "../../operator/util/log";
-import {
-  Clients,
-  deleteNamespace,
-  errorText,
-  eventually,
-  statusCode,
-  uniqueName,
-} from "../helpers/kube";
+import { Clients, deleteNamespace, errorText, eventually, statusCode, uniqueName } from "../helpers/kube";
 import { operatorNamespace } from "../helpers/operator-env";
 import { brokenClusters, JsonObject, pathsNamedIn } from "../helpers/bad-clusters";
 import { AuditLog, podWrites } from "../helpers/faults-audit";
-import { faultCluster, FaultRun, faultSeed, lite, metric, mutatingRequests, PodLite, startOperator } from "../helpers/faults";
+import {
+  faultCluster,
+  FaultRun,
+  faultSeed,
+  lite,
+  metric,
+  mutatingRequests,
+  PodLite,
+  startOperator,
+} from "../helpers/faults";
 import { reportFaultsAfterAll } from "../helpers/faults-report";
 
 reportFaultsAfterAll();
@@ -249,9 +251,14 @@ describe("faults: random RayCluster specs against the operator", function () {
       const reconciles = (m: Map<string, number>) => metric(m, "ray_operator_reconcile_total");
       const target = reconciles(before) + QUIET_PASSES * accepted.length;
       const quietFrom = Date.now();
-      await eventually(`${QUIET_PASSES} more reconciles of every cluster`, async () => {
-        return reconciles(await operator.metrics()) >= target;
-      }, (QUIET_PASSES + 2) * RESYNC_SECONDS * 1000 + 120_000, 1000);
+      await eventually(
+        `${QUIET_PASSES} more reconciles of every cluster`,
+        async () => {
+          return reconciles(await operator.metrics()) >= target;
+        },
+        (QUIET_PASSES + 2) * RESYNC_SECONDS * 1000 + 120_000,
+        1000,
+      );
       const after = await operator.metrics();
       const writes = mutatingRequests(after) - mutatingRequests(before);
       const written = [...after]
@@ -259,7 +266,11 @@ describe("faults: random RayCluster specs against the operator", function () {
         .map(([k, v]) => `${k.replace("ray_operator_api_requests_total", "")} +${v - (before.get(k) ?? 0)}`);
       const quietFor = ((Date.now() - quietFrom) / 1000).toFixed(0);
       run.check(!writes, `${writes} writes in ${quietFor} s of resyncs: ${written.join(", ")}`);
-      const said = operator.logs().split("\n").slice(logLines - 1).filter(Boolean);
+      const said = operator
+        .logs()
+        .split("\n")
+        .slice(logLines - 1)
+        .filter(Boolean);
       run.check(!said.length, `${said.length} log lines while quiet, e.g. ${said.slice(0, 3).join(" | ")}`);
       run.check(operator.running(), "the operator exited");
       const failed = (m: Map<string, number>) => metric(m, "ray_operator_reconcile_errors_total");

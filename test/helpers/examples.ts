@@ -17,7 +17,12 @@ export function seedStackConfig(): StackConfig {
 /** A RayCluster of the seed stack, as it would be applied to `namespace`. */
 export function exampleCluster(name: "example-cluster" | "example-cluster2", namespace = "ray"): RayCluster {
   const c = seedStackConfig().clusters[name];
-  return structuredClone({ apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace, ...(c.labels ? { labels: c.labels } : {}) }, spec: c.spec }) as RayCluster;
+  return structuredClone({
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: { name, namespace, ...(c.labels ? { labels: c.labels } : {}) },
+    spec: c.spec,
+  }) as RayCluster;
 }
 
 /**
@@ -37,7 +42,8 @@ export function onSimulatedNodes(rc: RayCluster): RayCluster {
 }
 
 /** A seed cluster on the simulated nodes (see onSimulatedNodes). */
-export const simulatedCluster = (name: "example-cluster" | "example-cluster2", namespace = "ray") => onSimulatedNodes(exampleCluster(name, namespace));
+export const simulatedCluster = (name: "example-cluster" | "example-cluster2", namespace = "ray") =>
+  onSimulatedNodes(exampleCluster(name, namespace));
 
 /** The same cluster with `edit` applied to a deep copy. */
 export function edited(rc: RayCluster, edit: (rc: any) => void): RayCluster {

@@ -35,14 +35,23 @@ export function clientsFromFile(path: string): Clients {
 }
 
 /** A KubeConfig that authenticates as a ServiceAccount with a token from the TokenRequest API. */
-export async function serviceAccountKubeConfig(admin: Clients, namespace: string, name: string): Promise<k8s.KubeConfig> {
+export async function serviceAccountKubeConfig(
+  admin: Clients,
+  namespace: string,
+  name: string,
+): Promise<k8s.KubeConfig> {
   return kubeConfigWithToken(admin.kc, await serviceAccountToken(admin.kc, namespace, name), namespace);
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `fn` until it returns a truthy value; fails with `what` after `timeoutMs`. */
-export async function eventually<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 30000, everyMs = 250): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  fn: () => Promise<T | undefined | null | false>,
+  timeoutMs = 30000,
+  everyMs = 250,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
@@ -54,7 +63,9 @@ export async function eventually<T>(what: string, fn: () => Promise<T | undefine
     }
     await sleep(everyMs);
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${errorText(last)})` : ""}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${errorText(last)})` : ""}`,
+  );
 }
 
 /** The API server's message of a failed call. */
@@ -96,7 +107,17 @@ export async function deleteNamespace(c: Clients, name: string, wait = false): P
   } catch (e) {
     if (statusCode(e) !== 404) throw e;
   }
-  if (wait) await eventually(`namespace ${name} gone`, async () => rejectsWith(404, c.core.readNamespace({ name })).then(() => true, () => false), 120000, 500);
+  if (wait)
+    await eventually(
+      `namespace ${name} gone`,
+      async () =>
+        rejectsWith(404, c.core.readNamespace({ name })).then(
+          () => true,
+          () => false,
+        ),
+      120000,
+      500,
+    );
 }
 
 /**
@@ -114,4 +135,5 @@ export async function apply(c: Clients, obj: any): Promise<any> {
 }
 
 let counter = 0;
-export const uniqueName = (prefix: string) => `${prefix}-${process.pid % 10000}-${++counter}-${Math.random().toString(36).slice(2, 6)}`;
+export const uniqueName = (prefix: string) =>
+  `${prefix}-${process.pid % 10000}-${++counter}-${Math.random().toString(36).slice(2, 6)}`;

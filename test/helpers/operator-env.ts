@@ -27,17 +27,30 @@ export async function operatorNamespace(c: Clients, ns: string): Promise<string>
 }
 
 export const rayClusters = (c: Clients, ns: string) => ({
-  create: (body: any) => c.custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL, body }),
-  get: (name: string): Promise<any> => c.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL, name }),
-  replace: (body: any) => c.custom.replaceNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL, name: body.metadata.name, body }),
-  delete: (name: string) => c.custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL, name }),
+  create: (body: any) =>
+    c.custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL, body }),
+  get: (name: string): Promise<any> =>
+    c.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL, name }),
+  replace: (body: any) =>
+    c.custom.replaceNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: ns,
+      plural: PLURAL,
+      name: body.metadata.name,
+      body,
+    }),
+  delete: (name: string) =>
+    c.custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL, name }),
 });
 
 /** `kubectl get rayclusters`, as the API server renders it (server-side printing of the CRD's columns). */
 export async function rayClusterTable(kc: k8s.KubeConfig, ns: string): Promise<Array<Record<string, unknown>>> {
   const rest = await KubeRest.create(await connectionOf(kc));
   try {
-    const table = await rest.request<any>("GET", `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}`, { accept: "application/json;as=Table;v=v1;g=meta.k8s.io" });
+    const table = await rest.request<any>("GET", `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}`, {
+      accept: "application/json;as=Table;v=v1;g=meta.k8s.io",
+    });
     const names: string[] = table.columnDefinitions.map((d: any) => d.name);
     return table.rows.map((r: any) => Object.fromEntries(names.map((n, i) => [n, r.cells[i]])));
   } finally {

@@ -16,7 +16,11 @@ import { installCrd } from "./operator-env";
 export const DASHBOARD_PORT = 8265;
 
 /** CRD, namespace, RBAC and the operator Deployment, as `pulumi up` installs them; resolves once the operator pod is Ready. */
-export async function installOperatorInCluster(c: Clients, namespace: string, env: { autoscalerIntervalSeconds?: number } = {}): Promise<V1Pod> {
+export async function installOperatorInCluster(
+  c: Clients,
+  namespace: string,
+  env: { autoscalerIntervalSeconds?: number } = {},
+): Promise<V1Pod> {
   await installCrd(c);
   await apply(c, namespaceObject(namespace, "baseline"));
   for (const obj of rbacObjects(namespace, "namespace")) await apply(c, obj);
@@ -36,12 +40,18 @@ export async function installOperatorInCluster(c: Clients, namespace: string, en
   return eventually("the operator pod to be Ready", () => operatorPod(c, namespace), 180_000, 1000);
 }
 
-const selector = (labels: Record<string, string>) => Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(",");
+const selector = (labels: Record<string, string>) =>
+  Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(",");
 
 /** The operator's pod once it is Ready (undefined before). */
 export async function operatorPod(c: Clients, namespace: string): Promise<V1Pod | undefined> {
   const pods = (await c.core.listNamespacedPod({ namespace, labelSelector: selector(operatorLabels) })).items;
-  return pods.find((p) => !p.metadata?.deletionTimestamp && p.status?.conditions?.some((x) => x.type === "Ready" && x.status === "True"));
+  return pods.find(
+    (p) =>
+      !p.metadata?.deletionTimestamp && p.status?.conditions?.some((x) => x.type === "Ready" && x.status === "True"),
+  );
 }
 
 export async function operatorLog(c: Clients, namespace: string): Promise<string> {
@@ -58,20 +68,40 @@ export async function operatorMetrics(c: Clients, namespace: string): Promise<st
 }
 
 export async function getRayCluster(c: Clients, namespace: string, name: string): Promise<RayCluster> {
-  return (await c.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name })) as RayCluster;
+  return (await c.custom.getNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace,
+    plural: PLURAL,
+    name,
+  })) as RayCluster;
 }
 
-export const isReady = (rc: RayCluster) => !!rc.status?.conditions?.some((x) => x.type === "Ready" && x.status === "True");
+export const isReady = (rc: RayCluster) =>
+  !!rc.status?.conditions?.some((x) => x.type === "Ready" && x.status === "True");
 
 /** Live pods of a cluster (head and workers), by kind. */
-export async function clusterPods(c: Clients, namespace: string, cluster: string): Promise<{ head?: V1Pod; workers: V1Pod[] }> {
-  const pods = (await c.core.listNamespacedPod({ namespace, labelSelector: `${LABELS.clusterName}=${cluster}` })).items.filter((p) => !p.metadata?.deletionTimestamp);
-  return { head: pods.find((p) => p.metadata?.labels?.[LABELS.nodeType] === "head"), workers: pods.filter((p) => p.metadata?.labels?.[LABELS.nodeType] === "worker") };
+export async function clusterPods(
+  c: Clients,
+  namespace: string,
+  cluster: string,
+): Promise<{ head?: V1Pod; workers: V1Pod[] }> {
+  const pods = (
+    await c.core.listNamespacedPod({ namespace, labelSelector: `${LABELS.clusterName}=${cluster}` })
+  ).items.filter((p) => !p.metadata?.deletionTimestamp);
+  return {
+    head: pods.find((p) => p.metadata?.labels?.[LABELS.nodeType] === "head"),
+    workers: pods.filter((p) => p.metadata?.labels?.[LABELS.nodeType] === "worker"),
+  };
 }
 
 /** Ray's job API on the cluster's head, through the head Service. */
 export async function rayJobs(c: Clients, namespace: string, cluster: string): Promise<RayJobClient> {
-  const rc = await eventually(`${cluster}'s head Service IP`, async () => (await getRayCluster(c, namespace, cluster)).status?.head?.serviceIP, 60_000);
+  const rc = await eventually(
+    `${cluster}'s head Service IP`,
+    async () => (await getRayCluster(c, namespace, cluster)).status?.head?.serviceIP,
+    60_000,
+  );
   const jobs = new RayJobClient(`http://${rc}:${DASHBOARD_PORT}`);
   await jobs.waitUntilServing(180_000);
   return jobs;
@@ -137,7 +167,12 @@ export async function jobLine(
   marker: string,
   timeoutMs = 300_000,
 ): Promise<string> {
-  const find = (logs: string) => logs.split("\n").find((l) => l.startsWith(marker))?.slice(marker.length).trim();
+  const find = (logs: string) =>
+    logs
+      .split("\n")
+      .find((l) => l.startsWith(marker))
+      ?.slice(marker.length)
+      .trim();
   return eventually(
     `a "${marker}" line from job ${submissionId}`,
     async () => {

@@ -126,7 +126,9 @@ describe("autoscaling on the demand Ray reports (integration: the real node, rea
   });
 
   async function remove(name: string): Promise<void> {
-    await rayClusters(c, ns).delete(name).catch(() => undefined);
+    await rayClusters(c, ns)
+      .delete(name)
+      .catch(() => undefined);
     await eventually(
       `${name}'s pods gone`,
       async () => {
@@ -154,7 +156,9 @@ describe("autoscaling on the demand Ray reports (integration: the real node, rea
       async () => {
         const { workers } = await clusterPods(c, ns, cluster);
         if (workers.length !== n || !workers.every(podReady)) return undefined;
-        const inRay = rayWorkers((await gcs.getClusterResourceState()).nodes).map((x) => x.instanceId).sort();
+        const inRay = rayWorkers((await gcs.getClusterResourceState()).nodes)
+          .map((x) => x.instanceId)
+          .sort();
         return JSON.stringify(inRay) === JSON.stringify(names(workers)) ? workers : undefined;
       },
       timeoutMs,
@@ -269,10 +273,15 @@ print("REQUESTED", ${n})
     ].sort((a, b) => a.instance.localeCompare(b.instance));
     assert.deepEqual(listed, expected);
     // The operator reads the same GCS: connected, and it wants the one worker there is.
-    const rc = await eventually("AutoscalerReachable=True and a decision in status", async () => {
-      const rc = await getRayCluster(c, ns, name);
-      return reachable(rc) === "True" && rc.status?.autoscaler?.targetWorkers ? rc : undefined;
-    }, 60_000, 1000);
+    const rc = await eventually(
+      "AutoscalerReachable=True and a decision in status",
+      async () => {
+        const rc = await getRayCluster(c, ns, name);
+        return reachable(rc) === "True" && rc.status?.autoscaler?.targetWorkers ? rc : undefined;
+      },
+      60_000,
+      1000,
+    );
     assert.equal(condition(rc, "AutoscalerReachable")!.reason, "Connected");
     assert.equal(rc.status!.autoscaler!.targetWorkers![TYPE], 1);
   });
@@ -286,7 +295,11 @@ print("REQUESTED", ${n})
 
     await requestResources(jobs, 3);
     const requested = (await gcs.getClusterResourceState()).clusterResourceConstraints.flat();
-    assert.deepEqual(requested.map((r) => [r.request.resources, r.count]), [[{ Custom1: 1 }, 3]], "Ray's request");
+    assert.deepEqual(
+      requested.map((r) => [r.request.resources, r.count]),
+      [[{ Custom1: 1 }, 3]],
+      "Ray's request",
+    );
     const up = await workersInRay(name, gcs, 3, "3 workers in Ray for the 3 requested bundles");
     assert.ok(uids(up).includes(initial[0].metadata!.uid!), "the first worker is kept");
     assert.equal((await getRayCluster(c, ns, name)).status?.autoscaler?.targetWorkers?.[TYPE], 3);
@@ -294,10 +307,15 @@ print("REQUESTED", ${n})
     // Idle past idleTimeoutMinutes as Ray counts it, but requested: the operator decides again and
     // again with these idle times in hand, and keeps every one.
     const deletes = await counter("ray_operator_pod_actions_total", { action: "delete" });
-    await eventually(`every worker idle in Ray for longer than ${idleMs} ms`, async () => {
-      const idle = rayWorkers((await gcs.getClusterResourceState()).nodes);
-      return idle.length === 3 && idle.every((n) => n.idleDurationMs > idleMs + 2000);
-    }, 120_000, 1000);
+    await eventually(
+      `every worker idle in Ray for longer than ${idleMs} ms`,
+      async () => {
+        const idle = rayWorkers((await gcs.getClusterResourceState()).nodes);
+        return idle.length === 3 && idle.every((n) => n.idleDurationMs > idleMs + 2000);
+      },
+      120_000,
+      1000,
+    );
     await morePasses(3, "with the requested workers idle past idleTimeoutMinutes");
     assert.deepEqual(uids((await clusterPods(c, ns, name)).workers), uids(up), "requested workers were removed");
     assert.equal(await counter("ray_operator_pod_actions_total", { action: "delete" }), deletes, "a pod was deleted");
@@ -366,18 +384,28 @@ print("NODES", json.dumps(nodes))
     // on the GCS and exit.
     process.kill(gcsServer[0], "SIGSTOP");
     try {
-      const rc = await eventually("AutoscalerReachable=False", async () => {
-        const rc = await getRayCluster(c, ns, name);
-        return condition(rc, "AutoscalerReachable")?.status === "False" ? rc : undefined;
-      }, 120_000, 500);
+      const rc = await eventually(
+        "AutoscalerReachable=False",
+        async () => {
+          const rc = await getRayCluster(c, ns, name);
+          return condition(rc, "AutoscalerReachable")?.status === "False" ? rc : undefined;
+        },
+        120_000,
+        500,
+      );
       const down = condition(rc, "AutoscalerReachable")!;
       assert.equal(down.reason, "ControlStoreUnreachable");
       const address = `${name}-ray-head.${ns}.svc:6379`.replace(/\./g, "\\.");
       assert.match(down.message, new RegExp(`cannot reach the GCS at ${address}: .*(DEADLINE_EXCEEDED|UNAVAILABLE)`));
       // Two failed passes (the second after the backoff) with nothing created or deleted.
-      await eventually("2 failed autoscaler passes", async () => {
-        return (await counter("ray_operator_autoscaler_decisions_total", { outcome: "error" })) >= errors0 + 2;
-      }, 120_000, 500);
+      await eventually(
+        "2 failed autoscaler passes",
+        async () => {
+          return (await counter("ray_operator_autoscaler_decisions_total", { outcome: "error" })) >= errors0 + 2;
+        },
+        120_000,
+        500,
+      );
       const m1 = await metrics();
       const actions = metricSum(m1, "ray_operator_pod_actions_total");
       assert.equal(actions, actions0, "a pod was created or deleted while the GCS was down");
@@ -392,10 +420,15 @@ print("NODES", json.dumps(nodes))
       process.kill(gcsServer[0], "SIGCONT");
     }
 
-    const rc = await eventually("AutoscalerReachable=True again", async () => {
-      const rc = await getRayCluster(c, ns, name);
-      return condition(rc, "AutoscalerReachable")?.status === "True" ? rc : undefined;
-    }, 180_000, 1000);
+    const rc = await eventually(
+      "AutoscalerReachable=True again",
+      async () => {
+        const rc = await getRayCluster(c, ns, name);
+        return condition(rc, "AutoscalerReachable")?.status === "True" ? rc : undefined;
+      },
+      180_000,
+      1000,
+    );
     assert.equal(condition(rc, "AutoscalerReachable")!.reason, "Connected");
     assert.match(await operatorLog(c, ns), new RegExp(`^${name}:.*GCS at .* reachable again`, "m"));
     const pods = await clusterPods(c, ns, name);
@@ -447,11 +480,16 @@ print("RAN_ON", json.dumps(ray.get(refs)), flush=True)
     );
     await jobLine(jobs, driver, "SUBMITTED");
     const busy = await workersInRay(name, gcs, max, `${max} workers in Ray`);
-    await eventually("Custom1 tasks still waiting in Ray with 3 workers busy", async () => {
-      const s = await gcs.getClusterResourceState();
-      const waiting = s.pendingResourceRequests.filter((r) => r.request.resources.Custom1 === 1);
-      return waiting.reduce((a, r) => a + r.count, 0) === 3;
-    }, 120_000, 1000);
+    await eventually(
+      "Custom1 tasks still waiting in Ray with 3 workers busy",
+      async () => {
+        const s = await gcs.getClusterResourceState();
+        const waiting = s.pendingResourceRequests.filter((r) => r.request.resources.Custom1 === 1);
+        return waiting.reduce((a, r) => a + r.count, 0) === 3;
+      },
+      120_000,
+      1000,
+    );
     // The operator sees that demand pass after pass and adds nothing.
     await morePasses(3, "with 3 tasks waiting and maxWorkers reached");
     const rc = await getRayCluster(c, ns, name);
@@ -464,7 +502,10 @@ print("RAN_ON", json.dumps(ray.get(refs)), flush=True)
     // prints no infeasible section: autoscaler/v2/schema.py says so).
     assert.deepEqual(rc.status?.autoscaler?.infeasible, ["{'Custom1': 5.0}: 1 pending tasks/actors"]);
     const reported = (await gcs.getClusterStatus()).autoscalingState?.infeasibleResourceRequests ?? [];
-    assert.deepEqual(reported.map((r) => ({ ...r.resourcesBundle })), [{ Custom1: 5 }]);
+    assert.deepEqual(
+      reported.map((r) => ({ ...r.resourcesBundle })),
+      [{ Custom1: 5 }],
+    );
     const status = await jobs.run("ray status");
     assert.match(status.logs, /^Pending Demands:\n(?: .*\n)* \{'Custom1': 5\.0\}: 1\+ pending tasks\/actors$/m);
 
@@ -476,9 +517,14 @@ print("RAN_ON", json.dumps(ray.get(refs)), flush=True)
     assert.deepEqual([...new Set(ranOn)].sort(), names(busy));
     assert.ok(watch.max <= max, `at most ${max} worker pods at once, saw ${watch.max}`);
     // The driver gone, so is its infeasible task, and the status line with it.
-    await eventually("status.autoscaler.infeasible empty again", async () => {
-      return (await getRayCluster(c, ns, name)).status?.autoscaler?.infeasible?.length === 0;
-    }, 120_000, 1000);
+    await eventually(
+      "status.autoscaler.infeasible empty again",
+      async () => {
+        return (await getRayCluster(c, ns, name)).status?.autoscaler?.infeasible?.length === 0;
+      },
+      120_000,
+      1000,
+    );
   });
 
   it("logs each decision as the seed's `<cluster>:` Cluster status block", async () => {

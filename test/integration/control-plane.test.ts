@@ -2,7 +2,18 @@
 // collection through owner references, scheduling onto kwok nodes, RBAC, namespace deletion.
 import { strict as assert } from "assert";
 import { testCluster } from "../support/cluster";
-import { apply, Clients, clientsFor, clientsFromFile, deleteNamespace, ensureNamespace, eventually, rejectsWith, serviceAccountKubeConfig, uniqueName } from "../helpers/kube";
+import {
+  apply,
+  Clients,
+  clientsFor,
+  clientsFromFile,
+  deleteNamespace,
+  ensureNamespace,
+  eventually,
+  rejectsWith,
+  serviceAccountKubeConfig,
+  uniqueName,
+} from "../helpers/kube";
 import { CRD_NAME, GROUP, PLURAL, VERSION } from "../../api/v1/types";
 import { rbacObjects } from "../../builders/rbac";
 import { namespaceObject } from "../../builders/namespace";
@@ -46,7 +57,10 @@ describe("the control plane (integration, real API server)", function () {
         delete (rc.spec as any).upscalingSpeed;
         const created: any = await createCluster(c, ns, rc);
         assert.equal(created.spec.upscalingSpeed, 1);
-        assert.deepEqual(created.spec.headStartRayCommands, ["ray stop", "ulimit -n 65536; ray start --head --no-monitor --dashboard-host 0.0.0.0"]);
+        assert.deepEqual(created.spec.headStartRayCommands, [
+          "ray stop",
+          "ulimit -n 65536; ray start --head --no-monitor --dashboard-host 0.0.0.0",
+        ]);
         assert.equal(created.spec.podTypes[0].podConfig.apiVersion, "v1");
       }
     });
@@ -58,7 +72,14 @@ describe("the control plane (integration, real API server)", function () {
         // Strict field validation, as `kubectl apply` uses by default, so unknown fields are errors too.
         const message = await rejectsWith(
           what === "an unknown field" ? 400 : 422,
-          c.custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL, body: rc, fieldValidation: "Strict" }),
+          c.custom.createNamespacedCustomObject({
+            group: GROUP,
+            version: VERSION,
+            namespace: ns,
+            plural: PLURAL,
+            body: rc,
+            fieldValidation: "Strict",
+          }),
         );
         if (field) assert.ok(message.includes(field), `message does not name ${field}: ${message}`);
       });
@@ -66,28 +87,66 @@ describe("the control plane (integration, real API server)", function () {
   });
 
   it("garbage-collects a pod owned by a RayCluster when the RayCluster is deleted", async () => {
-    const rc: any = await createCluster(c, ns, { ...simulatedCluster("example-cluster", ns), metadata: { name: "gc-owner", namespace: ns } });
+    const rc: any = await createCluster(c, ns, {
+      ...simulatedCluster("example-cluster", ns),
+      metadata: { name: "gc-owner", namespace: ns },
+    });
     const pod = await c.core.createNamespacedPod({
       namespace: ns,
       body: {
         metadata: {
           name: "owned-pod",
-          ownerReferences: [{ apiVersion: `${GROUP}/${VERSION}`, kind: "RayCluster", name: rc.metadata.name, uid: rc.metadata.uid, controller: true, blockOwnerDeletion: true }],
+          ownerReferences: [
+            {
+              apiVersion: `${GROUP}/${VERSION}`,
+              kind: "RayCluster",
+              name: rc.metadata.name,
+              uid: rc.metadata.uid,
+              controller: true,
+              blockOwnerDeletion: true,
+            },
+          ],
         },
         spec: { ...KWOK_PLACEMENT, containers: [{ name: "c", image: "busybox" }] },
       },
     });
     assert.equal(pod.metadata!.ownerReferences![0].uid, rc.metadata.uid);
-    await c.custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL, name: "gc-owner" });
-    await eventually("the owned pod to be garbage-collected", async () => rejectsWith(404, c.core.readNamespacedPod({ name: "owned-pod", namespace: ns })).then(() => true, () => false), 60000);
+    await c.custom.deleteNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: ns,
+      plural: PLURAL,
+      name: "gc-owner",
+    });
+    await eventually(
+      "the owned pod to be garbage-collected",
+      async () =>
+        rejectsWith(404, c.core.readNamespacedPod({ name: "owned-pod", namespace: ns })).then(
+          () => true,
+          () => false,
+        ),
+      60000,
+    );
   });
 
   it("schedules a pod onto a kwok node where it becomes Running and Ready", async function () {
     if (!local) this.skip();
-    await c.core.createNamespacedPod({ namespace: ns, body: { metadata: { name: "fits" }, spec: { ...KWOK_PLACEMENT, containers: [{ name: "c", image: "busybox", resources: { requests: { cpu: "1", memory: "512Mi" } } }] } } });
+    await c.core.createNamespacedPod({
+      namespace: ns,
+      body: {
+        metadata: { name: "fits" },
+        spec: {
+          ...KWOK_PLACEMENT,
+          containers: [{ name: "c", image: "busybox", resources: { requests: { cpu: "1", memory: "512Mi" } } }],
+        },
+      },
+    });
     const pod = await eventually("pod fits to be Running and Ready", async () => {
       const p = await c.core.readNamespacedPod({ name: "fits", namespace: ns });
-      return p.status?.phase === "Running" && p.status.conditions?.some((x) => x.type === "Ready" && x.status === "True") ? p : undefined;
+      return p.status?.phase === "Running" &&
+        p.status.conditions?.some((x) => x.type === "Ready" && x.status === "True")
+        ? p
+        : undefined;
     });
     assert.match(pod.spec!.nodeName!, /^kwok-node-/);
     assert.ok(pod.status!.podIP, "the pod has an IP");
@@ -95,7 +154,16 @@ describe("the control plane (integration, real API server)", function () {
 
   it("keeps a pod that fits no node Pending with the scheduler's reason", async function () {
     if (!local) this.skip();
-    await c.core.createNamespacedPod({ namespace: ns, body: { metadata: { name: "too-big" }, spec: { ...KWOK_PLACEMENT, containers: [{ name: "c", image: "busybox", resources: { requests: { cpu: "1000" } } }] } } });
+    await c.core.createNamespacedPod({
+      namespace: ns,
+      body: {
+        metadata: { name: "too-big" },
+        spec: {
+          ...KWOK_PLACEMENT,
+          containers: [{ name: "c", image: "busybox", resources: { requests: { cpu: "1000" } } }],
+        },
+      },
+    });
     const cond = await eventually("the scheduler to give up on too-big", async () => {
       const p = await c.core.readNamespacedPod({ name: "too-big", namespace: ns });
       return p.status?.conditions?.find((x) => x.type === "PodScheduled" && x.status === "False");
@@ -132,15 +200,33 @@ describe("the control plane (integration, real API server)", function () {
         name: "example-cluster",
         body: [{ op: "add", path: "/status", value: { phase: "Pending" } }],
       });
-      const pod = await sa.core.createNamespacedPod({ namespace: rbacNs, body: { metadata: { name: "by-operator" }, spec: { ...KWOK_PLACEMENT, containers: [{ name: "c", image: "busybox" }] } } });
+      const pod = await sa.core.createNamespacedPod({
+        namespace: rbacNs,
+        body: {
+          metadata: { name: "by-operator" },
+          spec: { ...KWOK_PLACEMENT, containers: [{ name: "c", image: "busybox" }] },
+        },
+      });
       await sa.core.listNamespacedPod({ namespace: rbacNs });
       await sa.core.deleteNamespacedPod({ namespace: rbacNs, name: pod.metadata!.name! });
-      await sa.core.createNamespacedService({ namespace: rbacNs, body: { metadata: { name: "svc" }, spec: { ports: [{ port: 80 }] } } });
+      await sa.core.createNamespacedService({
+        namespace: rbacNs,
+        body: { metadata: { name: "svc" }, spec: { ports: [{ port: 80 }] } },
+      });
       await sa.core.createNamespacedEvent({
         namespace: rbacNs,
-        body: { metadata: { name: "ev.1" }, involvedObject: { kind: "Pod", name: "x", namespace: rbacNs }, reason: "Test", message: "m", type: "Normal" },
+        body: {
+          metadata: { name: "ev.1" },
+          involvedObject: { kind: "Pod", name: "x", namespace: rbacNs },
+          reason: "Test",
+          message: "m",
+          type: "Normal",
+        },
       });
-      await sa.coordination.createNamespacedLease({ namespace: rbacNs, body: { metadata: { name: "ray-operator-leader" }, spec: { holderIdentity: "me" } } });
+      await sa.coordination.createNamespacedLease({
+        namespace: rbacNs,
+        body: { metadata: { name: "ray-operator-leader" }, spec: { holderIdentity: "me" } },
+      });
       await sa.coordination.readNamespacedLease({ namespace: rbacNs, name: "ray-operator-leader" });
     });
 
@@ -150,13 +236,33 @@ describe("the control plane (integration, real API server)", function () {
       await rejectsWith(403, sa.core.listNamespacedConfigMap({ namespace: rbacNs }));
       await rejectsWith(403, sa.apps.listNamespacedDeployment({ namespace: rbacNs }));
       await rejectsWith(403, sa.core.deleteNamespacedService({ namespace: rbacNs, name: "svc" }));
-      await rejectsWith(403, sa.custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: rbacNs, plural: PLURAL, name: "example-cluster" }));
-      await rejectsWith(403, sa.custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: rbacNs, plural: PLURAL, body: simulatedCluster("example-cluster2", rbacNs) }));
+      await rejectsWith(
+        403,
+        sa.custom.deleteNamespacedCustomObject({
+          group: GROUP,
+          version: VERSION,
+          namespace: rbacNs,
+          plural: PLURAL,
+          name: "example-cluster",
+        }),
+      );
+      await rejectsWith(
+        403,
+        sa.custom.createNamespacedCustomObject({
+          group: GROUP,
+          version: VERSION,
+          namespace: rbacNs,
+          plural: PLURAL,
+          body: simulatedCluster("example-cluster2", rbacNs),
+        }),
+      );
       await rejectsWith(403, sa.coordination.readNamespacedLease({ namespace: rbacNs, name: "someone-elses-lease" }));
       await rejectsWith(403, sa.rbac.listNamespacedRole({ namespace: rbacNs }));
       // No exec: ask the authorizer, as `kubectl exec` would be asked.
       const review = await sa.authz.createSelfSubjectAccessReview({
-        body: { spec: { resourceAttributes: { namespace: rbacNs, verb: "create", resource: "pods", subresource: "exec" } } },
+        body: {
+          spec: { resourceAttributes: { namespace: rbacNs, verb: "create", resource: "pods", subresource: "exec" } },
+        },
       });
       assert.equal(review.status?.allowed, false);
     });
@@ -166,7 +272,10 @@ describe("the control plane (integration, real API server)", function () {
     const doomed = uniqueName("doomed");
     await ensureNamespace(c, doomed);
     await createCluster(c, doomed, simulatedCluster("example-cluster", doomed));
-    await c.core.createNamespacedPod({ namespace: doomed, body: { metadata: { name: "p" }, spec: { ...KWOK_PLACEMENT, containers: [{ name: "c", image: "busybox" }] } } });
+    await c.core.createNamespacedPod({
+      namespace: doomed,
+      body: { metadata: { name: "p" }, spec: { ...KWOK_PLACEMENT, containers: [{ name: "c", image: "busybox" }] } },
+    });
     await deleteNamespace(c, doomed, true);
     await rejectsWith(404, c.core.readNamespacedPod({ namespace: doomed, name: "p" }));
   });

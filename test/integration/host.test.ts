@@ -17,8 +17,16 @@ import { ROOT } from "../helpers/examples";
 const CLI = join(ROOT, "scripts", "cluster", "cli.ts");
 const TS_NODE = join(ROOT, "node_modules", "ts-node", "dist", "bin.js");
 
-function cli(args: string[], stateDir: string): { proc: ChildProcess; done: Promise<{ code: number | null; output: string }> } {
-  const proc = spawn(process.execPath, [TS_NODE, CLI, ...args], { cwd: ROOT, env: { ...process.env, RAY_OPERATOR_CLUSTER_DIR: stateDir }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+function cli(
+  args: string[],
+  stateDir: string,
+): { proc: ChildProcess; done: Promise<{ code: number | null; output: string }> } {
+  const proc = spawn(process.execPath, [TS_NODE, CLI, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, RAY_OPERATOR_CLUSTER_DIR: stateDir },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
   let output = "";
   proc.stdout!.on("data", (d) => (output += d));
   proc.stderr!.on("data", (d) => (output += d));
@@ -52,12 +60,26 @@ describe("the real node and the host (integration)", function () {
       body: {
         metadata: { name: "sleeper" },
         spec: {
-          containers: [{ name: "c", image: "rayproject/ray:2.60.0", imagePullPolicy: "Never", command: ["sleep", "3600"], volumeMounts: [{ name: "m", mountPath: "/m" }] }],
+          containers: [
+            {
+              name: "c",
+              image: "rayproject/ray:2.60.0",
+              imagePullPolicy: "Never",
+              command: ["sleep", "3600"],
+              volumeMounts: [{ name: "m", mountPath: "/m" }],
+            },
+          ],
           volumes: [{ name: "m", emptyDir: { medium: "Memory" } }],
         },
       },
     });
-    await eventually("the pod Running on the real node", async () => (await c.core.readNamespacedPod({ namespace: "default", name: "sleeper" })).status?.phase === "Running", 120_000, 500);
+    await eventually(
+      "the pod Running on the real node",
+      async () =>
+        (await c.core.readNamespacedPod({ namespace: "default", name: "sleeper" })).status?.phase === "Running",
+      120_000,
+      500,
+    );
     assert.notDeepEqual(hostSnapshot(), before, "the node changed the host while it ran (the check can see it)");
     const down = await cli(["down"], stateDir).done;
     assert.equal(down.code, 0, down.output);
@@ -70,17 +92,26 @@ describe("the real node and the host (integration)", function () {
     const before = hostSnapshot();
     const up = cli(["up"], stateDir);
     // Killed once the node is half-made: containerd and the kubelet started, the node not Ready yet.
-    const journal = await eventually("the kubelet started", async () => {
-      if (!existsSync(JOURNAL_FILE)) return undefined;
-      const j = JSON.parse(readFileSync(JOURNAL_FILE, "utf8")) as { pids: Record<string, number> };
-      return j.pids.kubelet ? j : undefined;
-    }, 600_000, 100);
+    const journal = await eventually(
+      "the kubelet started",
+      async () => {
+        if (!existsSync(JOURNAL_FILE)) return undefined;
+        const j = JSON.parse(readFileSync(JOURNAL_FILE, "utf8")) as { pids: Record<string, number> };
+        return j.pids.kubelet ? j : undefined;
+      },
+      600_000,
+      100,
+    );
     process.kill(-up.proc.pid!, "SIGKILL");
     await up.done;
-    assert.ok(processAlive(journal.pids.kubelet), "the kubelet outlived the killed bring-up (so there is something to clean)");
+    assert.ok(
+      processAlive(journal.pids.kubelet),
+      "the kubelet outlived the killed bring-up (so there is something to clean)",
+    );
     const down = await cli(["down"], stateDir).done;
     assert.equal(down.code, 0, down.output);
-    for (const [name, pid] of Object.entries(journal.pids)) assert.ok(!processAlive(pid), `${name} (${pid}) still runs`);
+    for (const [name, pid] of Object.entries(journal.pids))
+      assert.ok(!processAlive(pid), `${name} (${pid}) still runs`);
     assert.deepEqual(hostSnapshot(), before);
   });
 });

@@ -44,8 +44,12 @@ describe("two operator replicas with leader election (integration)", function ()
   const holder = async () =>
     (await c.coordination.readNamespacedLease({ namespace: ns, name: LEADER_ELECTION_LEASE })).spec?.holderIdentity;
   const workers = async (cluster: string) =>
-    (await c.core.listNamespacedPod({ namespace: ns, labelSelector: `${LABELS.clusterName}=${cluster},${LABELS.nodeType}=worker` }))
-      .items.filter((p) => !p.metadata!.deletionTimestamp).length;
+    (
+      await c.core.listNamespacedPod({
+        namespace: ns,
+        labelSelector: `${LABELS.clusterName}=${cluster},${LABELS.nodeType}=worker`,
+      })
+    ).items.filter((p) => !p.metadata!.deletionTimestamp).length;
   const twoReplicas = async (env: Record<string, string> = {}) => {
     await start("replica-a", env);
     await start("replica-b", env);
@@ -73,8 +77,12 @@ describe("two operator replicas with leader election (integration)", function ()
   it("lets only the leader act, and hands over when the leader stops", async () => {
     const { leader, standby } = await twoReplicas();
     // Both are ready: the standby's job is to wait.
-    await eventually("both replicas ready", async () =>
-      (await replicas[leader].get("/readyz")).status === 200 && (await replicas[standby].get("/readyz")).status === 200);
+    await eventually(
+      "both replicas ready",
+      async () =>
+        (await replicas[leader].get("/readyz")).status === 200 &&
+        (await replicas[standby].get("/readyz")).status === 200,
+    );
 
     await rayClusters(c, ns).create(simulatedCluster("example-cluster", ns));
     await eventually("workers from the leader", async () => (await workers("example-cluster")) === 2);
@@ -107,7 +115,11 @@ describe("two operator replicas with leader election (integration)", function ()
     const audit = testClusterAuditLog();
     if (!audit) this.skip(); // the audit log is the local control plane's
     // Short leases, so the test is quick: the holder acts 3 s past a renewal; the lease lasts 6 s.
-    const { leader, standby } = await twoReplicas({ LEASE_DURATION_SECONDS: "6", RENEW_DEADLINE_SECONDS: "3", RETRY_PERIOD_SECONDS: "1" });
+    const { leader, standby } = await twoReplicas({
+      LEASE_DURATION_SECONDS: "6",
+      RENEW_DEADLINE_SECONDS: "3",
+      RETRY_PERIOD_SECONDS: "1",
+    });
     await rayClusters(c, ns).create(simulatedCluster("example-cluster", ns));
     await eventually("workers from the leader", async () => (await workers("example-cluster")) === 2);
 
@@ -118,22 +130,43 @@ describe("two operator replicas with leader election (integration)", function ()
     const rc = await rayClusters(c, ns).get("example-cluster");
     rc.spec.podTypes[1].minWorkers = 3;
     await rayClusters(c, ns).replace(rc);
-    await eventually("the new leader's work", async () =>
-      (await workers("example-cluster2")) === 1 && (await workers("example-cluster")) === 3, 60_000);
+    await eventually(
+      "the new leader's work",
+      async () => (await workers("example-cluster2")) === 1 && (await workers("example-cluster")) === 3,
+      60_000,
+    );
 
     const wokeAt = new Date().toISOString();
     process.kill(replicas[leader].pid!, "SIGCONT");
-    const code = await eventually("the old leader to exit", async () =>
-      replicas[leader].running() ? undefined : { code: (await replicas[leader].stop()) ?? "signal" }, 60_000, 250);
+    const code = await eventually(
+      "the old leader to exit",
+      async () => (replicas[leader].running() ? undefined : { code: (await replicas[leader].stop()) ?? "signal" }),
+      60_000,
+      250,
+    );
     assert.equal(code.code, 1, "it stops, as controller-runtime does when leadership is lost");
     assert.match(replicas[leader].logs(), /lost lease/);
 
     // Every request the old leader's client made after waking, from the API server's audit log.
     const agent = `ray-operator/${leader}`;
-    const after = readFileSync(audit!, "utf8").split("\n").filter(Boolean)
-      .map((l) => JSON.parse(l) as { userAgent?: string; verb: string; stage: string; requestReceivedTimestamp: string; objectRef?: { resource?: string } })
+    const after = readFileSync(audit!, "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            userAgent?: string;
+            verb: string;
+            stage: string;
+            requestReceivedTimestamp: string;
+            objectRef?: { resource?: string };
+          },
+      )
       .filter((e) => e.userAgent === agent && e.stage === "ResponseComplete" && e.requestReceivedTimestamp >= wokeAt);
-    assert.deepEqual(after.filter((e) => WRITES.includes(e.verb)).map((e) => `${e.verb} ${e.objectRef?.resource}`), []);
+    assert.deepEqual(
+      after.filter((e) => WRITES.includes(e.verb)).map((e) => `${e.verb} ${e.objectRef?.resource}`),
+      [],
+    );
     assert.equal(await workers("example-cluster"), 3, "no worker created or deleted twice");
     assert.equal(await workers("example-cluster2"), 1);
   });

@@ -73,11 +73,16 @@ describe("namespaces the operator runs pods in: opt-in cluster-wide, Pod Securit
   const podsIn = async (ns: string) => (await c.core.listNamespacedPod({ namespace: ns })).items;
   const condition = (rc: RayCluster, type: string) => rc.status?.conditions?.find((x) => x.type === type);
   const readyWithPods = (ns: string, name: string) =>
-    eventually(`${ns}/${name} Ready`, async () => {
-      const rc = (await rayClusters(c, ns).get(name)) as RayCluster;
-      const pods = (await podsIn(ns)).filter((p) => p.metadata?.labels?.[LABELS.clusterName] === name);
-      return condition(rc, "Ready")?.status === "True" && pods.length === 3 ? pods : undefined;
-    }, 120_000, 300);
+    eventually(
+      `${ns}/${name} Ready`,
+      async () => {
+        const rc = (await rayClusters(c, ns).get(name)) as RayCluster;
+        const pods = (await podsIn(ns)).filter((p) => p.metadata?.labels?.[LABELS.clusterName] === name);
+        return condition(rc, "Ready")?.status === "True" && pods.length === 3 ? pods : undefined;
+      },
+      120_000,
+      300,
+    );
   /** What `user` asked of the API server about objects in `ns`, from the audit log. */
   const requestsIn = (user: string, ns: string) =>
     readFileSync(testClusterAuditLog()!, "utf8")
@@ -105,7 +110,10 @@ describe("namespaces the operator runs pods in: opt-in cluster-wide, Pod Securit
     assert.equal(untouched.status, undefined, "no status written in a namespace that did not opt in");
     assert.deepEqual(await podsIn(other), [], "no pod created there");
     assert.deepEqual(requestsIn(user, other), [], "the operator made no request about that namespace's objects");
-    assert.ok(requestsIn(user, optedIn).some((r) => r.startsWith("create pods/")), "while it did create pods here");
+    assert.ok(
+      requestsIn(user, optedIn).some((r) => r.startsWith("create pods/")),
+      "while it did create pods here",
+    );
 
     // Its owners opt in: the operator picks the cluster up from the namespace's watch.
     await apply(c, bareNamespace(other, { ...enforce, [OPERATOR_OPT_IN_LABEL]: home }));
@@ -118,11 +126,19 @@ describe("namespaces the operator runs pods in: opt-in cluster-wide, Pod Securit
     created.push(lax);
     await apply(c, bareNamespace(lax, { [OPERATOR_OPT_IN_LABEL]: home }));
     await rayClusters(c, lax).create(simulatedCluster("example-cluster", lax));
-    const stalled = await eventually("Stalled", async () => {
-      const rc = (await rayClusters(c, lax).get("example-cluster")) as RayCluster;
-      return condition(rc, "Stalled")?.status === "True" ? condition(rc, "Stalled") : undefined;
-    }, 60_000, 300);
-    assert.match(stalled!.message ?? "", new RegExp(`namespace ${lax} enforces no Pod Security level .*${POD_SECURITY_ENFORCE_LABEL}`));
+    const stalled = await eventually(
+      "Stalled",
+      async () => {
+        const rc = (await rayClusters(c, lax).get("example-cluster")) as RayCluster;
+        return condition(rc, "Stalled")?.status === "True" ? condition(rc, "Stalled") : undefined;
+      },
+      60_000,
+      300,
+    );
+    assert.match(
+      stalled!.message ?? "",
+      new RegExp(`namespace ${lax} enforces no Pod Security level .*${POD_SECURITY_ENFORCE_LABEL}`),
+    );
     assert.deepEqual(await podsIn(lax), [], "no pod created");
 
     // A level is set: the namespace's watch brings the cluster back, and it runs.

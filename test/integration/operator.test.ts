@@ -219,7 +219,10 @@ describe("the operator (integration: real API server, the operator process under
       assert.equal(worker.type, "worker-nodes");
     }
     const svc = await c.core.readNamespacedService({ namespace: w.ns, name: "example-cluster-ray-head" });
-    assert.deepEqual(svc.spec!.ports!.map((p) => p.port), [6379, 10001, 8265]);
+    assert.deepEqual(
+      svc.spec!.ports!.map((p) => p.port),
+      [6379, 10001, 8265],
+    );
   });
 
   it("launches example-cluster2: a head and 1 worker", async () => {
@@ -253,8 +256,14 @@ describe("the operator (integration: real API server, the operator process under
     await w.create("example-cluster2");
     await w.converged("example-cluster", 2);
     await w.converged("example-cluster2", 1);
-    const lines = w.op.logs().split("\n").filter((l) => /^example-cluster2:/.test(l));
-    assert.ok(lines.some((l) => /Created head pod example-cluster2-ray-head-/.test(l)), lines.join("\n"));
+    const lines = w.op
+      .logs()
+      .split("\n")
+      .filter((l) => /^example-cluster2:/.test(l));
+    assert.ok(
+      lines.some((l) => /Created head pod example-cluster2-ray-head-/.test(l)),
+      lines.join("\n"),
+    );
     assert.ok(lines.some((l) => /Created worker pod example-cluster2-ray-worker-/.test(l)));
     const others = lines.filter((l) => /example-cluster-ray-/.test(l));
     assert.deepEqual(others, [], "no line of example-cluster under example-cluster2:");
@@ -589,7 +598,10 @@ describe("the operator (integration: real API server, the operator process under
         const selector = `${LABELS.clusterName}=example-cluster2`;
         const pods = await c.core.listNamespacedPod({ namespace: w.ns, labelSelector: selector });
         const service = { namespace: w.ns, name: "example-cluster2-ray-head" };
-        const svc = await c.core.readNamespacedService(service).then(() => true, () => false);
+        const svc = await c.core.readNamespacedService(service).then(
+          () => true,
+          () => false,
+        );
         return pods.items.length === 0 && !svc;
       },
       120_000,

@@ -18,7 +18,12 @@ const SPARE = "example-cluster-ray-worker-spare";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls the GCS until `pred` holds; fails with the last state seen. */
-async function waitState(gcs: GcsAutoscalerClient, what: string, pred: (s: ClusterResourceState) => boolean, timeoutMs = 60_000): Promise<ClusterResourceState> {
+async function waitState(
+  gcs: GcsAutoscalerClient,
+  what: string,
+  pred: (s: ClusterResourceState) => boolean,
+  timeoutMs = 60_000,
+): Promise<ClusterResourceState> {
   const deadline = Date.now() + timeoutMs;
   let last: ClusterResourceState | undefined;
   while (Date.now() < deadline) {
@@ -40,7 +45,9 @@ describe("GCS client against a real Ray head", function () {
   before(async function () {
     this.timeout(15 * 60_000); // the first run creates the Ray venv
     rayVenv();
-    cluster = await LocalRayCluster.start({ head: { instanceId: "example-cluster-ray-head-hbxvv", nodeTypeName: "head-node", numCpus: 1 } });
+    cluster = await LocalRayCluster.start({
+      head: { instanceId: "example-cluster-ray-head-hbxvv", nodeTypeName: "head-node", numCpus: 1 },
+    });
     await Promise.all([
       cluster.addWorker({ instanceId: W1, nodeTypeName: "worker-nodes", numCpus: 1, resources: WORKER_RESOURCES }),
       cluster.addWorker({ instanceId: W2, nodeTypeName: "worker-nodes", numCpus: 1, resources: WORKER_RESOURCES }),
@@ -75,26 +82,36 @@ describe("GCS client against a real Ray head", function () {
       assert.equal(w.totalResources.CPU, 1);
       assert.equal(w.totalResources.Custom1, 1);
       assert.equal(w.totalResources.is_spot, 1);
-      assert.deepEqual(
-        Object.fromEntries(["CPU", "Custom1", "is_spot"].map((k) => [k, w.availableResources[k]])),
-        { CPU: 1, Custom1: 1, is_spot: 1 },
-      );
+      assert.deepEqual(Object.fromEntries(["CPU", "Custom1", "is_spot"].map((k) => [k, w.availableResources[k]])), {
+        CPU: 1,
+        Custom1: 1,
+        is_spot: 1,
+      });
       assert.equal(w.status, "IDLE");
       assert.match(w.nodeId, /^[0-9a-f]{56}$/);
     }
     assert.equal(byInstance(s, SPARE)!.rayNodeTypeName, "spare-nodes");
     // Idle time grows while nothing runs.
-    const later = await waitState(gcs, "idle time to grow", (x) => byInstance(x, W1)!.idleDurationMs > byInstance(s, W1)!.idleDurationMs);
+    const later = await waitState(
+      gcs,
+      "idle time to grow",
+      (x) => byInstance(x, W1)!.idleDurationMs > byInstance(s, W1)!.idleDurationMs,
+    );
     assert.equal(byInstance(later, W1)!.status, "IDLE");
   });
 
   it("DrainNode of an idle worker is accepted and the node leaves; the others stay", async () => {
     const s = await gcs.getClusterResourceState();
     const spare = byInstance(s, SPARE)!;
-    const r = await gcs.drainNode({ nodeId: spare.nodeId, reason: "IDLE_TERMINATION", message: "idle for 5 minutes (test)" });
+    const r = await gcs.drainNode({
+      nodeId: spare.nodeId,
+      reason: "IDLE_TERMINATION",
+      message: "idle for 5 minutes (test)",
+    });
     assert.deepEqual(r, { accepted: true, rejectionReason: "" });
     const after = await waitState(gcs, "the drained node to leave", (x) => byInstance(x, SPARE)?.status === "DEAD");
-    for (const id of [W1, W2, "example-cluster-ray-head-hbxvv"]) assert.notEqual(byInstance(after, id)!.status, "DEAD", `${id} died with the drained node`);
+    for (const id of [W1, W2, "example-cluster-ray-head-hbxvv"])
+      assert.notEqual(byInstance(after, id)!.status, "DEAD", `${id} died with the drained node`);
     await cluster!.stopWorker(SPARE); // the pod's deletion
   });
 
@@ -110,10 +127,14 @@ time.sleep(3600)
 `);
     await driver.waitFor("TASKS");
     // Two run (one Custom1 per worker), three wait.
-    const s = await waitState(gcs, "3 pending {Custom1: 1}", (x) => x.pendingResourceRequests.some((r) => r.request.resources.Custom1 === 1 && r.count === 3));
+    const s = await waitState(gcs, "3 pending {Custom1: 1}", (x) =>
+      x.pendingResourceRequests.some((r) => r.request.resources.Custom1 === 1 && r.count === 3),
+    );
     const req = s.pendingResourceRequests.find((r) => r.request.resources.Custom1 === 1)!;
     assert.deepEqual(req.request.resources, { Custom1: 1 });
-    const busy = await waitState(gcs, "both workers busy", (x) => [W1, W2].every((id) => byInstance(x, id)!.status === "RUNNING"));
+    const busy = await waitState(gcs, "both workers busy", (x) =>
+      [W1, W2].every((id) => byInstance(x, id)!.status === "RUNNING"),
+    );
     for (const id of [W1, W2]) {
       const w = byInstance(busy, id)!;
       assert.equal(w.availableResources.Custom1 ?? 0, 0);
@@ -146,7 +167,11 @@ print("PGS", flush=True)
 time.sleep(3600)
 `);
     await d.waitFor("PGS");
-    const s = await waitState(gcs, "constraints and 4 gangs", (x) => x.clusterResourceConstraints.length > 0 && x.pendingGangResourceRequests.length === 4);
+    const s = await waitState(
+      gcs,
+      "constraints and 4 gangs",
+      (x) => x.clusterResourceConstraints.length > 0 && x.pendingGangResourceRequests.length === 4,
+    );
     const constraint = s.clusterResourceConstraints.flat().map((r) => [r.request.resources, r.count]);
     assert.deepEqual(
       constraint.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
@@ -175,7 +200,15 @@ time.sleep(3600)
       { name: "worker-nodes", resources: { CPU: 1, Custom1: 1, is_spot: 1 }, minWorkers: 2, maxWorkers: 10 },
       { name: "big-nodes", resources: { CPU: 8, Custom1: 4 }, minWorkers: 0, maxWorkers: 2 },
     ];
-    const input = { types, headType: "head-node", maxWorkers: 12, upscalingSpeed: 1, idleTimeoutMs: 5 * 60_000, pendingLaunches: {}, ...seen };
+    const input = {
+      types,
+      headType: "head-node",
+      maxWorkers: 12,
+      upscalingSpeed: 1,
+      idleTimeoutMs: 5 * 60_000,
+      pendingLaunches: {},
+      ...seen,
+    };
     const d = decide(input);
     assert.ok(seen.nodes.find((n) => n.isHead)?.instanceId === "example-cluster-ray-head-hbxvv");
     assert.deepEqual(d.remove, [], "busy workers are not removed");
@@ -185,8 +218,14 @@ time.sleep(3600)
     const lines = formatClusterStatus(input, d);
     assert.equal(lines[0], "Cluster status: 2 nodes");
     assert.ok(lines.includes(" - worker-nodes: 2"), lines.join("\n"));
-    assert.ok(lines.some((l) => l.startsWith("Resource demands: [{'Custom1': 1.0} * 3")), lines.join("\n"));
-    assert.ok(lines.some((l) => /^Node requests: \{.+\}$/.test(l)), lines.join("\n"));
+    assert.ok(
+      lines.some((l) => l.startsWith("Resource demands: [{'Custom1': 1.0} * 3")),
+      lines.join("\n"),
+    );
+    assert.ok(
+      lines.some((l) => /^Node requests: \{.+\}$/.test(l)),
+      lines.join("\n"),
+    );
   });
 
   it("ReportAutoscalingState is accepted, and `ray status` shows what we reported", async () => {
@@ -232,10 +271,16 @@ time.sleep(3600)
     assert.equal(r.reportError, undefined);
     // 3 tasks wait for Custom1; the pod on its way takes one: 2 more worker-nodes.
     assert.deepEqual(r.create, { "worker-nodes": 2 });
-    assert.deepEqual(r.delete.map((x) => [x.instanceId, x.reason]), [[SPARE2, "idle"]]);
+    assert.deepEqual(
+      r.delete.map((x) => [x.instanceId, x.reason]),
+      [[SPARE2, "idle"]],
+    );
     assert.deepEqual(r.drainRejected, []);
     // {Custom1: 3} (the PACK group) fits no type: reported, not chased.
-    assert.ok(r.infeasible.some((l) => l.includes("{'Custom1': 3.0}")), r.infeasible.join("\n"));
+    assert.ok(
+      r.infeasible.some((l) => l.includes("{'Custom1': 3.0}")),
+      r.infeasible.join("\n"),
+    );
     await waitState(gcs, "the drained worker gone", (x) => byInstance(x, SPARE2)?.status === "DEAD");
     await cluster!.stopWorker(SPARE2);
     const text = cluster!.rayStatus();

@@ -19,7 +19,11 @@ describe("scheduler parity with Ray's autoscaler (real Ray Python)", function ()
   before(() => rayVenv());
 
   it(`chooses the same node types and counts as Ray on ${CASES} random inputs`, () => {
-    const cases = Array.from({ length: CASES }, (_, i) => ({ name: `case-${i}`, input: randomParityCase(7000 + i), runs: 1 }));
+    const cases = Array.from({ length: CASES }, (_, i) => ({
+      name: `case-${i}`,
+      input: randomParityCase(7000 + i),
+      runs: 1,
+    }));
     const dir = mkdtempSync(join(tmpdir(), "scheduler-parity-"));
     let ray: Record<string, { launch: Record<string, number> }>;
     try {
@@ -44,7 +48,8 @@ describe("scheduler parity with Ray's autoscaler (real Ray Python)", function ()
       const theirs = sorted(ray[c.name].launch);
       if (theirs.length > 0) launching++;
       if (theirs.length > 1) severalTypes++;
-      if (JSON.stringify(ours) !== JSON.stringify(theirs)) differ.push(`${c.name}: ours ${JSON.stringify(ours)}, Ray ${JSON.stringify(theirs)}`);
+      if (JSON.stringify(ours) !== JSON.stringify(theirs))
+        differ.push(`${c.name}: ours ${JSON.stringify(ours)}, Ray ${JSON.stringify(theirs)}`);
     }
     assert.deepEqual(differ, []);
     // The inputs exercise real choices, not only "nothing to do".

@@ -28,7 +28,8 @@ const permission = (group: string, resource: string, verb: string) => `${group}/
 
 function granted(rules: PolicyRule[]): Set<string> {
   const out = new Set<string>();
-  for (const r of rules) for (const g of r.apiGroups) for (const res of r.resources) for (const v of r.verbs) out.add(permission(g, res, v));
+  for (const r of rules)
+    for (const g of r.apiGroups) for (const res of r.resources) for (const v of r.verbs) out.add(permission(g, res, v));
   return out;
 }
 
@@ -62,14 +63,33 @@ describe("RBAC against the audit log: the Role grants exactly what the operator 
     }).start();
     const rcs = rayClusters(c, ns);
     const workers = async (cluster: string) =>
-      (await c.core.listNamespacedPod({ namespace: ns, labelSelector: `${LABELS.clusterName}=${cluster},${LABELS.nodeType}=worker` })).items.filter((p) => !p.metadata!.deletionTimestamp);
+      (
+        await c.core.listNamespacedPod({
+          namespace: ns,
+          labelSelector: `${LABELS.clusterName}=${cluster},${LABELS.nodeType}=worker`,
+        })
+      ).items.filter((p) => !p.metadata!.deletionTimestamp);
     const head = async (cluster: string) =>
-      (await c.core.listNamespacedPod({ namespace: ns, labelSelector: `${LABELS.clusterName}=${cluster},${LABELS.nodeType}=head` })).items.find((p) => !p.metadata!.deletionTimestamp);
+      (
+        await c.core.listNamespacedPod({
+          namespace: ns,
+          labelSelector: `${LABELS.clusterName}=${cluster},${LABELS.nodeType}=head`,
+        })
+      ).items.find((p) => !p.metadata!.deletionTimestamp);
     const ready = async (cluster: string, n: number) =>
-      eventually(`${cluster} Ready with ${n} workers`, async () => {
-        const rc = (await rcs.get(cluster)) as RayCluster;
-        return rc.status?.conditions?.some((x) => x.type === "Ready" && x.status === "True") && rc.status.observedGeneration === rc.metadata.generation && (await workers(cluster)).length === n;
-      }, 120_000, 300);
+      eventually(
+        `${cluster} Ready with ${n} workers`,
+        async () => {
+          const rc = (await rcs.get(cluster)) as RayCluster;
+          return (
+            rc.status?.conditions?.some((x) => x.type === "Ready" && x.status === "True") &&
+            rc.status.observedGeneration === rc.metadata.generation &&
+            (await workers(cluster)).length === n
+          );
+        },
+        120_000,
+        300,
+      );
 
     // Create; scale up, then down; change the head Service's ports twice; lose the head; delete.
     const name = "audited";
@@ -89,13 +109,31 @@ describe("RBAC against the audit log: the Role grants exactly what the operator 
     rc = await rcs.get(name);
     rc.spec.headServicePorts = [{ name: "metrics", port: 8081 }];
     await rcs.replace(rc);
-    await eventually("the Service's new port", async () =>
-      (await c.core.readNamespacedService({ namespace: ns, name: `${name}-ray-head` })).spec!.ports!.some((p) => p.port === 8081), 60_000, 300);
+    await eventually(
+      "the Service's new port",
+      async () =>
+        (await c.core.readNamespacedService({ namespace: ns, name: `${name}-ray-head` })).spec!.ports!.some(
+          (p) => p.port === 8081,
+        ),
+      60_000,
+      300,
+    );
     await c.core.deleteNamespacedPod({ namespace: ns, name: (await head(name))!.metadata!.name! });
-    await eventually("the cluster restarted", async () => ((await rcs.get(name)) as RayCluster).status?.headRestarts === 1, 60_000, 300);
+    await eventually(
+      "the cluster restarted",
+      async () => ((await rcs.get(name)) as RayCluster).status?.headRestarts === 1,
+      60_000,
+      300,
+    );
     await ready(name, 1);
     await rcs.delete(name);
-    await eventually("the pods gone", async () => (await c.core.listNamespacedPod({ namespace: ns, labelSelector: LABELS.clusterName })).items.length === 0, 60_000, 300);
+    await eventually(
+      "the pods gone",
+      async () =>
+        (await c.core.listNamespacedPod({ namespace: ns, labelSelector: LABELS.clusterName })).items.length === 0,
+      60_000,
+      300,
+    );
     await op.stop();
 
     const user = `system:serviceaccount:${ns}:${SERVICE_ACCOUNT}`;
@@ -104,11 +142,28 @@ describe("RBAC against the audit log: the Role grants exactly what the operator 
       .filter(Boolean)
       .map((l) => JSON.parse(l) as AuditEvent)
       .filter((e) => e.user.username === user && e.stage === "ResponseComplete" && e.objectRef?.resource);
-    const used = new Set(events.map((e) => permission(e.objectRef!.apiGroup ?? "", e.objectRef!.subresource ? `${e.objectRef!.resource}/${e.objectRef!.subresource}` : e.objectRef!.resource!, e.verb)));
-    const refused = events.filter((e) => e.responseStatus?.code === 403).map((e) => `${e.verb} ${e.objectRef!.resource}${e.objectRef!.subresource ? `/${e.objectRef!.subresource}` : ""} ${e.objectRef!.name ?? ""}`);
+    const used = new Set(
+      events.map((e) =>
+        permission(
+          e.objectRef!.apiGroup ?? "",
+          e.objectRef!.subresource ? `${e.objectRef!.resource}/${e.objectRef!.subresource}` : e.objectRef!.resource!,
+          e.verb,
+        ),
+      ),
+    );
+    const refused = events
+      .filter((e) => e.responseStatus?.code === 403)
+      .map(
+        (e) =>
+          `${e.verb} ${e.objectRef!.resource}${e.objectRef!.subresource ? `/${e.objectRef!.subresource}` : ""} ${e.objectRef!.name ?? ""}`,
+      );
     assert.deepEqual(refused, [], "the operator was refused");
     // Checked by admission, not requested: `rayclusters/finalizers update` (the next test shows it is needed).
-    const grants = new Set([...granted([...operatorRules("namespace", ns), ...leaderElectionRules()])].filter((g) => g !== permission(GROUP, `${PLURAL}/finalizers`, "update")));
+    const grants = new Set(
+      [...granted([...operatorRules("namespace", ns), ...leaderElectionRules()])].filter(
+        (g) => g !== permission(GROUP, `${PLURAL}/finalizers`, "update"),
+      ),
+    );
     const unused = [...grants].filter((g) => !used.has(g)).sort();
     const ungranted = [...used].filter((u) => !grants.has(u)).sort();
     assert.deepEqual({ unused, ungranted }, { unused: [], ungranted: [] }, `used: ${[...used].sort().join(", ")}`);
@@ -123,16 +178,40 @@ describe("RBAC against the audit log: the Role grants exactly what the operator 
     const pod = (name: string) => ({
       metadata: {
         name,
-        ownerReferences: [{ apiVersion: API_VERSION, kind: KIND, name: owner.metadata.name!, uid: owner.metadata.uid!, controller: true, blockOwnerDeletion: true }],
+        ownerReferences: [
+          {
+            apiVersion: API_VERSION,
+            kind: KIND,
+            name: owner.metadata.name!,
+            uid: owner.metadata.uid!,
+            controller: true,
+            blockOwnerDeletion: true,
+          },
+        ],
       },
       spec: { containers: [{ name: "c", image: "x" }] },
     });
     const asOperator = clientsFor(await serviceAccountKubeConfig(c, ns, SERVICE_ACCOUNT));
     await asOperator.core.createNamespacedPod({ namespace: ns, body: pod("with-the-role"), dryRun: "All" });
-    const withoutFinalizers = operatorRules("namespace", ns).filter((r) => !r.resources.some((res) => res.endsWith("/finalizers")));
-    await apply(c, { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: ROLE, namespace: ns }, rules: withoutFinalizers });
-    const message = await eventually("the narrower Role in force", () =>
-      rejectsWith(403, asOperator.core.createNamespacedPod({ namespace: ns, body: pod("without"), dryRun: "All" })).catch(() => undefined), 30_000, 300);
+    const withoutFinalizers = operatorRules("namespace", ns).filter(
+      (r) => !r.resources.some((res) => res.endsWith("/finalizers")),
+    );
+    await apply(c, {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "Role",
+      metadata: { name: ROLE, namespace: ns },
+      rules: withoutFinalizers,
+    });
+    const message = await eventually(
+      "the narrower Role in force",
+      () =>
+        rejectsWith(
+          403,
+          asOperator.core.createNamespacedPod({ namespace: ns, body: pod("without"), dryRun: "All" }),
+        ).catch(() => undefined),
+      30_000,
+      300,
+    );
     assert.match(message, /cannot set blockOwnerDeletion/);
   });
 });

@@ -72,7 +72,12 @@ describe("real Ray on the real node (integration)", function () {
       const log = await operatorLog(c, ns).catch((e) => `(no operator log: ${e})`);
       console.error(`--- operator log (last 80 lines) ---\n${log.split("\n").slice(-80).join("\n")}`);
     }
-    const left = (await c.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL })) as { items: RayCluster[] };
+    const left = (await c.custom.listNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: ns,
+      plural: PLURAL,
+    })) as { items: RayCluster[] };
     await Promise.all(left.items.map((rc) => remove(rc.metadata.name!)));
   });
 
@@ -83,8 +88,11 @@ describe("real Ray on the real node (integration)", function () {
       async () => {
         const now = await getRayCluster(c, ns, rc.metadata.name!);
         const pods = await clusterPods(c, ns, rc.metadata.name!);
-        const running = (p?: V1Pod) => p?.status?.phase === "Running" && p.status.conditions?.some((x) => x.type === "Ready" && x.status === "True");
-        return isReady(now) && running(pods.head) && pods.workers.length === workers && pods.workers.every(running) ? { head: pods.head!, workers: pods.workers } : undefined;
+        const running = (p?: V1Pod) =>
+          p?.status?.phase === "Running" && p.status.conditions?.some((x) => x.type === "Ready" && x.status === "True");
+        return isReady(now) && running(pods.head) && pods.workers.length === workers && pods.workers.every(running)
+          ? { head: pods.head!, workers: pods.workers }
+          : undefined;
       },
       300_000,
       1000,
@@ -92,21 +100,40 @@ describe("real Ray on the real node (integration)", function () {
   }
 
   async function remove(name: string): Promise<void> {
-    await rayClusters(c, ns).delete(name).catch(() => undefined);
-    await eventually(`${name}'s pods gone`, async () => {
-      const p = await clusterPods(c, ns, name);
-      const all = (await c.core.listNamespacedPod({ namespace: ns, labelSelector: `ray-cluster-name=${name}` })).items;
-      return !p.head && all.length === 0;
-    }, 180_000, 1000);
+    await rayClusters(c, ns)
+      .delete(name)
+      .catch(() => undefined);
+    await eventually(
+      `${name}'s pods gone`,
+      async () => {
+        const p = await clusterPods(c, ns, name);
+        const all = (await c.core.listNamespacedPod({ namespace: ns, labelSelector: `ray-cluster-name=${name}` }))
+          .items;
+        return !p.head && all.length === 0;
+      },
+      180_000,
+      1000,
+    );
   }
 
   it("runs the operator in-cluster from its image: Ready on its probes, metrics, `<cluster>:` log lines", async () => {
     const name = "rn-operator";
-    const pods = await launch(seedAs(name, ns, (r) => (r.spec.podTypes[1].minWorkers = 0)), 0);
+    const pods = await launch(
+      seedAs(name, ns, (r) => (r.spec.podTypes[1].minWorkers = 0)),
+      0,
+    );
     const log = await operatorLog(c, ns);
     // In-cluster config: the API server through the `kubernetes` Service, with the mounted token.
-    assert.match(log, /ray-operator starting as ray-operator-[a-z0-9]+-[a-z0-9]+: watching namespace .* on https:\/\/10\.96\.0\.1/);
-    assert.ok(log.split("\n").some((l) => l.startsWith(`${name}:`) && l.includes(`Created head pod ${pods.head.metadata!.name}`)), log);
+    assert.match(
+      log,
+      /ray-operator starting as ray-operator-[a-z0-9]+-[a-z0-9]+: watching namespace .* on https:\/\/10\.96\.0\.1/,
+    );
+    assert.ok(
+      log
+        .split("\n")
+        .some((l) => l.startsWith(`${name}:`) && l.includes(`Created head pod ${pods.head.metadata!.name}`)),
+      log,
+    );
     assert.match(await operatorMetrics(c, ns), /ray_operator_reconcile_total\{result="success"\} [1-9]/);
     assert.equal(pods.head.spec!.nodeName, REAL_NODE_NAME);
   });
@@ -120,14 +147,23 @@ describe("real Ray on the real node (integration)", function () {
       // Ready pods run Ray (their readiness probe says so); a raylet registers with the head moments
       // later. Compared with the pods as they are now: on a loaded machine Ray may give up starting a
       // node (its 30 s raylet wait), and the operator rightly replaces that pod.
-      const { listed, pods } = await eventually(`${name}'s pods in ray status`, async () => {
-        const seen = await rayStatusNodes(jobs);
-        const now = await clusterPods(c, ns, name);
-        if (!now.head || now.workers.length !== rc.spec.podTypes[1].minWorkers) return undefined;
-        const current = [now.head, ...now.workers];
-        const same = seen.map((n) => n.instance).sort().join() === names(current).join();
-        return same ? { listed: seen, pods: current } : undefined;
-      }, 180_000, 2000);
+      const { listed, pods } = await eventually(
+        `${name}'s pods in ray status`,
+        async () => {
+          const seen = await rayStatusNodes(jobs);
+          const now = await clusterPods(c, ns, name);
+          if (!now.head || now.workers.length !== rc.spec.podTypes[1].minWorkers) return undefined;
+          const current = [now.head, ...now.workers];
+          const same =
+            seen
+              .map((n) => n.instance)
+              .sort()
+              .join() === names(current).join();
+          return same ? { listed: seen, pods: current } : undefined;
+        },
+        180_000,
+        2000,
+      );
       // Workers joined the head through the head Service's DNS name: Ray's nodes are its pods.
       assert.deepEqual(listed.map((n) => n.instance).sort(), names(pods));
       assert.deepEqual(listed.find((n) => n.instance === pods[0].metadata!.name)?.type, "head-node");
@@ -139,7 +175,8 @@ describe("real Ray on the real node (integration)", function () {
     const { head, workers } = await launch(seedAs("rn-program", ns), 2);
     const jobs = await rayJobs(c, ns, "rn-program");
     const result = await jobs.run(
-      pythonEntrypoint(`
+      pythonEntrypoint(
+        `
 import socket, ray
 ray.init()
 @ray.remote(scheduling_strategy="SPREAD")
@@ -148,7 +185,8 @@ def square(x):
 results = ray.get([square.remote(i) for i in range(100)])
 print("SUM", sum(r for r, _ in results))
 print("HOSTS", " ".join(sorted({h for _, h in results})))
-`.trim()),
+`.trim(),
+      ),
     );
     assert.equal(result.status, "SUCCEEDED", result.logs);
     assert.match(result.logs, /^SUM 328350$/m);
@@ -163,7 +201,8 @@ print("HOSTS", " ".join(sorted({h for _, h in results})))
     // Two tasks, each holding the one Custom1 a worker has, that finish only once both run at the same
     // time: they need two workers. (Not CPU: Ray lends a task's CPU to others while it waits in ray.get.)
     const result = await jobs.run(
-      pythonEntrypoint(`
+      pythonEntrypoint(
+        `
 import socket, time, ray
 ray.init()
 @ray.remote(num_cpus=0)
@@ -182,7 +221,8 @@ def together(barrier):
     return socket.gethostname()
 b = Barrier.remote()
 print("HOSTS", " ".join(sorted(ray.get([together.remote(b) for _ in range(2)]))))
-`.trim()),
+`.trim(),
+      ),
       300_000,
     );
     assert.equal(result.status, "SUCCEEDED", result.logs);
@@ -192,17 +232,27 @@ print("HOSTS", " ".join(sorted(ray.get([together.remote(b) for _ in range(2)])))
     assert.equal(added.length, 1, `one of them is a worker the autoscaler added: ${hosts} (initial ${names(initial)})`);
     // Idle past idleTimeoutMinutes (15 s): one of the two is drained in Ray and its pod deleted, and
     // minWorkers (1) stays. Which one is Ray's rule (the longest idle goes first), not the test's.
-    const remaining = await eventually("back to one worker", async () => {
-      const now = (await clusterPods(c, ns, name)).workers;
-      return now.length === 1 ? now : undefined;
-    }, 180_000, 1000);
+    const remaining = await eventually(
+      "back to one worker",
+      async () => {
+        const now = (await clusterPods(c, ns, name)).workers;
+        return now.length === 1 ? now : undefined;
+      },
+      180_000,
+      1000,
+    );
     const [gone] = hosts.filter((h) => !names(remaining).includes(h));
     assert.ok(gone, `one of ${hosts} was removed (left: ${names(remaining)})`);
     assert.match(await operatorLog(c, ns), new RegExp(`${name}:.*drained idle worker ${gone}`), "it was drained first");
-    const nodes = await eventually("ray status: the head and the remaining worker", async () => {
-      const listed = (await rayStatusNodes(await rayJobs(c, ns, name))).map((n) => n.instance);
-      return listed.length === 2 ? listed : undefined;
-    }, 120_000, 2000);
+    const nodes = await eventually(
+      "ray status: the head and the remaining worker",
+      async () => {
+        const listed = (await rayStatusNodes(await rayJobs(c, ns, name))).map((n) => n.instance);
+        return listed.length === 2 ? listed : undefined;
+      },
+      120_000,
+      2000,
+    );
     assert.ok(nodes.includes(names(remaining)[0]), `${names(remaining)[0]} is a Ray node: ${nodes}`);
   });
 
@@ -214,14 +264,26 @@ print("HOSTS", " ".join(sorted(ray.get([together.remote(b) for _ in range(2)])))
     assert.equal(raylets.length, 1, "one raylet runs in the worker's container");
     process.kill(raylets[0], "SIGKILL");
     // The container exits (its command watches the raylet), the pod fails, and a new worker replaces it.
-    const replacement = await eventually("a new worker running Ray", async () => {
-      const now = (await clusterPods(c, ns, name)).workers.filter((w) => w.metadata!.uid !== victim.metadata!.uid);
-      return now.length === 1 && now[0].status?.conditions?.some((x) => x.type === "Ready" && x.status === "True") ? now[0] : undefined;
-    }, 180_000, 1000);
-    const nodes = await eventually("the new worker in ray status", async () => {
-      const listed = (await rayStatusNodes(await rayJobs(c, ns, name))).map((n) => n.instance);
-      return listed.includes(replacement.metadata!.name!) ? listed : undefined;
-    }, 120_000, 2000);
+    const replacement = await eventually(
+      "a new worker running Ray",
+      async () => {
+        const now = (await clusterPods(c, ns, name)).workers.filter((w) => w.metadata!.uid !== victim.metadata!.uid);
+        return now.length === 1 && now[0].status?.conditions?.some((x) => x.type === "Ready" && x.status === "True")
+          ? now[0]
+          : undefined;
+      },
+      180_000,
+      1000,
+    );
+    const nodes = await eventually(
+      "the new worker in ray status",
+      async () => {
+        const listed = (await rayStatusNodes(await rayJobs(c, ns, name))).map((n) => n.instance);
+        return listed.includes(replacement.metadata!.name!) ? listed : undefined;
+      },
+      120_000,
+      2000,
+    );
     assert.ok(nodes.includes(head.metadata!.name!), "the head was not touched");
   });
 
@@ -229,16 +291,30 @@ print("HOSTS", " ".join(sorted(ray.get([together.remote(b) for _ in range(2)])))
     const name = "rn-head";
     const before = await launch(scalingCluster(name, ns, 1, 1), 1);
     await c.core.deleteNamespacedPod({ namespace: ns, name: before.head.metadata!.name! });
-    const after = await eventually("a new head and a new worker", async () => {
-      const now = await clusterPods(c, ns, name);
-      const fresh = now.head && now.head.metadata!.uid !== before.head.metadata!.uid && now.workers.length === 1 && now.workers[0].metadata!.uid !== before.workers[0].metadata!.uid;
-      const ready = (p?: V1Pod) => p?.status?.conditions?.some((x) => x.type === "Ready" && x.status === "True");
-      return fresh && ready(now.head) && ready(now.workers[0]) ? now : undefined;
-    }, 300_000, 1000);
-    const nodes = await eventually("the new worker joined the new head", async () => {
-      const listed = await rayStatusNodes(await rayJobs(c, ns, name));
-      return listed.length === 2 ? listed : undefined;
-    }, 180_000, 2000);
+    const after = await eventually(
+      "a new head and a new worker",
+      async () => {
+        const now = await clusterPods(c, ns, name);
+        const fresh =
+          now.head &&
+          now.head.metadata!.uid !== before.head.metadata!.uid &&
+          now.workers.length === 1 &&
+          now.workers[0].metadata!.uid !== before.workers[0].metadata!.uid;
+        const ready = (p?: V1Pod) => p?.status?.conditions?.some((x) => x.type === "Ready" && x.status === "True");
+        return fresh && ready(now.head) && ready(now.workers[0]) ? now : undefined;
+      },
+      300_000,
+      1000,
+    );
+    const nodes = await eventually(
+      "the new worker joined the new head",
+      async () => {
+        const listed = await rayStatusNodes(await rayJobs(c, ns, name));
+        return listed.length === 2 ? listed : undefined;
+      },
+      180_000,
+      2000,
+    );
     assert.deepEqual(nodes.map((n) => n.instance).sort(), names([after.head!, ...after.workers]));
     const rc = await getRayCluster(c, ns, name);
     assert.equal(rc.status?.headRestarts, 1);
@@ -251,7 +327,8 @@ print("HOSTS", " ".join(sorted(ray.get([together.remote(b) for _ in range(2)])))
     // Two 40-second tasks, one per worker, that may not be retried: a worker removed under one
     // fails the job.
     const job = await jobs.submit(
-      pythonEntrypoint(`
+      pythonEntrypoint(
+        `
 import socket, time, ray
 ray.init()
 @ray.remote(resources={"Custom1": 1}, max_retries=0)
@@ -260,29 +337,46 @@ def long_task():
     time.sleep(40)
     return socket.gethostname()
 print("HOSTS", " ".join(sorted(ray.get([long_task.remote() for _ in range(2)]))))
-`.trim()),
+`.trim(),
+      ),
     );
-    await eventually("both tasks running", async () => ((await jobs.logs(job)).match(/^.*RUNNING /gm) ?? []).length === 2, 120_000, 1000);
+    await eventually(
+      "both tasks running",
+      async () => ((await jobs.logs(job)).match(/^.*RUNNING /gm) ?? []).length === 2,
+      120_000,
+      1000,
+    );
     // Deletes of pods Ray had not drained (any reason but Idle): once the tasks end, the drained one
     // may go at any moment, which proves nothing either way.
-    const deletes = async () => (((await operatorMetrics(c, ns)).match(/^ray_operator_pod_actions_total\{action="delete"[^}]*\} (\d+)/gm) ?? [])
-      .filter((line) => !line.includes('reason="Idle"'))
-      .reduce((sum, line) => sum + Number(line.split(" ").pop()), 0));
+    const deletes = async () =>
+      ((await operatorMetrics(c, ns)).match(/^ray_operator_pod_actions_total\{action="delete"[^}]*\} (\d+)/gm) ?? [])
+        .filter((line) => !line.includes('reason="Idle"'))
+        .reduce((sum, line) => sum + Number(line.split(" ").pop()), 0);
     const deletesBefore = await deletes();
     const rc = await getRayCluster(c, ns, name);
     rc.spec.maxWorkers = 1;
     Object.assign(rc.spec.podTypes[1], { minWorkers: 1, maxWorkers: 1 });
     await rayClusters(c, ns).replace(rc);
-    const ended = await eventually("the job to end", async () => {
-      const info = await jobs.info(job);
-      return ["SUCCEEDED", "FAILED", "STOPPED"].includes(info.status) ? info : undefined;
-    }, 180_000, 1000);
+    const ended = await eventually(
+      "the job to end",
+      async () => {
+        const info = await jobs.info(job);
+        return ["SUCCEEDED", "FAILED", "STOPPED"].includes(info.status) ? info : undefined;
+      },
+      180_000,
+      1000,
+    );
     assert.equal(ended.status, "SUCCEEDED", `the tasks ran to their end: ${await jobs.logs(job)}`);
     assert.equal(await deletes(), deletesBefore, "no pod deleted without a drain (a task ran on each)");
-    const left = await eventually("one worker left, drained and deleted once idle", async () => {
-      const now = (await clusterPods(c, ns, name)).workers;
-      return now.length === 1 ? now : undefined;
-    }, 180_000, 1000);
+    const left = await eventually(
+      "one worker left, drained and deleted once idle",
+      async () => {
+        const now = (await clusterPods(c, ns, name)).workers;
+        return now.length === 1 ? now : undefined;
+      },
+      180_000,
+      1000,
+    );
     assert.ok(names(initial).includes(left[0].metadata!.name!), "one of the two that ran the tasks");
   });
 
@@ -293,7 +387,10 @@ print("HOSTS", " ".join(sorted(ray.get([long_task.remote() for _ in range(2)])))
     const gcs = `${ns}/${name}=${rc.status!.head!.serviceIP}:6379`;
     // This test runs the operator out of cluster (the same build, under the same ServiceAccount),
     // where it can be killed at a chosen point: the in-cluster one stands aside meanwhile.
-    await c.apps.patchNamespacedDeployment({ namespace: ns, name: OPERATOR_NAME, body: { spec: { replicas: 0 } } }, PATCH_AS_MERGE);
+    await c.apps.patchNamespacedDeployment(
+      { namespace: ns, name: OPERATOR_NAME, body: { spec: { replicas: 0 } } },
+      PATCH_AS_MERGE,
+    );
     await eventually("the in-cluster operator gone", async () => !(await operatorPod(c, ns)), 120_000, 1000);
     const kubeconfig = writeKubeconfigWithToken(c.kc, await serviceAccountToken(c.kc, ns, SERVICE_ACCOUNT), ns);
     const env = {
@@ -303,7 +400,11 @@ print("HOSTS", " ".join(sorted(ray.get([long_task.remote() for _ in range(2)])))
       AUTOSCALER_INTERVAL_SECONDS: "2",
       RAY_GCS_ADDRESS_OVERRIDES: gcs,
     };
-    let op = await new OperatorProcess(kubeconfig, { ...env, POD_NAME: "crashing", RAY_OPERATOR_FAILPOINT: "exit-after-drain" }).start();
+    let op = await new OperatorProcess(kubeconfig, {
+      ...env,
+      POD_NAME: "crashing",
+      RAY_OPERATOR_FAILPOINT: "exit-after-drain",
+    }).start();
     try {
       const scaled = await getRayCluster(c, ns, name);
       scaled.spec.podTypes[1].minWorkers = 1;
@@ -314,16 +415,31 @@ print("HOSTS", " ".join(sorted(ray.get([long_task.remote() for _ in range(2)])))
       assert.equal(draining.length, 1, "what it drained was written down before it asked Ray");
       assert.ok(names(initial).includes(draining[0]));
       op = await new OperatorProcess(kubeconfig, { ...env, POD_NAME: "restarted" }).start();
-      const left = await eventually("exactly the drained pod removed", async () => {
-        const now = (await clusterPods(c, ns, name)).workers;
-        return now.length === 1 && !names(now).includes(draining[0]) ? now : undefined;
-      }, 180_000, 1000);
-      assert.deepEqual(names(left), names(initial).filter((n) => n !== draining[0]));
+      const left = await eventually(
+        "exactly the drained pod removed",
+        async () => {
+          const now = (await clusterPods(c, ns, name)).workers;
+          return now.length === 1 && !names(now).includes(draining[0]) ? now : undefined;
+        },
+        180_000,
+        1000,
+      );
+      assert.deepEqual(
+        names(left),
+        names(initial).filter((n) => n !== draining[0]),
+      );
       const metrics = await op.metrics();
-      assert.equal(metrics.get('ray_operator_pod_actions_total{action="create",kind="worker",reason=""}') ?? 0, 0, "none replaced");
+      assert.equal(
+        metrics.get('ray_operator_pod_actions_total{action="create",kind="worker",reason=""}') ?? 0,
+        0,
+        "none replaced",
+      );
     } finally {
       await op.stop();
-      await c.apps.patchNamespacedDeployment({ namespace: ns, name: OPERATOR_NAME, body: { spec: { replicas: 1 } } }, PATCH_AS_MERGE);
+      await c.apps.patchNamespacedDeployment(
+        { namespace: ns, name: OPERATOR_NAME, body: { spec: { replicas: 1 } } },
+        PATCH_AS_MERGE,
+      );
       await eventually("the in-cluster operator back", () => operatorPod(c, ns), 180_000, 1000);
     }
   });

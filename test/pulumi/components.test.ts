@@ -80,12 +80,13 @@ describe("component library: RayOperator and RayCluster (Pulumi mocks)", functio
 
   it("uses an existing namespace without creating or deleting one, and places the operator where told", async () => {
     const rs = await runInline(
-      () => new RayOperator("ray", {
-        namespace: "platform",
-        createNamespace: false,
-        nodeSelector: { pool: "system" },
-        tolerations: [{ key: "system", operator: "Exists", effect: "NoSchedule" }],
-      }),
+      () =>
+        new RayOperator("ray", {
+          namespace: "platform",
+          createNamespace: false,
+          nodeSelector: { pool: "system" },
+          tolerations: [{ key: "system", operator: "Exists", effect: "NoSchedule" }],
+        }),
     );
     assert.equal(rs.filter((r) => r.type === T.namespace).length, 0);
     const pod = (one(rs, T.deployment).inputs as Deployment).spec!.template.spec!;
@@ -140,7 +141,10 @@ describe("component library: RayOperator and RayCluster (Pulumi mocks)", functio
       const rs = await runInline(() => (message = thrown(() => new RayOperator("ray", args as RayOperatorArgs))));
       const [title, ...problems] = message.split("\n");
       assert.equal(title, 'invalid args of RayOperator "ray":');
-      assert.ok(problems.some((p) => p.startsWith(`  - ${expected}`)), message);
+      assert.ok(
+        problems.some((p) => p.startsWith(`  - ${expected}`)),
+        message,
+      );
       assert.deepEqual(rs, [], "nothing registered");
     });
   }
@@ -229,7 +233,11 @@ describe("component library: RayOperator and RayCluster (Pulumi mocks)", functio
     const typeOf = (urn: string) => urn.split("::")[2].split("$").pop();
     for (const urn of before) {
       const claimants = rs.filter((r) => r.aliases.includes(urn));
-      assert.deepEqual(claimants.map((r) => r.type), [typeOf(urn)], urn);
+      assert.deepEqual(
+        claimants.map((r) => r.type),
+        [typeOf(urn)],
+        urn,
+      );
     }
     const clusterWide = await runInline(() => {
       const aliases = perConcernAliases("ray-operator", "ray");

@@ -43,15 +43,24 @@ describe("Pulumi program (index.ts) with the dev stack config, under Pulumi mock
   it("installs the CRD with its schema rules and printer columns", () => {
     const crd = one("kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition").inputs;
     assert.equal(crd.metadata.name, "rayclusters.cluster.ray.io");
-    assert.deepEqual(crd.spec.versions.map((v: any) => v.name), ["v1"]);
+    assert.deepEqual(
+      crd.spec.versions.map((v: any) => v.name),
+      ["v1"],
+    );
     const v1 = crd.spec.versions[0];
     const spec = v1.schema.openAPIV3Schema.properties.spec;
     assert.deepEqual(spec.required, ["headPodType", "podTypes"]);
     const rules = spec["x-kubernetes-validations"].map((r: any) => r.rule);
     assert.ok(rules.includes("self.podTypes.exists(t, t.name == self.headPodType)"));
-    assert.equal(spec.properties.podTypes.items["x-kubernetes-validations"][0].rule, "!has(self.maxWorkers) || self.minWorkers <= self.maxWorkers");
+    assert.equal(
+      spec.properties.podTypes.items["x-kubernetes-validations"][0].rule,
+      "!has(self.maxWorkers) || self.minWorkers <= self.maxWorkers",
+    );
     assert.deepEqual(spec.properties.podTypes["x-kubernetes-list-map-keys"], ["name"]);
-    assert.deepEqual(v1.additionalPrinterColumns.map((c: any) => c.name), ["Status", "Ready", "Workers", "Desired", "Max", "Head IP", "Age"]);
+    assert.deepEqual(
+      v1.additionalPrinterColumns.map((c: any) => c.name),
+      ["Status", "Ready", "Workers", "Desired", "Max", "Head IP", "Age"],
+    );
     assert.deepEqual(v1.subresources, { status: {} });
   });
 
@@ -68,16 +77,30 @@ describe("Pulumi program (index.ts) with the dev stack config, under Pulumi mock
     assert.deepEqual(role.rules, OPERATOR_RULES);
     for (const rule of role.rules) {
       assert.ok(!rule.resources.includes("pods/exec"), "no exec");
-      assert.ok(!rule.verbs.includes("*") && !rule.resources.includes("*") && !rule.apiGroups.includes("*"), "no wildcards");
+      assert.ok(
+        !rule.verbs.includes("*") && !rule.resources.includes("*") && !rule.apiGroups.includes("*"),
+        "no wildcards",
+      );
     }
     const leases = one("kubernetes:rbac.authorization.k8s.io/v1:Role", "ray-operator-leader-election").inputs;
     assert.deepEqual(leases.rules, [
       { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
-      { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "update"], resourceNames: ["ray-operator-leader"] },
+      {
+        apiGroups: ["coordination.k8s.io"],
+        resources: ["leases"],
+        verbs: ["get", "update"],
+        resourceNames: ["ray-operator-leader"],
+      },
     ]);
     const binding = one("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "ray-operator").inputs;
-    assert.deepEqual(binding.subjects, [{ kind: "ServiceAccount", name: "ray-operator-serviceaccount", namespace: "ray" }]);
-    assert.deepEqual(binding.roleRef, { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "ray-operator-role" });
+    assert.deepEqual(binding.subjects, [
+      { kind: "ServiceAccount", name: "ray-operator-serviceaccount", namespace: "ray" },
+    ]);
+    assert.deepEqual(binding.roleRef, {
+      apiGroup: "rbac.authorization.k8s.io",
+      kind: "Role",
+      name: "ray-operator-role",
+    });
     assert.equal(ofType("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole").length, 0);
   });
 
@@ -100,11 +123,21 @@ describe("Pulumi program (index.ts) with the dev stack config, under Pulumi mock
     });
     assert.equal(c.livenessProbe.httpGet.path, "/healthz");
     assert.equal(c.readinessProbe.httpGet.path, "/readyz");
-    assert.deepEqual(c.ports.map((p: any) => [p.name, p.containerPort]), [["metrics", 8080], ["health", 8081]]);
+    assert.deepEqual(
+      c.ports.map((p: any) => [p.name, p.containerPort]),
+      [
+        ["metrics", 8080],
+        ["health", 8081],
+      ],
+    );
     assert.deepEqual(c.resources, { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "512Mi" } });
     const env = Object.fromEntries(c.env.map((e: any) => [e.name, e.value ?? e.valueFrom?.fieldRef?.fieldPath]));
     assert.equal(env.RAY_OPERATOR_POD_NAMESPACE, "metadata.namespace");
-    assert.equal(env.LEADER_ELECT, "true", "leader election is on even with one replica (a rolling update surges a second)");
+    assert.equal(
+      env.LEADER_ELECT,
+      "true",
+      "leader election is on even with one replica (a rolling update surges a second)",
+    );
   });
 
   it("applies both seed clusters with their worker counts and resources, after the CRD", () => {
@@ -124,7 +157,10 @@ describe("Pulumi program (index.ts) with the dev stack config, under Pulumi mock
       assert.equal(cr.inputs.metadata.namespace, "ray");
       // The CR's component depends on the CRD's component, so the engine applies the CRD first.
       const component = resources.find((r) => r.urn === cr.parent)!;
-      assert.ok(component.dependencies.includes(crdComponent.urn) || component.dependencies.includes(crd.urn), `${cr.name} does not depend on the CRD`);
+      assert.ok(
+        component.dependencies.includes(crdComponent.urn) || component.dependencies.includes(crd.urn),
+        `${cr.name} does not depend on the CRD`,
+      );
     }
   });
 
@@ -149,7 +185,9 @@ describe("Pulumi program (index.ts) with the dev stack config, under Pulumi mock
   it("fails before registering anything when the config is wrong", async () => {
     const config = readStackFile(SEED_STACK_FILE);
     config["ray-operator:operator"] = JSON.stringify({ replicas: "two" });
-    await assert.rejects(runProgram(join(ROOT, "index.ts"), config), /ray-operator:operator\.replicas: must be integer, got "two"/);
+    await assert.rejects(
+      runProgram(join(ROOT, "index.ts"), config),
+      /ray-operator:operator\.replicas: must be integer, got "two"/,
+    );
   });
-
 });

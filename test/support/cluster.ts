@@ -43,7 +43,9 @@ function sharedCluster(): Promise<LocalCluster | undefined> {
 
 export async function testCluster(): Promise<TestCluster> {
   const c = await sharedCluster();
-  return c ? { kubeconfig: c.controlPlane.kubeconfig, local: true } : { kubeconfig: process.env.TEST_KUBECONFIG!, local: false };
+  return c
+    ? { kubeconfig: c.controlPlane.kubeconfig, local: true }
+    : { kubeconfig: process.env.TEST_KUBECONFIG!, local: false };
 }
 
 /** The shared local cluster's control plane, once it runs (undefined with TEST_KUBECONFIG): for fault tests. */
@@ -63,7 +65,10 @@ export function testClusterAuditLog(): string | undefined {
  */
 export async function realNodeCluster(): Promise<RealNodeCluster> {
   const c = await sharedCluster();
-  if (!c) throw new Error("TEST_KUBECONFIG is set: the real-node tests run only on the local cluster, whose node and images they control");
+  if (!c)
+    throw new Error(
+      "TEST_KUBECONFIG is set: the real-node tests run only on the local cluster, whose node and images they control",
+    );
   attaching ??= attachRealNode(c, undefined, log);
   const node = await attaching;
   return { kubeconfig: c.controlPlane.kubeconfig, local: true, node, controlPlane: c.controlPlane };

@@ -12,8 +12,29 @@ const out = (cmd: string, args: string[]) => {
   return r.status === 0 ? r.stdout.toString() : `(${cmd} ${args.join(" ")} failed: ${r.stderr})`;
 };
 
-const NODE_PROCESSES = ["kubelet", "containerd", "kube-proxy", "coredns", "containerd-shim", "containerd-shim-runc-v2", "raylet", "gcs_server", "pause"];
-const SYSCTLS = ["net/ipv4/ip_forward", "net/ipv4/conf/all/route_localnet", "net/bridge/bridge-nf-call-iptables", "vm/overcommit_memory", "vm/panic_on_oom", "kernel/panic", "kernel/panic_on_oops", "kernel/keys/root_maxkeys", "kernel/keys/root_maxbytes", "net/netfilter/nf_conntrack_max"];
+const NODE_PROCESSES = [
+  "kubelet",
+  "containerd",
+  "kube-proxy",
+  "coredns",
+  "containerd-shim",
+  "containerd-shim-runc-v2",
+  "raylet",
+  "gcs_server",
+  "pause",
+];
+const SYSCTLS = [
+  "net/ipv4/ip_forward",
+  "net/ipv4/conf/all/route_localnet",
+  "net/bridge/bridge-nf-call-iptables",
+  "vm/overcommit_memory",
+  "vm/panic_on_oom",
+  "kernel/panic",
+  "kernel/panic_on_oops",
+  "kernel/keys/root_maxkeys",
+  "kernel/keys/root_maxbytes",
+  "net/netfilter/nf_conntrack_max",
+];
 
 export interface HostSnapshot {
   links: string[];
@@ -30,7 +51,12 @@ export interface HostSnapshot {
 }
 
 export function hostSnapshot(): HostSnapshot {
-  const noCounters = (s: string) => s.split("\n").filter((l) => !l.startsWith("#")).map((l) => l.replace(/ \[\d+:\d+\]$/, "")).join("\n");
+  const noCounters = (s: string) =>
+    s
+      .split("\n")
+      .filter((l) => !l.startsWith("#"))
+      .map((l) => l.replace(/ \[\d+:\d+\]$/, ""))
+      .join("\n");
   const processes: string[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
@@ -43,17 +69,31 @@ export function hostSnapshot(): HostSnapshot {
   }
   const cgroups: string[] = [];
   for (const controller of existsSync("/sys/fs/cgroup") ? readdirSync("/sys/fs/cgroup") : []) {
-    if (existsSync(join("/sys/fs/cgroup", controller, "kubepods"))) cgroups.push(join("/sys/fs/cgroup", controller, "kubepods"));
+    if (existsSync(join("/sys/fs/cgroup", controller, "kubepods")))
+      cgroups.push(join("/sys/fs/cgroup", controller, "kubepods"));
   }
   return {
-    links: out("ip", ["-o", "link"]).split("\n").map((l) => l.split(":")[1]?.trim()).filter(Boolean).sort(),
+    links: out("ip", ["-o", "link"])
+      .split("\n")
+      .map((l) => l.split(":")[1]?.trim())
+      .filter(Boolean)
+      .sort(),
     addresses: out("ip", ["-o", "addr"]),
     routes: out("ip", ["route", "show", "table", "all"]),
     iptables: noCounters(out("iptables-save", [])),
     ip6tables: noCounters(out("ip6tables-save", [])),
     nftTables: out("nft", ["list", "tables"]),
-    mounts: readFileSync("/proc/self/mounts", "utf8").split("\n").map((l) => l.split(" ")[1]).filter(Boolean).sort(),
-    sysctls: Object.fromEntries(SYSCTLS.map((k) => [k, existsSync(join("/proc/sys", k)) ? readFileSync(join("/proc/sys", k), "utf8").trim() : "(none)"])),
+    mounts: readFileSync("/proc/self/mounts", "utf8")
+      .split("\n")
+      .map((l) => l.split(" ")[1])
+      .filter(Boolean)
+      .sort(),
+    sysctls: Object.fromEntries(
+      SYSCTLS.map((k) => [
+        k,
+        existsSync(join("/proc/sys", k)) ? readFileSync(join("/proc/sys", k), "utf8").trim() : "(none)",
+      ]),
+    ),
     paths: HARD_CODED_PATHS.filter((p) => existsSync(p)),
     cgroups,
     processes: processes.sort(),

@@ -196,7 +196,12 @@ export async function stopGroup(pgid: number, graceMs = 3000): Promise<void> {
 }
 
 /** Starts a command as the leader of a new process group, output collected in memory. */
-function spawnGroup(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd?: string): { child: ChildProcess; output: () => string } {
+function spawnGroup(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  cwd?: string,
+): { child: ChildProcess; output: () => string } {
   const child = spawn(cmd, args, { env, cwd, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   if (child.pid === undefined) throw new Error(`could not start ${cmd}`);
   liveGroups.add(child.pid);
@@ -282,7 +287,8 @@ export class RayNodeProcess {
     void this.exited.then((c) => (exitCode = c));
     while (Date.now() < deadline) {
       if (this.output().includes("will now block forever")) return;
-      if (exitCode !== undefined) throw new Error(`${this.name}: ray start exited (${exitCode}):\n${this.output().slice(-4000)}`);
+      if (exitCode !== undefined)
+        throw new Error(`${this.name}: ray start exited (${exitCode}):\n${this.output().slice(-4000)}`);
       await sleep(100);
     }
     throw new Error(`${this.name}: ray start not up after ${timeoutMs} ms:\n${this.output().slice(-4000)}`);
@@ -303,7 +309,10 @@ export class RayNodeProcess {
   }
 }
 
-function nodeArgs(o: RayNodeOptions, ports: { agentHttp: number; agentGrpc: number; runtimeEnv: number; metrics: number }): string[] {
+function nodeArgs(
+  o: RayNodeOptions,
+  ports: { agentHttp: number; agentGrpc: number; runtimeEnv: number; metrics: number },
+): string[] {
   const args = [
     "--block",
     "--disable-usage-stats",
@@ -350,7 +359,8 @@ export class RayDriver {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (this.output().includes(text)) return;
-      if (this.child.exitCode !== null) throw new Error(`driver exited (${this.child.exitCode}) before "${text}":\n${this.output().slice(-4000)}`);
+      if (this.child.exitCode !== null)
+        throw new Error(`driver exited (${this.child.exitCode}) before "${text}":\n${this.output().slice(-4000)}`);
       await sleep(100);
     }
     throw new Error(`driver: no "${text}" after ${timeoutMs} ms:\n${this.output().slice(-4000)}`);
@@ -444,7 +454,9 @@ export class LocalRayCluster {
       "start",
       `--address=${this.gcsAddress}`,
       "--node-ip-address=127.0.0.1",
-      `--temp-dir=${tempDir}`, ...nodeArgs(opts, { agentHttp, agentGrpc, runtimeEnv, metrics })];
+      `--temp-dir=${tempDir}`,
+      ...nodeArgs(opts, { agentHttp, agentGrpc, runtimeEnv, metrics }),
+    ];
     const { child, output } = spawnGroup(rayPython(), ["-c", LOOPBACK_RAY_CLI, ...args], nodeEnv(opts), this.rootDir);
     const node = new RayNodeProcess(name, child, output, tempDir);
     this.workers.set(name, node);
@@ -504,7 +516,11 @@ export class LocalRayCluster {
    * there, even a worker orphaned by a raylet that was killed).
    */
   liveProcesses(): number[] {
-    const groups = [...(this.headNode ? [this.headNode.pgid] : []), ...[...this.workers.values()].map((w) => w.pgid), ...this.drivers.map((d) => d.child.pid!)];
+    const groups = [
+      ...(this.headNode ? [this.headNode.pgid] : []),
+      ...[...this.workers.values()].map((w) => w.pgid),
+      ...this.drivers.map((d) => d.child.pid!),
+    ];
     const pids = new Set(groups.flatMap(processTree));
     for (const p of processesUnder(this.rootDir)) pids.add(p);
     return [...pids].filter(alive);

@@ -132,30 +132,36 @@ describe("autoscaler messages: the generated codec and our conversions", () => {
       },
       plain,
     );
-    const node: fc.Arbitrary<RayNodeState> = fc.record({
-      nodeId: fc.uint8Array({ minLength: 0, maxLength: 28 }).map(hex),
-      instanceId: fc.string(),
-      rayNodeTypeName: fc.string(),
-      instanceTypeName: fc.string(),
-      nodeIpAddress: fc.string(),
-      status: fc.constantFrom("UNSPECIFIED", "RUNNING", "DEAD", "IDLE", "DRAINING"),
-      totalResources: resources,
-      availableResources: resources,
-      idleDurationMs: fc.integer({ min: 0, max: 2 ** 45 }),
-      nodeActivity: fc.array(fc.string(), { maxLength: 3 }),
-      labels,
-      dynamicLabels: labels,
-      nodeStateVersion: fc.integer({ min: 0, max: 1e6 }),
-    }, plain);
-    const state: fc.Arbitrary<ClusterResourceState> = fc.record({
-      version: fc.integer({ min: 0, max: 2 ** 40 }),
-      lastSeenAutoscalerStateVersion: fc.integer({ min: 0, max: 1000 }),
-      sessionName: fc.string(),
-      nodes: fc.array(node, { maxLength: 4 }),
-      pendingResourceRequests: fc.array(byCount, { maxLength: 3 }),
-      pendingGangResourceRequests: fc.constant([]),
-      clusterResourceConstraints: fc.array(fc.array(byCount, { maxLength: 2 }), { maxLength: 2 }),
-    }, plain);
+    const node: fc.Arbitrary<RayNodeState> = fc.record(
+      {
+        nodeId: fc.uint8Array({ minLength: 0, maxLength: 28 }).map(hex),
+        instanceId: fc.string(),
+        rayNodeTypeName: fc.string(),
+        instanceTypeName: fc.string(),
+        nodeIpAddress: fc.string(),
+        status: fc.constantFrom("UNSPECIFIED", "RUNNING", "DEAD", "IDLE", "DRAINING"),
+        totalResources: resources,
+        availableResources: resources,
+        idleDurationMs: fc.integer({ min: 0, max: 2 ** 45 }),
+        nodeActivity: fc.array(fc.string(), { maxLength: 3 }),
+        labels,
+        dynamicLabels: labels,
+        nodeStateVersion: fc.integer({ min: 0, max: 1e6 }),
+      },
+      plain,
+    );
+    const state: fc.Arbitrary<ClusterResourceState> = fc.record(
+      {
+        version: fc.integer({ min: 0, max: 2 ** 40 }),
+        lastSeenAutoscalerStateVersion: fc.integer({ min: 0, max: 1000 }),
+        sessionName: fc.string(),
+        nodes: fc.array(node, { maxLength: 4 }),
+        pendingResourceRequests: fc.array(byCount, { maxLength: 3 }),
+        pendingGangResourceRequests: fc.constant([]),
+        clusterResourceConstraints: fc.array(fc.array(byCount, { maxLength: 2 }), { maxLength: 2 }),
+      },
+      plain,
+    );
     fc.assert(
       fc.property(state, (typed) => {
         const bytes = toBinary(ClusterResourceStateSchema, toClusterResourceStateMessage(typed));
@@ -351,7 +357,10 @@ describe("autoscaler GCS client (fake GCS on loopback)", function () {
       assert.deepEqual(s.nodes[0].availableResources, { CPU: 0, Custom1: 1 });
       assert.deepEqual(s.nodes[0].nodeActivity, ["Resource: CPU currently in use."]);
       assert.deepEqual(s.nodes[0].labels, { "ray.io/node-group": "worker-nodes" });
-      assert.deepEqual(s.pendingResourceRequests.map((r) => [r.request.resources, r.count]), [[{ Custom1: 1 }, 3]]);
+      assert.deepEqual(
+        s.pendingResourceRequests.map((r) => [r.request.resources, r.count]),
+        [[{ Custom1: 1 }, 3]],
+      );
       assert.deepEqual(
         s.pendingGangResourceRequests.map((g) => [g.strategy, g.bundles.map((b) => b.resources)]),
         [

@@ -166,8 +166,7 @@ const pods = (api: FakeKubeApi, kind?: string) =>
   api.list("api/v1/pods", NS).filter((p) => !kind || p.metadata.labels?.[LABELS.nodeType] === kind);
 const clusterOf = (api: FakeKubeApi) =>
   api.list("apis/cluster.ray.io/v1/rayclusters", NS).find((o) => o.metadata.name === "example-cluster") as
-    | RayCluster
-    | undefined;
+    RayCluster | undefined;
 
 /** The scheduler and the kubelet: the pod is bound, runs and is ready. */
 function run(api: FakeKubeApi, name: string) {
@@ -282,7 +281,10 @@ describe("AutoscalerLoop, with a fake GCS", () => {
     h.loop.tick();
     const report = await reported;
     const gcs = h.gcs[0];
-    assert.deepEqual(gcs.drains.map((d) => [d.nodeId, d.reason]), [[idle.slice(-5), "IDLE_TERMINATION"]]);
+    assert.deepEqual(
+      gcs.drains.map((d) => [d.nodeId, d.reason]),
+      [[idle.slice(-5), "IDLE_TERMINATION"]],
+    );
     assert.deepEqual(drainingWhenDrained, [idle], "status named the worker before Ray was asked to drain it");
     assert.deepEqual(report.intent.drained, [idle]);
     assert.equal(await counter(h.metrics.autoscalerNodesRemoved, { type: "worker-nodes" }), 1);
@@ -290,7 +292,10 @@ describe("AutoscalerLoop, with a fake GCS", () => {
     await h.controller.reconcile(KEY);
     const deleted = h.api.calls.filter((c) => c.method === "DELETE").map((c) => c.path.split("/").pop());
     assert.deepEqual(deleted, [idle], "exactly the drained worker");
-    assert.deepEqual(pods(h.api, "worker").map((p) => p.metadata.name), [busy]);
+    assert.deepEqual(
+      pods(h.api, "worker").map((p) => p.metadata.name),
+      [busy],
+    );
   });
 
   it("keeps the cluster as it is when the GCS cannot be reached, says so, and waits before asking again", async () => {
@@ -318,7 +323,9 @@ describe("AutoscalerLoop, with a fake GCS", () => {
     assert.equal(reachable?.status, "False");
     assert.equal(reachable?.reason, "ControlStoreUnreachable");
     assert.deepEqual(
-      writes().slice(before).map((c) => `${c.method} ${c.path}`),
+      writes()
+        .slice(before)
+        .map((c) => `${c.method} ${c.path}`),
       [`PATCH ${CLUSTERS}/example-cluster/status`],
       "one status write, no pod created or deleted",
     );

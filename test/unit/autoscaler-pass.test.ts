@@ -3,7 +3,13 @@
 import { strict as assert } from "assert";
 import * as grpc from "@grpc/grpc-js";
 import { AutoscalingSpec, ClusterAutoscaler, GcsApi, WorkerPod } from "../../operator/autoscaler/autoscaler";
-import { AutoscalingStateReport, ClusterResourceState, DrainNodeArgs, GcsError, RayNodeState } from "../../operator/autoscaler/gcs-client";
+import {
+  AutoscalingStateReport,
+  ClusterResourceState,
+  DrainNodeArgs,
+  GcsError,
+  RayNodeState,
+} from "../../operator/autoscaler/gcs-client";
 
 const MIN = 60_000;
 const WORKER = { CPU: 1, Custom1: 1, is_spot: 1 };
@@ -38,10 +44,25 @@ function rayNode(over: Partial<RayNodeState>): RayNodeState {
   };
 }
 
-const headNode = rayNode({ nodeId: "0a", instanceId: "c-ray-head-x", rayNodeTypeName: "head-node", totalResources: { CPU: 1, "node:__internal_head__": 1 }, availableResources: { CPU: 0 }, status: "RUNNING" });
+const headNode = rayNode({
+  nodeId: "0a",
+  instanceId: "c-ray-head-x",
+  rayNodeTypeName: "head-node",
+  totalResources: { CPU: 1, "node:__internal_head__": 1 },
+  availableResources: { CPU: 0 },
+  status: "RUNNING",
+});
 
 class FakeGcs implements GcsApi {
-  state: ClusterResourceState = { version: 1, lastSeenAutoscalerStateVersion: 0, sessionName: "s", nodes: [], pendingResourceRequests: [], pendingGangResourceRequests: [], clusterResourceConstraints: [] };
+  state: ClusterResourceState = {
+    version: 1,
+    lastSeenAutoscalerStateVersion: 0,
+    sessionName: "s",
+    nodes: [],
+    pendingResourceRequests: [],
+    pendingGangResourceRequests: [],
+    clusterResourceConstraints: [],
+  };
   reports: AutoscalingStateReport[] = [];
   drains: DrainNodeArgs[] = [];
   fail?: GcsError;
@@ -57,16 +78,31 @@ class FakeGcs implements GcsApi {
   async drainNode(a: DrainNodeArgs) {
     this.drains.push(a);
     const id = String(a.nodeId);
-    return this.refuse.has(id) ? { accepted: false, rejectionReason: "The node to be idle terminated is no longer idle." } : { accepted: true, rejectionReason: "" };
+    return this.refuse.has(id)
+      ? { accepted: false, rejectionReason: "The node to be idle terminated is no longer idle." }
+      : { accepted: true, rejectionReason: "" };
   }
 }
 
 describe("autoscaler pass (ClusterAutoscaler.step)", () => {
   it("pending demand: creates pods for it, counting pods that exist but are not in Ray yet", async () => {
     const gcs = new FakeGcs();
-    gcs.state.nodes = [headNode, rayNode({ nodeId: "01", instanceId: "c-ray-worker-a", availableResources: { CPU: 1, Custom1: 0, is_spot: 1 }, status: "RUNNING" })];
-    gcs.state.pendingResourceRequests = [{ request: { resources: { Custom1: 1 }, placementConstraints: [], labelSelectors: [] }, count: 3 }];
-    const pods: WorkerPod[] = [{ name: "c-ray-worker-a", type: "worker-nodes" }, { name: "c-ray-worker-new", type: "worker-nodes" }];
+    gcs.state.nodes = [
+      headNode,
+      rayNode({
+        nodeId: "01",
+        instanceId: "c-ray-worker-a",
+        availableResources: { CPU: 1, Custom1: 0, is_spot: 1 },
+        status: "RUNNING",
+      }),
+    ];
+    gcs.state.pendingResourceRequests = [
+      { request: { resources: { Custom1: 1 }, placementConstraints: [], labelSelectors: [] }, count: 3 },
+    ];
+    const pods: WorkerPod[] = [
+      { name: "c-ray-worker-a", type: "worker-nodes" },
+      { name: "c-ray-worker-new", type: "worker-nodes" },
+    ];
     const a = new ClusterAutoscaler({ gcs, now: () => 1_000_000 });
     const r = await a.step(spec, pods);
     assert.ok(r.ok);
@@ -78,8 +114,13 @@ describe("autoscaler pass (ClusterAutoscaler.step)", () => {
     // What Ray is told.
     const rep = gcs.reports[0];
     assert.equal(rep.lastSeenClusterResourceStateVersion, 1);
-    assert.deepEqual(rep.pendingInstanceRequests, [{ rayNodeTypeName: "worker-nodes", count: 2, requestTsMs: 1_000_000 }]);
-    assert.deepEqual(rep.pendingInstances?.map((p) => p.instanceId), ["c-ray-worker-new"]);
+    assert.deepEqual(rep.pendingInstanceRequests, [
+      { rayNodeTypeName: "worker-nodes", count: 2, requestTsMs: 1_000_000 },
+    ]);
+    assert.deepEqual(
+      rep.pendingInstances?.map((p) => p.instanceId),
+      ["c-ray-worker-new"],
+    );
     // Versions only go up.
     await a.step(spec, pods);
     assert.ok(gcs.reports[1].autoscalerStateVersion > rep.autoscalerStateVersion);
@@ -97,20 +138,34 @@ describe("autoscaler pass (ClusterAutoscaler.step)", () => {
     const pods = ["a", "b", "c"].map((x) => ({ name: `c-ray-worker-${x}`, type: "worker-nodes" }));
     const r = await new ClusterAutoscaler({ gcs }).step(spec, pods);
     assert.ok(r.ok);
-    assert.deepEqual(gcs.drains.map((d) => [d.nodeId, d.reason]), [
-      ["02", "IDLE_TERMINATION"],
-      ["03", "IDLE_TERMINATION"],
-    ]);
+    assert.deepEqual(
+      gcs.drains.map((d) => [d.nodeId, d.reason]),
+      [
+        ["02", "IDLE_TERMINATION"],
+        ["03", "IDLE_TERMINATION"],
+      ],
+    );
     assert.match(gcs.drains[0].message, /idle for 1200 s/);
-    assert.deepEqual(r.delete.map((x) => x.instanceId), ["c-ray-worker-b"]);
-    assert.deepEqual(r.drainRejected.map((x) => [x.removal.instanceId, x.reason]), [["c-ray-worker-c", "The node to be idle terminated is no longer idle."]]);
+    assert.deepEqual(
+      r.delete.map((x) => x.instanceId),
+      ["c-ray-worker-b"],
+    );
+    assert.deepEqual(
+      r.drainRejected.map((x) => [x.removal.instanceId, x.reason]),
+      [["c-ray-worker-c", "The node to be idle terminated is no longer idle."]],
+    );
   });
 
   it("Ray nodes whose pod is gone are neither capacity nor removed", async () => {
     const gcs = new FakeGcs();
     gcs.state.nodes = [headNode, rayNode({ nodeId: "09", instanceId: "c-ray-worker-gone", idleDurationMs: 60 * MIN })];
-    gcs.state.pendingResourceRequests = [{ request: { resources: { Custom1: 1 }, placementConstraints: [], labelSelectors: [] }, count: 1 }];
-    const r = await new ClusterAutoscaler({ gcs }).step({ ...spec, types: [spec.types[0], { ...spec.types[1], minWorkers: 0 }] }, []);
+    gcs.state.pendingResourceRequests = [
+      { request: { resources: { Custom1: 1 }, placementConstraints: [], labelSelectors: [] }, count: 1 },
+    ];
+    const r = await new ClusterAutoscaler({ gcs }).step(
+      { ...spec, types: [spec.types[0], { ...spec.types[1], minWorkers: 0 }] },
+      [],
+    );
     assert.ok(r.ok);
     assert.deepEqual(r.create, { "worker-nodes": 1 });
     assert.deepEqual(gcs.drains, []);
@@ -143,7 +198,9 @@ describe("autoscaler pass (ClusterAutoscaler.step)", () => {
   it("reports infeasible demand to Ray and lists it for the RayCluster status", async () => {
     const gcs = new FakeGcs();
     gcs.state.nodes = [headNode, rayNode({ nodeId: "01", instanceId: "p" })];
-    gcs.state.pendingResourceRequests = [{ request: { resources: { GPU: 8 }, placementConstraints: [], labelSelectors: [] }, count: 2 }];
+    gcs.state.pendingResourceRequests = [
+      { request: { resources: { GPU: 8 }, placementConstraints: [], labelSelectors: [] }, count: 2 },
+    ];
     const r = await new ClusterAutoscaler({ gcs }).step(spec, [{ name: "p", type: "worker-nodes" }]);
     assert.ok(r.ok);
     assert.deepEqual(r.infeasible, ["{'GPU': 8.0}: 2 pending tasks/actors"]);
@@ -153,7 +210,11 @@ describe("autoscaler pass (ClusterAutoscaler.step)", () => {
 
   it("writes down what it will drain, and the targets without it, before it asks Ray to drain", async () => {
     const gcs = new FakeGcs();
-    gcs.state.nodes = [headNode, rayNode({ nodeId: "01", instanceId: "w-a" }), rayNode({ nodeId: "02", instanceId: "w-b", idleDurationMs: 20 * MIN })];
+    gcs.state.nodes = [
+      headNode,
+      rayNode({ nodeId: "01", instanceId: "w-a" }),
+      rayNode({ nodeId: "02", instanceId: "w-b", idleDurationMs: 20 * MIN }),
+    ];
     const order: string[] = [];
     const drain = gcs.drainNode.bind(gcs);
     gcs.drainNode = async (a: DrainNodeArgs) => {
@@ -168,12 +229,19 @@ describe("autoscaler pass (ClusterAutoscaler.step)", () => {
     });
     assert.ok(r.ok);
     assert.deepEqual(order, ['persist w-b {"head-node":0,"worker-nodes":1}', "drain 02"]);
-    assert.deepEqual(r.delete.map((x) => x.instanceId), ["w-b"]);
+    assert.deepEqual(
+      r.delete.map((x) => x.instanceId),
+      ["w-b"],
+    );
   });
 
   it("drains nothing when what it will drain cannot be written down", async () => {
     const gcs = new FakeGcs();
-    gcs.state.nodes = [headNode, rayNode({ nodeId: "01", instanceId: "w-a" }), rayNode({ nodeId: "02", instanceId: "w-b", idleDurationMs: 20 * MIN })];
+    gcs.state.nodes = [
+      headNode,
+      rayNode({ nodeId: "01", instanceId: "w-a" }),
+      rayNode({ nodeId: "02", instanceId: "w-b", idleDurationMs: 20 * MIN }),
+    ];
     const pods = ["w-a", "w-b"].map((name) => ({ name, type: "worker-nodes" }));
     const r = await new ClusterAutoscaler({ gcs }).step(spec, pods, {
       persist: async () => {
@@ -192,10 +260,21 @@ describe("autoscaler pass (ClusterAutoscaler.step)", () => {
       headNode,
       rayNode({ nodeId: "01", instanceId: "w-drained", status: "DRAINING" }),
       rayNode({ nodeId: "02", instanceId: "w-dead", status: "DEAD" }),
-      rayNode({ nodeId: "03", instanceId: "w-busy", status: "RUNNING", availableResources: { CPU: 0, Custom1: 0, is_spot: 1 } }),
+      rayNode({
+        nodeId: "03",
+        instanceId: "w-busy",
+        status: "RUNNING",
+        availableResources: { CPU: 0, Custom1: 0, is_spot: 1 },
+      }),
     ];
-    const pods = ["w-drained", "w-dead", "w-busy", "w-never-a-node"].map((name) => ({ name, type: "worker-nodes", terminating: name !== "w-busy" }));
-    const r = await new ClusterAutoscaler({ gcs }).step(spec, pods, { previous: ["w-drained", "w-dead", "w-busy", "w-never-a-node"] });
+    const pods = ["w-drained", "w-dead", "w-busy", "w-never-a-node"].map((name) => ({
+      name,
+      type: "worker-nodes",
+      terminating: name !== "w-busy",
+    }));
+    const r = await new ClusterAutoscaler({ gcs }).step(spec, pods, {
+      previous: ["w-drained", "w-dead", "w-busy", "w-never-a-node"],
+    });
     assert.ok(r.ok);
     assert.deepEqual(r.drainedBefore, ["w-drained", "w-dead", "w-never-a-node"]);
     assert.deepEqual(gcs.drains, [], "nothing is drained twice, and a busy node is not drained");

@@ -3,7 +3,16 @@
 // the throttle is respected, and the decision is a pure function of its input.
 import { strict as assert } from "assert";
 import fc from "fast-check";
-import { ClusterNode, Decision, decide, isBusy, NodeTypeConfig, ResourceDemand, ResourceMap, SchedulerInput } from "../../operator/autoscaler/scheduler";
+import {
+  ClusterNode,
+  Decision,
+  decide,
+  isBusy,
+  NodeTypeConfig,
+  ResourceDemand,
+  ResourceMap,
+  SchedulerInput,
+} from "../../operator/autoscaler/scheduler";
 
 const RESOURCES = ["CPU", "GPU", "memory", "Custom1"] as const;
 const MIN = 60_000;
@@ -33,7 +42,13 @@ const shape: fc.Arbitrary<ResourceMap> = fc
 
 interface Gen {
   types: NodeTypeConfig[];
-  workers: { type: number; usedShare: number; idleMin: number; status: "RUNNING" | "IDLE" | "DRAINING" | "DEAD"; activity: boolean }[];
+  workers: {
+    type: number;
+    usedShare: number;
+    idleMin: number;
+    status: "RUNNING" | "IDLE" | "DRAINING" | "DEAD";
+    activity: boolean;
+  }[];
   pending: number[];
   demands: ResourceDemand[];
   gangs: { strategy: "PACK" | "SPREAD" | "STRICT_PACK" | "STRICT_SPREAD"; bundles: ResourceMap[] }[];
@@ -46,20 +61,39 @@ interface Gen {
 
 const gen: fc.Arbitrary<Gen> = fc
   .record({
-    types: fc.array(fc.record({ resources: resourceMap(1, 16), minWorkers: fc.integer({ min: 0, max: 3 }), maxWorkers: fc.integer({ min: 0, max: 8 }) }), { minLength: 1, maxLength: 4 }),
+    types: fc.array(
+      fc.record({
+        resources: resourceMap(1, 16),
+        minWorkers: fc.integer({ min: 0, max: 3 }),
+        maxWorkers: fc.integer({ min: 0, max: 8 }),
+      }),
+      { minLength: 1, maxLength: 4 },
+    ),
     workers: fc.array(
       fc.record({
         type: fc.nat(),
         usedShare: fc.constantFrom(0, 0, 0.5, 1),
         idleMin: fc.integer({ min: 0, max: 30 }),
-        status: fc.constantFrom("RUNNING" as const, "IDLE" as const, "IDLE" as const, "DRAINING" as const, "DEAD" as const),
+        status: fc.constantFrom(
+          "RUNNING" as const,
+          "IDLE" as const,
+          "IDLE" as const,
+          "DRAINING" as const,
+          "DEAD" as const,
+        ),
         activity: fc.boolean(),
       }),
       { maxLength: 12 },
     ),
     pending: fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 4 }),
     demands: fc.array(fc.record({ resources: shape, count: fc.integer({ min: 1, max: 40 }) }), { maxLength: 5 }),
-    gangs: fc.array(fc.record({ strategy: fc.constantFrom("PACK" as const, "SPREAD" as const, "STRICT_PACK" as const, "STRICT_SPREAD" as const), bundles: fc.array(shape, { minLength: 1, maxLength: 4 }) }), { maxLength: 3 }),
+    gangs: fc.array(
+      fc.record({
+        strategy: fc.constantFrom("PACK" as const, "SPREAD" as const, "STRICT_PACK" as const, "STRICT_SPREAD" as const),
+        bundles: fc.array(shape, { minLength: 1, maxLength: 4 }),
+      }),
+      { maxLength: 3 },
+    ),
     constraints: fc.array(fc.record({ resources: shape, count: fc.integer({ min: 1, max: 6 }) }), { maxLength: 2 }),
     maxWorkers: fc.integer({ min: 0, max: 30 }),
     upscalingSpeed: fc.constantFrom(0, 0.5, 1, 2, 100),
@@ -67,15 +101,36 @@ const gen: fc.Arbitrary<Gen> = fc
     headIdleMin: fc.integer({ min: 0, max: 60 }),
   })
   // (fast-check builds records without a prototype; plain objects make failures readable.)
-  .map((g) => JSON.parse(JSON.stringify({ ...g, types: g.types.map((t) => ({ ...t, minWorkers: Math.min(t.minWorkers, t.maxWorkers) })) })) as Gen);
+  .map(
+    (g) =>
+      JSON.parse(
+        JSON.stringify({
+          ...g,
+          types: g.types.map((t) => ({ ...t, minWorkers: Math.min(t.minWorkers, t.maxWorkers) })),
+        }),
+      ) as Gen,
+  );
 
 function build(g: Gen): SchedulerInput {
   const types: NodeTypeConfig[] = [
     { name: "head", resources: { CPU: 2 }, minWorkers: 0, maxWorkers: 0 },
-    ...g.types.map((t, i) => ({ name: `type-${i}`, resources: t.resources, minWorkers: t.minWorkers, maxWorkers: t.maxWorkers })),
+    ...g.types.map((t, i) => ({
+      name: `type-${i}`,
+      resources: t.resources,
+      minWorkers: t.minWorkers,
+      maxWorkers: t.maxWorkers,
+    })),
   ];
   const nodes: ClusterNode[] = [
-    { instanceId: "head", type: "head", total: { CPU: 2 }, available: { CPU: g.headIdleMin > 0 ? 2 : 0 }, status: g.headIdleMin > 0 ? "IDLE" : "RUNNING", idleMs: g.headIdleMin * MIN, isHead: true },
+    {
+      instanceId: "head",
+      type: "head",
+      total: { CPU: 2 },
+      available: { CPU: g.headIdleMin > 0 ? 2 : 0 },
+      status: g.headIdleMin > 0 ? "IDLE" : "RUNNING",
+      idleMs: g.headIdleMin * MIN,
+      isHead: true,
+    },
   ];
   g.workers.forEach((w, i) => {
     const t = types[1 + (w.type % g.types.length)];
@@ -146,7 +201,8 @@ describe("autoscaler scheduler properties (fast-check)", () => {
           assert.equal(d.targetWorkers[t.name], after);
           total += after;
         }
-        if (Object.keys(d.launch).length > 0) assert.ok(total <= input.maxWorkers, `${total} > maxWorkers ${input.maxWorkers}`);
+        if (Object.keys(d.launch).length > 0)
+          assert.ok(total <= input.maxWorkers, `${total} > maxWorkers ${input.maxWorkers}`);
       }),
       RUNS,
     );
@@ -162,13 +218,17 @@ describe("autoscaler scheduler properties (fast-check)", () => {
         for (const n of input.nodes) if (!n.isHead && live(n)) before[n.type] = (before[n.type] ?? 0) + 1;
         for (const t of input.types) {
           const min = Math.min(t.minWorkers, t.maxWorkers);
-          if (d.remove.some((r) => r.type === t.name)) assert.ok(kept[t.name] >= min, `${t.name}: ${kept[t.name]} < min ${min}`);
+          if (d.remove.some((r) => r.type === t.name))
+            assert.ok(kept[t.name] >= min, `${t.name}: ${kept[t.name]} < min ${min}`);
         }
         // With room under the global cap for every minimum, every type reaches its minimum.
         const totalMin = input.types.reduce((a, t) => a + Math.min(t.minWorkers, t.maxWorkers), 0);
-        const existing = input.nodes.filter((n) => !n.isHead && live(n)).length + Object.values(input.pendingLaunches).reduce((a, b) => a + b, 0);
+        const existing =
+          input.nodes.filter((n) => !n.isHead && live(n)).length +
+          Object.values(input.pendingLaunches).reduce((a, b) => a + b, 0);
         if (existing + totalMin <= input.maxWorkers) {
-          for (const t of input.types) assert.ok(d.targetWorkers[t.name] >= Math.min(t.minWorkers, t.maxWorkers), `${t.name} below min`);
+          for (const t of input.types)
+            assert.ok(d.targetWorkers[t.name] >= Math.min(t.minWorkers, t.maxWorkers), `${t.name} below min`);
         }
       }),
       RUNS,
@@ -189,7 +249,8 @@ describe("autoscaler scheduler properties (fast-check)", () => {
           assert.ok(live(n), `${n.status} node removed`);
           if (r.reason === "idle") assert.ok(n.idleMs >= input.idleTimeoutMs);
         }
-        for (let i = 1; i < d.remove.length; i++) assert.ok(d.remove[i - 1].idleMs >= d.remove[i].idleMs, "not least recently used first");
+        for (let i = 1; i < d.remove.length; i++)
+          assert.ok(d.remove[i - 1].idleMs >= d.remove[i].idleMs, "not least recently used first");
       }),
       RUNS,
     );
@@ -201,7 +262,9 @@ describe("autoscaler scheduler properties (fast-check)", () => {
         const input = build({ ...g, gangs: [], constraints: [], types: g.types.map((t) => ({ ...t, minWorkers: 0 })) });
         const d = decide(input);
         for (const [type, n] of Object.entries(d.launch)) {
-          const running = input.nodes.filter((x) => !x.isHead && live(x) && x.type === type && !d.remove.some((r) => r.instanceId === x.instanceId)).length;
+          const running = input.nodes.filter(
+            (x) => !x.isHead && live(x) && x.type === type && !d.remove.some((r) => r.instanceId === x.instanceId),
+          ).length;
           const bound = Math.max(5, Math.floor(input.upscalingSpeed * Math.max(running, 1)));
           assert.ok(n + (input.pendingLaunches[type] ?? 0) <= bound, `${type}: ${n} + pending > ${bound}`);
           assert.ok(n <= (d.wanted[type] ?? 0));
@@ -215,15 +278,30 @@ describe("autoscaler scheduler properties (fast-check)", () => {
     fc.assert(
       fc.property(gen, (g) => {
         // Limits out of the way: room for everything, no throttle.
-        const roomy: Gen = { ...g, maxWorkers: 10_000, upscalingSpeed: 10_000, types: g.types.map((t) => ({ ...t, maxWorkers: 1000 })) };
+        const roomy: Gen = {
+          ...g,
+          maxWorkers: 10_000,
+          upscalingSpeed: 10_000,
+          types: g.types.map((t) => ({ ...t, maxWorkers: 1000 })),
+        };
         const input = build(roomy);
         const d = decide(input);
         // What stays unplaced fits no type we may launch: only a node that is busy now (the head).
         const launchable = (m: ResourceMap) => input.types.some((t) => t.maxWorkers > 0 && fits(t.resources, m));
-        for (const x of d.unfulfilled) assert.ok(!launchable(x.resources), `${JSON.stringify(x.resources)} x${x.count} left unplaced`);
-        const canHold = (m: ResourceMap) => input.types.some((t) => t.maxWorkers > 0 && fits(t.resources, m)) || fits(input.types[0].resources, m) || input.nodes.some((n) => live(n) && fits(n.total, m));
-        for (const x of d.infeasible) assert.ok(!canHold(x.resources), `${JSON.stringify(x.resources)} reported infeasible`);
-        for (const x of input.demands) if (!canHold(x.resources)) assert.ok(d.infeasible.some((i) => shapeKey(i.resources) === shapeKey(x.resources)), `${shapeKey(x.resources)} not reported infeasible`);
+        for (const x of d.unfulfilled)
+          assert.ok(!launchable(x.resources), `${JSON.stringify(x.resources)} x${x.count} left unplaced`);
+        const canHold = (m: ResourceMap) =>
+          input.types.some((t) => t.maxWorkers > 0 && fits(t.resources, m)) ||
+          fits(input.types[0].resources, m) ||
+          input.nodes.some((n) => live(n) && fits(n.total, m));
+        for (const x of d.infeasible)
+          assert.ok(!canHold(x.resources), `${JSON.stringify(x.resources)} reported infeasible`);
+        for (const x of input.demands)
+          if (!canHold(x.resources))
+            assert.ok(
+              d.infeasible.some((i) => shapeKey(i.resources) === shapeKey(x.resources)),
+              `${shapeKey(x.resources)} not reported infeasible`,
+            );
       }),
       RUNS,
     );
@@ -232,21 +310,46 @@ describe("autoscaler scheduler properties (fast-check)", () => {
   it("the nodes launched can actually hold the demand they were launched for", () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ resources: resourceMap(1, 16), minWorkers: fc.constant(0), maxWorkers: fc.constant(1000) }), { minLength: 1, maxLength: 4 }),
-        fc.array(fc.record({ resources: shape, count: fc.integer({ min: 1, max: 30 }) }), { minLength: 1, maxLength: 4 }),
+        fc.array(
+          fc.record({ resources: resourceMap(1, 16), minWorkers: fc.constant(0), maxWorkers: fc.constant(1000) }),
+          { minLength: 1, maxLength: 4 },
+        ),
+        fc.array(fc.record({ resources: shape, count: fc.integer({ min: 1, max: 30 }) }), {
+          minLength: 1,
+          maxLength: 4,
+        }),
         (types, demands) => {
-          const input = build({ types, workers: [], pending: [], demands, gangs: [], constraints: [], maxWorkers: 10_000, upscalingSpeed: 10_000, idleTimeoutMin: 5, headIdleMin: 0 } as unknown as Gen);
+          const input = build({
+            types,
+            workers: [],
+            pending: [],
+            demands,
+            gangs: [],
+            constraints: [],
+            maxWorkers: 10_000,
+            upscalingSpeed: 10_000,
+            idleTimeoutMin: 5,
+            headIdleMin: 0,
+          } as unknown as Gen);
           const d = decide(input);
           // Every feasible request fits one of the launched types, and the launched capacity covers
           // the feasible demand in every resource.
           // (Demand only the head's type could hold waits for the head: no worker is launched for it.)
-          const feasible = demands.filter((x) => input.types.some((t) => t.maxWorkers > 0 && fits(t.resources, x.resources)));
+          const feasible = demands.filter((x) =>
+            input.types.some((t) => t.maxWorkers > 0 && fits(t.resources, x.resources)),
+          );
           const launchedTypes = Object.keys(d.launch).map((name) => input.types.find((t) => t.name === name)!);
-          for (const x of feasible) assert.ok(launchedTypes.some((t) => fits(t.resources, x.resources)), `${JSON.stringify(x.resources)} fits no launched type`);
+          for (const x of feasible)
+            assert.ok(
+              launchedTypes.some((t) => fits(t.resources, x.resources)),
+              `${JSON.stringify(x.resources)} fits no launched type`,
+            );
           const need = (k: string) => feasible.reduce((s, x) => s + x.count * (x.resources[k] ?? 0), 0);
           const have = (k: string) => launchedTypes.reduce((s, t) => s + d.launch[t.name] * (t.resources[k] ?? 0), 0);
-          for (const k of RESOURCES) assert.ok(have(k) >= need(k) - 1e-9, `${k}: launched ${have(k)} < demanded ${need(k)}`);
-          for (const x of d.unfulfilled) assert.ok(!feasible.some((f) => JSON.stringify(f.resources) === JSON.stringify(x.resources)));
+          for (const k of RESOURCES)
+            assert.ok(have(k) >= need(k) - 1e-9, `${k}: launched ${have(k)} < demanded ${need(k)}`);
+          for (const x of d.unfulfilled)
+            assert.ok(!feasible.some((f) => JSON.stringify(f.resources) === JSON.stringify(x.resources)));
         },
       ),
       { numRuns: 300 },

@@ -27,16 +27,42 @@ function input(over: Partial<SchedulerInput> & { types: NodeTypeConfig[] }): Sch
 
 /** A head with no free CPU, so demand has to go to workers. */
 function head(idleMs = 0): ClusterNode {
-  return { instanceId: "head", type: "head", total: { CPU: 1 }, available: { CPU: idleMs > 0 ? 1 : 0 }, status: idleMs > 0 ? "IDLE" : "RUNNING", idleMs, isHead: true };
+  return {
+    instanceId: "head",
+    type: "head",
+    total: { CPU: 1 },
+    available: { CPU: idleMs > 0 ? 1 : 0 },
+    status: idleMs > 0 ? "IDLE" : "RUNNING",
+    idleMs,
+    isHead: true,
+  };
 }
 
-function worker(instanceId: string, type: string, total: Record<string, number>, opts: { available?: Record<string, number>; idleMs?: number } = {}): ClusterNode {
+function worker(
+  instanceId: string,
+  type: string,
+  total: Record<string, number>,
+  opts: { available?: Record<string, number>; idleMs?: number } = {},
+): ClusterNode {
   const available = opts.available ?? total;
   const busy = Object.entries(total).some(([k, v]) => (available[k] ?? 0) < v);
-  return { instanceId, type, total, available, status: busy ? "RUNNING" : "IDLE", idleMs: busy ? 0 : (opts.idleMs ?? 0), isHead: false };
+  return {
+    instanceId,
+    type,
+    total,
+    available,
+    status: busy ? "RUNNING" : "IDLE",
+    idleMs: busy ? 0 : (opts.idleMs ?? 0),
+    isHead: false,
+  };
 }
 
-const t = (name: string, resources: Record<string, number>, maxWorkers = 10, minWorkers = 0): NodeTypeConfig => ({ name, resources, minWorkers, maxWorkers });
+const t = (name: string, resources: Record<string, number>, maxWorkers = 10, minWorkers = 0): NodeTypeConfig => ({
+  name,
+  resources,
+  minWorkers,
+  maxWorkers,
+});
 
 describe("autoscaler scheduler: choosing node types as Ray scores them", () => {
   const smallBig = [t("small", { CPU: 2 }), t("big", { CPU: 8 })];
@@ -67,14 +93,24 @@ describe("autoscaler scheduler: choosing node types as Ray scores them", () => {
     const types = [t("cpu", { CPU: 4 }), t("gpu", { CPU: 4, GPU: 1 })];
     assert.deepEqual(decide(input({ types, demands: [{ resources: { CPU: 1 }, count: 4 }] })).launch, { cpu: 1 });
     // A GPU request fits only the GPU type.
-    assert.deepEqual(decide(input({ types, demands: [{ resources: { CPU: 1, GPU: 1 }, count: 1 }] })).launch, { gpu: 1 });
+    assert.deepEqual(decide(input({ types, demands: [{ resources: { CPU: 1, GPU: 1 }, count: 1 }] })).launch, {
+      gpu: 1,
+    });
   });
 
   it("a type offering more of the resource kinds asked for wins before utilisation counts", () => {
     // Demand kinds: {CPU, Custom1}. plain: 4 CPU used → (1, 1, 4, 4).
     // custom: 4 CPU + 1 Custom1 → CPU 4, Custom1 4·(1/4)³ = 0.0625 → (1, 2, 0.0625, 2.03): custom.
     const types = [t("plain", { CPU: 4 }), t("custom", { CPU: 4, Custom1: 4 })];
-    const d = decide(input({ types, demands: [{ resources: { CPU: 1 }, count: 4 }, { resources: { Custom1: 1 }, count: 1 }] }));
+    const d = decide(
+      input({
+        types,
+        demands: [
+          { resources: { CPU: 1 }, count: 4 },
+          { resources: { Custom1: 1 }, count: 1 },
+        ],
+      }),
+    );
     assert.deepEqual(d.launch, { custom: 1 });
   });
 
@@ -96,14 +132,18 @@ describe("autoscaler scheduler: placement groups", () => {
 
   it("STRICT_PACK: the bundles together, so only a node holding their sum will do", () => {
     // 3 × {CPU: 2} = {CPU: 6}: w4 cannot hold it; one w8.
-    const d = decide(input({ types: w4w8, gangs: [{ strategy: "STRICT_PACK", bundles: [{ CPU: 2 }, { CPU: 2 }, { CPU: 2 }] }] }));
+    const d = decide(
+      input({ types: w4w8, gangs: [{ strategy: "STRICT_PACK", bundles: [{ CPU: 2 }, { CPU: 2 }, { CPU: 2 }] }] }),
+    );
     assert.deepEqual(d.launch, { w8: 1 });
   });
 
   it("PACK: bundles packed as ordinary demand (best effort)", () => {
     // Round 1: w4 takes 2 → 4·1³ = 4; w8 takes 3 → 8·(6/8)³ = 3.375 → w4. Round 2 (1 left):
     // w4 4·(2/4)³ = 0.5; w8 8·(2/8)³ = 0.125 → w4.
-    const d = decide(input({ types: w4w8, gangs: [{ strategy: "PACK", bundles: [{ CPU: 2 }, { CPU: 2 }, { CPU: 2 }] }] }));
+    const d = decide(
+      input({ types: w4w8, gangs: [{ strategy: "PACK", bundles: [{ CPU: 2 }, { CPU: 2 }, { CPU: 2 }] }] }),
+    );
     assert.deepEqual(d.launch, { w4: 2 });
   });
 
@@ -118,13 +158,21 @@ describe("autoscaler scheduler: placement groups", () => {
 
   it("STRICT_SPREAD that cannot be placed whole adds no node at all", () => {
     // 4 bundles, room for 3 more workers: launching 3 would not start the group.
-    const d = decide(input({ types: w4w8, maxWorkers: 3, gangs: [{ strategy: "STRICT_SPREAD", bundles: [{ CPU: 1 }, { CPU: 1 }, { CPU: 1 }, { CPU: 1 }] }] }));
+    const d = decide(
+      input({
+        types: w4w8,
+        maxWorkers: 3,
+        gangs: [{ strategy: "STRICT_SPREAD", bundles: [{ CPU: 1 }, { CPU: 1 }, { CPU: 1 }, { CPU: 1 }] }],
+      }),
+    );
     assert.deepEqual(d.launch, {});
   });
 
   it("placement-group launches are not held back by the upscaling throttle", () => {
     const bundles = Array.from({ length: 12 }, () => ({ CPU: 4 }));
-    const d = decide(input({ types: [t("w4", { CPU: 4 }, 50)], upscalingSpeed: 1, gangs: [{ strategy: "STRICT_SPREAD", bundles }] }));
+    const d = decide(
+      input({ types: [t("w4", { CPU: 4 }, 50)], upscalingSpeed: 1, gangs: [{ strategy: "STRICT_SPREAD", bundles }] }),
+    );
     assert.deepEqual(d.launch, { w4: 12 });
   });
 });
@@ -136,10 +184,14 @@ describe("autoscaler scheduler: capacity, limits, constraints", () => {
     const nodes = [head(), worker("w4-a", "w4", { CPU: 4 }, { available: { CPU: 3 } })];
     assert.deepEqual(decide(input({ types: w4, nodes, demands: [{ resources: { CPU: 1 }, count: 3 }] })).launch, {});
     // A pod still starting counts as a full node.
-    const pending = decide(input({ types: w4, nodes, pendingLaunches: { w4: 1 }, demands: [{ resources: { CPU: 1 }, count: 7 }] }));
+    const pending = decide(
+      input({ types: w4, nodes, pendingLaunches: { w4: 1 }, demands: [{ resources: { CPU: 1 }, count: 7 }] }),
+    );
     assert.deepEqual(pending.launch, {});
     // One more request than that: one more node.
-    const more = decide(input({ types: w4, nodes, pendingLaunches: { w4: 1 }, demands: [{ resources: { CPU: 1 }, count: 8 }] }));
+    const more = decide(
+      input({ types: w4, nodes, pendingLaunches: { w4: 1 }, demands: [{ resources: { CPU: 1 }, count: 8 }] }),
+    );
     assert.deepEqual(more.launch, { w4: 1 });
   });
 
@@ -153,8 +205,14 @@ describe("autoscaler scheduler: capacity, limits, constraints", () => {
     const typeCap = decide(input({ types: [t("w4", { CPU: 4 }, 3)], demands: [{ resources: { CPU: 4 }, count: 5 }] }));
     assert.deepEqual(typeCap.launch, { w4: 3 });
     assert.deepEqual(typeCap.unfulfilled, [{ resources: { CPU: 4 }, count: 2 }]);
-    const nodes = [head(), worker("w4-a", "w4", { CPU: 4 }, { available: { CPU: 0 } }), worker("w4-b", "w4", { CPU: 4 }, { available: { CPU: 0 } })];
-    const globalCap = decide(input({ types: w4, maxWorkers: 3, nodes, demands: [{ resources: { CPU: 4 }, count: 5 }] }));
+    const nodes = [
+      head(),
+      worker("w4-a", "w4", { CPU: 4 }, { available: { CPU: 0 } }),
+      worker("w4-b", "w4", { CPU: 4 }, { available: { CPU: 0 } }),
+    ];
+    const globalCap = decide(
+      input({ types: w4, maxWorkers: 3, nodes, demands: [{ resources: { CPU: 4 }, count: 5 }] }),
+    );
     assert.deepEqual(globalCap.launch, { w4: 1 });
     assert.ok(globalCap.notes.some((n) => /maxWorkers 3/.test(n)));
   });
@@ -175,7 +233,15 @@ describe("autoscaler scheduler: capacity, limits, constraints", () => {
   });
 
   it("infeasible demand is reported and launches nothing", () => {
-    const d = decide(input({ types: w4, demands: [{ resources: { GPU: 8 }, count: 3 }, { resources: { CPU: 1 }, count: 1 }] }));
+    const d = decide(
+      input({
+        types: w4,
+        demands: [
+          { resources: { GPU: 8 }, count: 3 },
+          { resources: { CPU: 1 }, count: 1 },
+        ],
+      }),
+    );
     assert.deepEqual(d.launch, { w4: 1 });
     assert.deepEqual(d.infeasible, [{ resources: { GPU: 8 }, count: 3 }]);
     assert.deepEqual(d.unfulfilled, []);
@@ -185,7 +251,12 @@ describe("autoscaler scheduler: capacity, limits, constraints", () => {
   });
 
   it("a type with maxWorkers 0 is never launched, and its shapes count as infeasible", () => {
-    const d = decide(input({ types: [t("w4", { CPU: 4 }, 10), t("gpu", { GPU: 1 }, 0)], demands: [{ resources: { GPU: 1 }, count: 1 }] }));
+    const d = decide(
+      input({
+        types: [t("w4", { CPU: 4 }, 10), t("gpu", { GPU: 1 }, 0)],
+        demands: [{ resources: { GPU: 1 }, count: 1 }],
+      }),
+    );
     assert.deepEqual(d.launch, {});
     assert.deepEqual(d.infeasible, [{ resources: { GPU: 1 }, count: 1 }]);
   });
@@ -200,10 +271,17 @@ describe("autoscaler scheduler: upscaling throttle", () => {
     assert.deepEqual(none.launch, { w4: 5 });
     assert.equal(none.wanted.w4, 100);
     // 20 busy workers, speed 1, 3 already pending: 20 − 3 = 17.
-    const nodes = [head(), ...Array.from({ length: 20 }, (_, i) => worker(`w-${i}`, "w4", { CPU: 4 }, { available: { CPU: 0 } }))];
-    assert.deepEqual(decide(input({ types, upscalingSpeed: 1, nodes, pendingLaunches: { w4: 3 }, demands })).launch, { w4: 17 });
+    const nodes = [
+      head(),
+      ...Array.from({ length: 20 }, (_, i) => worker(`w-${i}`, "w4", { CPU: 4 }, { available: { CPU: 0 } })),
+    ];
+    assert.deepEqual(decide(input({ types, upscalingSpeed: 1, nodes, pendingLaunches: { w4: 3 }, demands })).launch, {
+      w4: 17,
+    });
     // Speed 0.5: max(5, 10) − 3 = 7.
-    assert.deepEqual(decide(input({ types, upscalingSpeed: 0.5, nodes, pendingLaunches: { w4: 3 }, demands })).launch, { w4: 7 });
+    assert.deepEqual(decide(input({ types, upscalingSpeed: 0.5, nodes, pendingLaunches: { w4: 3 }, demands })).launch, {
+      w4: 7,
+    });
     // Already 12 pending, bound 10: none now.
     const held = decide(input({ types, upscalingSpeed: 0.5, nodes, pendingLaunches: { w4: 12 }, demands }));
     assert.deepEqual(held.launch, {});
@@ -236,9 +314,16 @@ describe("autoscaler scheduler: removing idle workers", () => {
   });
 
   it("never below minWorkers: the most recently used idle ones are kept", () => {
-    const nodes = [head(), worker("a", "w", { CPU: 1 }, { idleMs: 60 * MIN }), worker("b", "w", { CPU: 1 }, { idleMs: 30 * MIN })];
+    const nodes = [
+      head(),
+      worker("a", "w", { CPU: 1 }, { idleMs: 60 * MIN }),
+      worker("b", "w", { CPU: 1 }, { idleMs: 30 * MIN }),
+    ];
     const d = decide(input({ types: [t("w", { CPU: 1 }, 10, 1)], nodes }));
-    assert.deepEqual(d.remove.map((r) => r.instanceId), ["a"]);
+    assert.deepEqual(
+      d.remove.map((r) => r.instanceId),
+      ["a"],
+    );
   });
 
   it("never the head, never a busy node, never a draining or dead one", () => {
@@ -255,9 +340,18 @@ describe("autoscaler scheduler: removing idle workers", () => {
   });
 
   it("removes an IDLE node whatever stale node_activity Ray still lists for it (Ray 2.60 keeps the last list)", () => {
-    const nodes: ClusterNode[] = [head(), { ...worker("ran-a-task", "w", { CPU: 1 }, { idleMs: 60 * MIN }), activity: ["Resource: CPU currently in use.", "Busy workers on node."] }];
+    const nodes: ClusterNode[] = [
+      head(),
+      {
+        ...worker("ran-a-task", "w", { CPU: 1 }, { idleMs: 60 * MIN }),
+        activity: ["Resource: CPU currently in use.", "Busy workers on node."],
+      },
+    ];
     const d = decide(input({ types: [t("w", { CPU: 1 }, 10, 0)], nodes }));
-    assert.deepEqual(d.remove.map((r) => r.instanceId), ["ran-a-task"]);
+    assert.deepEqual(
+      d.remove.map((r) => r.instanceId),
+      ["ran-a-task"],
+    );
     assert.equal(isBusy(nodes[1]), false);
   });
 
@@ -269,23 +363,42 @@ describe("autoscaler scheduler: removing idle workers", () => {
       worker("idle-1m", "w", { CPU: 1 }, { idleMs: 1 * MIN }),
     ];
     const d = decide(input({ types: [t("w", { CPU: 1 }, 1, 0)], nodes }));
-    assert.deepEqual(d.remove.map((r) => [r.instanceId, r.reason]), [["idle-1m", "over-max-workers"]]);
+    assert.deepEqual(
+      d.remove.map((r) => [r.instanceId, r.reason]),
+      [["idle-1m", "over-max-workers"]],
+    );
     assert.ok(d.notes.some((n) => /busy-2.*kept until idle/.test(n)));
   });
 
   it("keeps idle workers that request_resources or a pending placement group needs", () => {
-    const nodes = [head(), worker("needed", "w", { CPU: 4 }, { idleMs: 60 * MIN }), worker("spare", "w", { CPU: 4 }, { idleMs: 60 * MIN })];
+    const nodes = [
+      head(),
+      worker("needed", "w", { CPU: 4 }, { idleMs: 60 * MIN }),
+      worker("spare", "w", { CPU: 4 }, { idleMs: 60 * MIN }),
+    ];
     const types = [t("w", { CPU: 4 }, 10, 0)];
     const c = decide(input({ types, nodes, constraints: [{ resources: { CPU: 4 }, count: 1 }] }));
     assert.equal(c.remove.length, 1);
-    assert.deepEqual(decide(input({ types, nodes, gangs: [{ strategy: "STRICT_SPREAD", bundles: [{ CPU: 4 }, { CPU: 4 }] }] })).remove, []);
+    assert.deepEqual(
+      decide(input({ types, nodes, gangs: [{ strategy: "STRICT_SPREAD", bundles: [{ CPU: 4 }, { CPU: 4 }] }] })).remove,
+      [],
+    );
   });
 
   it("removed workers are not counted as capacity for new demand", () => {
     // Both idle past the timeout; the demand does not fit them (GPU), so they go and a GPU node comes.
     const nodes = [head(), worker("w-a", "w", { CPU: 1 }, { idleMs: 60 * MIN })];
-    const d = decide(input({ types: [t("w", { CPU: 1 }, 10, 0), t("g", { CPU: 1, GPU: 1 }, 10, 0)], nodes, demands: [{ resources: { GPU: 1 }, count: 1 }] }));
-    assert.deepEqual(d.remove.map((r) => r.instanceId), ["w-a"]);
+    const d = decide(
+      input({
+        types: [t("w", { CPU: 1 }, 10, 0), t("g", { CPU: 1, GPU: 1 }, 10, 0)],
+        nodes,
+        demands: [{ resources: { GPU: 1 }, count: 1 }],
+      }),
+    );
+    assert.deepEqual(
+      d.remove.map((r) => r.instanceId),
+      ["w-a"],
+    );
     assert.deepEqual(d.launch, { g: 1 });
     assert.deepEqual(d.targetWorkers, { head: 0, w: 0, g: 1 });
   });

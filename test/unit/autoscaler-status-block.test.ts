@@ -61,7 +61,12 @@ describe("autoscaler status block", () => {
 
   it("shows demand, pending pods, node requests, infeasible demand and removals", () => {
     const input = seedCluster();
-    input.nodes[1] = { ...input.nodes[1], available: { ...input.nodes[1].available, CPU: 0, Custom1: 0 }, status: "RUNNING", idleMs: 0 };
+    input.nodes[1] = {
+      ...input.nodes[1],
+      available: { ...input.nodes[1].available, CPU: 0, Custom1: 0 },
+      status: "RUNNING",
+      idleMs: 0,
+    };
     input.pendingLaunches = { "worker-nodes": 1 };
     input.demands = [
       { resources: { CPU: 1, Custom1: 1 }, count: 3 },
@@ -70,14 +75,22 @@ describe("autoscaler status block", () => {
     input.gangs = [{ strategy: "STRICT_SPREAD", bundles: [{ CPU: 1 }, { CPU: 1 }] }];
     const lines = formatClusterStatus(input, decide(input));
     assert.equal(lines[0], "Cluster status: 1 nodes (1 pending)");
-    assert.ok(lines.includes(" - ResourceUsage: 1.0/2.0 CPU, 1.0/1.0 Custom1, 0.0/1.0 is_spot, 0.0 GiB/0.58 GiB memory, 0.0 GiB/0.1 GiB object_store_memory"), lines.join("\n"));
+    assert.ok(
+      lines.includes(
+        " - ResourceUsage: 1.0/2.0 CPU, 1.0/1.0 Custom1, 0.0/1.0 is_spot, 0.0 GiB/0.58 GiB memory, 0.0 GiB/0.1 GiB object_store_memory",
+      ),
+      lines.join("\n"),
+    );
     assert.ok(lines.includes(" - worker-nodes: 2 (1 pending)"));
     assert.ok(lines.includes("Placement group demands: [STRICT_SPREAD: [{'CPU': 1.0}, {'CPU': 1.0}]]"));
     assert.ok(lines.includes("Resource demands: [{'CPU': 1.0, 'Custom1': 1.0} * 3, {'GPU': 1.0}]"));
     assert.ok(lines.includes("Node requests: {'worker-nodes': 1}"), lines.join("\n"));
     assert.ok(lines.some((l) => l.startsWith("Infeasible demands") && l.includes("{'GPU': 1.0}")));
     // The limit (maxWorkers 3: one running, one pending, one launched) leaves demand unfulfilled.
-    assert.ok(lines.some((l) => l.startsWith("Unfulfilled demands: [{'CPU': 1.0, 'Custom1': 1.0}")), lines.join("\n"));
+    assert.ok(
+      lines.some((l) => l.startsWith("Unfulfilled demands: [{'CPU': 1.0, 'Custom1': 1.0}")),
+      lines.join("\n"),
+    );
   });
 
   it("names the workers being removed and why", () => {
@@ -85,7 +98,10 @@ describe("autoscaler status block", () => {
     input.types[1].minWorkers = 0;
     input.nodes[1] = { ...input.nodes[1], idleMs: 400_000 };
     const lines = formatClusterStatus(input, decide(input));
-    assert.ok(lines.includes("Nodes to remove: example-cluster2-ray-worker-tdxdr (worker-nodes, idle 400s)"), lines.join("\n"));
+    assert.ok(
+      lines.includes("Nodes to remove: example-cluster2-ray-worker-tdxdr (worker-nodes, idle 400s)"),
+      lines.join("\n"),
+    );
   });
 
   it("prints numbers and dicts as Python did", () => {
@@ -102,7 +118,12 @@ describe("autoscaler status block", () => {
   it("keeps 10,000 requests on one line per shape, and caps the number of shapes shown", () => {
     const input = seedCluster();
     input.demands = Array.from({ length: 30 }, (_, i) => ({ resources: { CPU: i + 1 }, count: 1000 }));
-    const line = formatClusterStatus(input, decide(input), { maxShapes: 5 }).find((l) => l.startsWith("Resource demands:"))!;
-    assert.equal(line, "Resource demands: [{'CPU': 1.0} * 1000, {'CPU': 2.0} * 1000, {'CPU': 3.0} * 1000, {'CPU': 4.0} * 1000, {'CPU': 5.0} * 1000, ... 25 more shapes]");
+    const line = formatClusterStatus(input, decide(input), { maxShapes: 5 }).find((l) =>
+      l.startsWith("Resource demands:"),
+    )!;
+    assert.equal(
+      line,
+      "Resource demands: [{'CPU': 1.0} * 1000, {'CPU': 2.0} * 1000, {'CPU': 3.0} * 1000, {'CPU': 4.0} * 1000, {'CPU': 5.0} * 1000, ... 25 more shapes]",
+    );
   });
 });

@@ -108,7 +108,10 @@ describe("the controller's reconcile, against an in-memory API", () => {
     }
     for (const p of [head, ...workers]) assert.equal(p.metadata.ownerReferences?.[0].uid, rc.metadata.uid);
     const services = api.list("api/v1/services", NS);
-    assert.deepEqual(services.map((s) => s.metadata.name), ["example-cluster-ray-head"]);
+    assert.deepEqual(
+      services.map((s) => s.metadata.name),
+      ["example-cluster-ray-head"],
+    );
 
     // Everything the pass created is told in one event; status says the head is not ready yet.
     const events = eventsOf(api);
@@ -181,7 +184,10 @@ describe("the controller's reconcile, against an in-memory API", () => {
     await controller.reconcile(KEY);
     const workers = pods(api, "worker");
     assert.equal(workers.length, 2);
-    assert.ok(workers.some((w) => w.metadata.uid === survivor.metadata.uid), "the other worker stays");
+    assert.ok(
+      workers.some((w) => w.metadata.uid === survivor.metadata.uid),
+      "the other worker stays",
+    );
     assert.ok(!workers.some((w) => w.metadata.uid === victim.metadata.uid));
     assert.equal(pods(api, "head")[0].metadata.uid, head.metadata.uid, "the head stays");
     assert.equal(api.count("DELETE", "pods"), deletesBefore, "nothing deleted");
@@ -202,7 +208,10 @@ describe("the controller's reconcile, against an in-memory API", () => {
     assert.equal(stalled?.status, "True");
     assert.equal(stalled?.reason, "InvalidSpec");
     assert.match(stalled?.message ?? "", /spec\.headServicePorts\[0\]\.port: Duplicate value: 6379/);
-    assert.deepEqual(eventsOf(api).map((e) => e.reason), ["InvalidSpec"]);
+    assert.deepEqual(
+      eventsOf(api).map((e) => e.reason),
+      ["InvalidSpec"],
+    );
     assert.equal(api.calls.filter(isDryRun).length, 0, "not even a dry run");
     assert.deepEqual(pods(api), []);
     assert.deepEqual(api.list("api/v1/services", NS), []);
@@ -228,7 +237,10 @@ describe("the controller's reconcile, against an in-memory API", () => {
       stalled?.message ?? "",
       /spec\.podTypes\[1\]\.podConfig\.spec\.containers\[0\]\.volumeMounts\[0\]\.name: Not found: "missing"/,
     );
-    assert.deepEqual(eventsOf(api).map((e) => e.reason), ["FailedCreate"]);
+    assert.deepEqual(
+      eventsOf(api).map((e) => e.reason),
+      ["FailedCreate"],
+    );
     assert.equal(podCreates(api).length, 0);
 
     // The same generation again: no retry can help, so nothing is asked.
@@ -280,7 +292,10 @@ describe("the controller's reconcile, against an in-memory API", () => {
     const before = api.calls.length;
     await controller.reconcile(KEY);
     const creates = api.calls.slice(before).filter(isPodCreate);
-    assert.deepEqual(creates.map((c) => bodyLabels(c)[LABELS.nodeType]), ["head", "worker", "worker"]);
+    assert.deepEqual(
+      creates.map((c) => bodyLabels(c)[LABELS.nodeType]),
+      ["head", "worker", "worker"],
+    );
     assert.equal(pods(api).length, 3);
   });
 

@@ -61,7 +61,12 @@ describe("EventRecorder", () => {
     const other = { ...target, metadata: { ...target.metadata, uid: "uid-other" } };
     await recorder.record(other, "Normal", "UpdatedService", "Updated the ports");
     assert.equal(events().length, 5);
-    assert.deepEqual(events().map((e) => e.count).sort(), [1, 1, 1, 1, 3]);
+    assert.deepEqual(
+      events()
+        .map((e) => e.count)
+        .sort(),
+      [1, 1, 1, 1, 3],
+    );
   });
 
   it("makes a new event when the same one comes back after 10 minutes", async () => {
@@ -75,11 +80,17 @@ describe("EventRecorder", () => {
       Date.now = realNow;
     }
     assert.equal(events().length, 2);
-    assert.deepEqual(events().map((e) => e.count), [1, 1]);
+    assert.deepEqual(
+      events().map((e) => e.count),
+      [1, 1],
+    );
   });
 
   it("logs a failed create instead of throwing, and makes the next one anew", async () => {
-    api.fail((c) => c.method === "POST", () => new ApiError(403, "Forbidden", "events is forbidden"));
+    api.fail(
+      (c) => c.method === "POST",
+      () => new ApiError(403, "Forbidden", "events is forbidden"),
+    );
     await recorder.record(target, "Normal", "Created", "Created head pod x");
     assert.deepEqual(events(), []);
     assert.equal(lines.length, 1);

@@ -4,7 +4,9 @@ import { strict as assert } from "assert";
 import { Informer } from "../../operator/kube/informer";
 import { createLogger } from "../../operator/util/log";
 
-const pod = (name: string, rv: string) => ({ metadata: { name, namespace: "ns", resourceVersion: rv, labels: { "ray-cluster-name": "c" } } });
+const pod = (name: string, rv: string) => ({
+  metadata: { name, namespace: "ns", resourceVersion: rv, labels: { "ray-cluster-name": "c" } },
+});
 const tick = (ms = 20) => new Promise((r) => setTimeout(r, ms));
 
 /** A fake API server: lists return `state`; each watch runs the next scripted behaviour. */
@@ -38,13 +40,20 @@ describe("informer", () => {
     ]);
     const inf = new Informer(f.rest, { name: "pods", path: "/api/v1/pods", log });
     const seen: string[] = [];
-    inf.on({ add: (o) => seen.push(`add ${o.metadata.name}`), update: (_, o) => seen.push(`update ${o.metadata.name}`), delete: (o) => seen.push(`delete ${o.metadata.name}`) });
+    inf.on({
+      add: (o) => seen.push(`add ${o.metadata.name}`),
+      update: (_, o) => seen.push(`update ${o.metadata.name}`),
+      delete: (o) => seen.push(`delete ${o.metadata.name}`),
+    });
     inf.start();
     await inf.waitForSync();
     await tick();
     inf.stop();
     assert.deepEqual(seen, ["add a", "add b", "update a", "delete b"]);
-    assert.deepEqual(inf.list().map((p) => p.metadata.name), ["a"]);
+    assert.deepEqual(
+      inf.list().map((p) => p.metadata.name),
+      ["a"],
+    );
   });
 
   it("restarts list+watch after a failed watch and emits only what changed meanwhile", async () => {
@@ -59,7 +68,11 @@ describe("informer", () => {
     ]);
     const inf = new Informer(f.rest, { name: "pods", path: "/api/v1/pods", log });
     const seen: string[] = [];
-    inf.on({ add: (o) => seen.push(`add ${o.metadata.name}`), update: (_, o) => seen.push(`update ${o.metadata.name}`), delete: (o) => seen.push(`delete ${o.metadata.name}`) });
+    inf.on({
+      add: (o) => seen.push(`add ${o.metadata.name}`),
+      update: (_, o) => seen.push(`update ${o.metadata.name}`),
+      delete: (o) => seen.push(`delete ${o.metadata.name}`),
+    });
     inf.start();
     await inf.waitForSync();
     for (let i = 0; i < 100 && f.lists() < 2; i++) await tick(50);
@@ -72,7 +85,8 @@ describe("informer", () => {
 
   it("relists on 410 Gone", async () => {
     const f = fakeRest({ items: [pod("a", "1")], rv: "1" }, [
-      async (emit) => emit({ type: "ERROR", object: { code: 410, reason: "Expired", message: "too old resource version" } }),
+      async (emit) =>
+        emit({ type: "ERROR", object: { code: 410, reason: "Expired", message: "too old resource version" } }),
     ]);
     const inf = new Informer(f.rest, { name: "pods", path: "/api/v1/pods", log });
     inf.start();
@@ -85,11 +99,19 @@ describe("informer", () => {
 
   it("indexes objects by cluster", async () => {
     const f = fakeRest({ items: [pod("a", "1")], rv: "1" }, []);
-    const inf = new Informer(f.rest, { name: "pods", path: "/api/v1/pods", log, indexBy: (o: any) => o.metadata.labels["ray-cluster-name"] });
+    const inf = new Informer(f.rest, {
+      name: "pods",
+      path: "/api/v1/pods",
+      log,
+      indexBy: (o: any) => o.metadata.labels["ray-cluster-name"],
+    });
     inf.start();
     await inf.waitForSync();
     inf.stop();
-    assert.deepEqual(inf.byIndex("c").map((p) => p.metadata.name), ["a"]);
+    assert.deepEqual(
+      inf.byIndex("c").map((p) => p.metadata.name),
+      ["a"],
+    );
     assert.deepEqual(inf.byIndex("other"), []);
     assert.equal(inf.countByIndex("c"), 1);
     assert.equal(inf.countByIndex("other"), 0);

@@ -33,7 +33,9 @@ describe("KubeRest watches and what the probes make of them", function () {
       if (path.startsWith("/silent")) return;
       let sent = 0;
       const timer = setInterval(() => {
-        res.write(JSON.stringify({ type: "BOOKMARK", object: { metadata: { resourceVersion: String(++sent) } } }) + "\n");
+        res.write(
+          JSON.stringify({ type: "BOOKMARK", object: { metadata: { resourceVersion: String(++sent) } } }) + "\n",
+        );
         if (sent === 8) {
           clearInterval(timer);
           res.end();
@@ -49,7 +51,10 @@ describe("KubeRest watches and what the probes make of them", function () {
       server.close();
     });
     const started = Date.now();
-    await assert.rejects(rest.watch("/silent", {}, () => {}, new AbortController().signal, 300), /nothing received for 0.3s/);
+    await assert.rejects(
+      rest.watch("/silent", {}, () => {}, new AbortController().signal, 300),
+      /nothing received for 0.3s/,
+    );
     assert.ok(Date.now() - started < 5000);
     const bookmarks: unknown[] = [];
     await rest.watch("/chatty", {}, (e) => bookmarks.push(e), new AbortController().signal, 300);
@@ -63,7 +68,11 @@ describe("KubeRest watches and what the probes make of them", function () {
         throw new Error("connect ECONNREFUSED");
       },
     };
-    const informer = new Informer(failing as unknown as KubeRest, { name: "pods", path: "/api/v1/pods", log: createLogger("error", () => {}) });
+    const informer = new Informer(failing as unknown as KubeRest, {
+      name: "pods",
+      path: "/api/v1/pods",
+      log: createLogger("error", () => {}),
+    });
     cleanup.push(() => informer.stop());
     informer.start();
     await informer.waitForSync();

@@ -79,9 +79,13 @@ describe("kubeconfig loader: out of cluster", () => {
     beside(file, "pki/client.crt", CERT);
     const absoluteKey = beside(file, "elsewhere/client.key", KEY);
     // An absolute path is taken as it is.
-    writeFileSync(file, YAML.stringify({ ...YAML.parse(readFileSync(file, "utf8")), users: [
-      { name: "u", user: { "client-certificate": "pki/client.crt", "client-key": absoluteKey } },
-    ] }));
+    writeFileSync(
+      file,
+      YAML.stringify({
+        ...YAML.parse(readFileSync(file, "utf8")),
+        users: [{ name: "u", user: { "client-certificate": "pki/client.crt", "client-key": absoluteKey } }],
+      }),
+    );
     const conn = load(file);
     assert.equal(text(conn.ca), CA);
     assert.equal(text(conn.cert), CERT);
@@ -110,26 +114,35 @@ describe("kubeconfig loader: out of cluster", () => {
   });
 
   it("ignores extensions, disable-compression and null fields (client-node's exportConfig writes nulls)", () => {
-    const conn = load(kubeconfig(
-      { ...H, extensions: [{ name: "e", extension: {} }], "disable-compression": true, "proxy-url": null },
-      { token: "t", exec: null, "auth-provider": null, extensions: [] },
-    ));
+    const conn = load(
+      kubeconfig(
+        { ...H, extensions: [{ name: "e", extension: {} }], "disable-compression": true, "proxy-url": null },
+        { token: "t", exec: null, "auth-provider": null, extensions: [] },
+      ),
+    );
     assert.deepEqual(conn, { server: "https://h:1", token: "t" });
   });
 
   it("follows current-context among several contexts, clusters and users", () => {
-    const file = kubeconfig({ server: "https://wrong:1" }, { token: "wrong" }, {
-      clusters: [
-        { name: "c", cluster: { server: "https://wrong:1" } },
-        { name: "d", cluster: { server: "https://right:2" } },
-      ],
-      users: [{ name: "u", user: { token: "wrong" } }, { name: "v", user: { token: "right" } }],
-      contexts: [
-        { name: "x", context: { cluster: "c", user: "u" } },
-        { name: "y", context: { cluster: "d", user: "v" } },
-      ],
-      "current-context": "y",
-    });
+    const file = kubeconfig(
+      { server: "https://wrong:1" },
+      { token: "wrong" },
+      {
+        clusters: [
+          { name: "c", cluster: { server: "https://wrong:1" } },
+          { name: "d", cluster: { server: "https://right:2" } },
+        ],
+        users: [
+          { name: "u", user: { token: "wrong" } },
+          { name: "v", user: { token: "right" } },
+        ],
+        contexts: [
+          { name: "x", context: { cluster: "c", user: "u" } },
+          { name: "y", context: { cluster: "d", user: "v" } },
+        ],
+        "current-context": "y",
+      },
+    );
     assert.deepEqual(load(file), { server: "https://right:2", token: "right" });
   });
 

@@ -51,8 +51,10 @@ class FakeLeaseApi {
       res.writeHead(code, { "Content-Type": "application/json" });
       res.end(JSON.stringify(body));
     };
-    const conflict = () => send(409, { kind: "Status", reason: "Conflict", message: "the object has been modified", code: 409 });
-    if (req.method === "GET") return this.lease ? send(200, this.lease) : send(404, { kind: "Status", reason: "NotFound", code: 404 });
+    const conflict = () =>
+      send(409, { kind: "Status", reason: "Conflict", message: "the object has been modified", code: 409 });
+    if (req.method === "GET")
+      return this.lease ? send(200, this.lease) : send(404, { kind: "Status", reason: "NotFound", code: 404 });
     const body = text ? (JSON.parse(text) as Lease) : undefined;
     if (req.method === "POST") {
       if (this.lease) return conflict();
@@ -74,7 +76,15 @@ async function client(url: string): Promise<KubeRest> {
 
 const quiet = createLogger("error", () => {});
 const electorOn = (rest: KubeRest, identity: string) =>
-  new LeaderElector(rest, { namespace: "ns", name: "lead", identity, leaseDurationSeconds: 4, renewDeadlineSeconds: 1.5, retryPeriodSeconds: 0.3, log: quiet });
+  new LeaderElector(rest, {
+    namespace: "ns",
+    name: "lead",
+    identity,
+    leaseDurationSeconds: 4,
+    renewDeadlineSeconds: 1.5,
+    retryPeriodSeconds: 0.3,
+    log: quiet,
+  });
 
 describe("leader election (LeaderElector) and the write fence", function () {
   this.timeout(30_000);
@@ -99,9 +109,15 @@ describe("leader election (LeaderElector) and the write fence", function () {
     const a = await candidate("a");
     const b = await candidate("b");
     const events: string[] = [];
-    void a.run(() => events.push("a leads"), () => events.push("a lost"));
+    void a.run(
+      () => events.push("a leads"),
+      () => events.push("a lost"),
+    );
     await waitFor(() => a.mayAct());
-    void b.run(() => events.push("b leads"), () => events.push("b lost"));
+    void b.run(
+      () => events.push("b leads"),
+      () => events.push("b lost"),
+    );
     // b has looked at a renewed lease several times over more than a lease duration.
     const renewals = () => api.requests.filter((r) => r.startsWith("PUT")).length;
     const seen = renewals();
@@ -114,7 +130,10 @@ describe("leader election (LeaderElector) and the write fence", function () {
     const a = await candidate("a");
     const b = await candidate("b");
     const events: Array<{ what: string; at: number }> = [];
-    void a.run(() => events.push({ what: "a leads", at: Date.now() }), () => events.push({ what: "a lost", at: Date.now() }));
+    void a.run(
+      () => events.push({ what: "a leads", at: Date.now() }),
+      () => events.push({ what: "a lost", at: Date.now() }),
+    );
     await waitFor(() => a.mayAct());
     // A half-open connection: a's next renewal never gets an answer.
     api.stall = true;
@@ -124,7 +143,10 @@ describe("leader election (LeaderElector) and the write fence", function () {
     const lostAt = events.find((e) => e.what === "a lost")!.at;
     assert.ok(lostAt - stalledAt < 4000, "a stopped before the lease could expire for anyone else");
     api.unstall();
-    void b.run(() => events.push({ what: "b leads", at: Date.now() }), () => events.push({ what: "b lost", at: Date.now() }));
+    void b.run(
+      () => events.push({ what: "b leads", at: Date.now() }),
+      () => events.push({ what: "b lost", at: Date.now() }),
+    );
     await waitFor(() => b.mayAct());
     assert.ok(events.find((e) => e.what === "b leads")!.at > lostAt);
   });
@@ -134,7 +156,9 @@ describe("leader election (LeaderElector) and the write fence", function () {
     clients.push(rest);
     let open = true;
     rest.fence = () => open;
-    await rest.request("POST", "/apis/coordination.k8s.io/v1/namespaces/ns/leases", { body: { metadata: { name: "lead" }, spec: {} } });
+    await rest.request("POST", "/apis/coordination.k8s.io/v1/namespaces/ns/leases", {
+      body: { metadata: { name: "lead" }, spec: {} },
+    });
     open = false;
     const before = api.requests.length;
     await assert.rejects(rest.request("PUT", PATH, { body: api.lease }), FencedError);

@@ -118,16 +118,19 @@ describe("rendered manifests (npm run render)", () => {
 
   it("hold the operator Deployment written out here, the same one the Pulumi program installs", async function () {
     this.timeout(120_000); // the Pulumi program runs under mocks
-    assert.deepEqual(files["operator.yaml"].map((o) => o.kind), [
-      // Applied over the seed's `kubectl create namespace ray`: its Pod Security level and opt-in.
-      "Namespace",
-      "ServiceAccount",
-      "Role",
-      "RoleBinding",
-      "Role",
-      "RoleBinding",
-      "Deployment",
-    ]);
+    assert.deepEqual(
+      files["operator.yaml"].map((o) => o.kind),
+      [
+        // Applied over the seed's `kubectl create namespace ray`: its Pod Security level and opt-in.
+        "Namespace",
+        "ServiceAccount",
+        "Role",
+        "RoleBinding",
+        "Role",
+        "RoleBinding",
+        "Deployment",
+      ],
+    );
     const rendered = files["operator.yaml"].find((o) => o.kind === "Deployment");
     assert.deepEqual(JSON.parse(JSON.stringify(rendered)), SEED_OPERATOR_DEPLOYMENT);
     const { resources } = await runProgram(join(ROOT, "index.ts"), readStackFile(SEED_STACK_FILE));
@@ -139,7 +142,10 @@ describe("rendered manifests (npm run render)", () => {
 
 describe("the operator image (operator/Dockerfile)", () => {
   const dockerfile = readFileSync(join(ROOT, "operator", "Dockerfile"), "utf8");
-  const lines = dockerfile.split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+  const lines = dockerfile
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith("#"));
 
   it("is multi-stage on a pinned base image", () => {
     const froms = lines.filter((l) => l.startsWith("FROM "));
@@ -195,7 +201,10 @@ describe("the operator image (operator/Dockerfile)", () => {
     const builtins = new Set(builtinModules);
     const required = [...readFileSync(main, "utf8").matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]);
     assert.ok(required.length > 0, "the bundle requires Node's modules by name");
-    assert.deepEqual(required.filter((name) => !builtins.has(name.replace(/^node:/, ""))), []);
+    assert.deepEqual(
+      required.filter((name) => !builtins.has(name.replace(/^node:/, ""))),
+      [],
+    );
   });
 
   it("does not bundle client-node: the operator reads its kubeconfig itself (operator/kube/kubeconfig.ts)", () => {

@@ -109,19 +109,26 @@ describe("ray cluster builders", () => {
     const svc = buildHeadService(defaulted(edited(rc, (r) => (r.spec.headServicePorts = ports))));
     assert.deepEqual(
       svc.spec.ports.map((p) => [p.name, p.port, p.targetPort]),
-      [["gcs", 6379, 6379], ["client", 10001, 10001], ["dashboard", 8266, 8265], ["serve", 8000, 8000]],
+      [
+        ["gcs", 6379, 6379],
+        ["client", 10001, 10001],
+        ["dashboard", 8266, 8265],
+        ["serve", 8000, 8000],
+      ],
     );
     assert.deepEqual(svc.spec.selector, { [LABELS.clusterName]: "example-cluster", [LABELS.nodeType]: "head" });
   });
 
   it("reads a node type's Ray resources from the pod, rayResources winning", () => {
-    const t = withDefaults(edited(rc, (r) => {
-      r.spec.podTypes[1].podConfig.spec.containers[0].resources = {
-        requests: { cpu: "1500m", memory: "1Gi" },
-        limits: { "nvidia.com/gpu": 2 },
-      };
-      r.spec.podTypes[1].rayResources = { CPU: 4, Custom1: 1 };
-    }).spec).podTypes[1];
+    const t = withDefaults(
+      edited(rc, (r) => {
+        r.spec.podTypes[1].podConfig.spec.containers[0].resources = {
+          requests: { cpu: "1500m", memory: "1Gi" },
+          limits: { "nvidia.com/gpu": 2 },
+        };
+        r.spec.podTypes[1].rayResources = { CPU: 4, Custom1: 1 };
+      }).spec,
+    ).podTypes[1];
     assert.deepEqual(nodeTypeResources(t).resources, { CPU: 4, GPU: 2, memory: 2 ** 30, Custom1: 1 });
   });
 
@@ -144,6 +151,9 @@ describe("ray cluster builders", () => {
       ["spec.podTypes[1].podConfig.spec.containers[0].resources.requests.cpu"],
     );
     const clash = edited(rc, (r) => (r.spec.headServicePorts = [{ name: "serve", port: 6379 }]));
-    assert.deepEqual(checkWorkable(defaulted(clash)).map((e) => e.field), ["spec.headServicePorts[0].port"]);
+    assert.deepEqual(
+      checkWorkable(defaulted(clash)).map((e) => e.field),
+      ["spec.headServicePorts[0].port"],
+    );
   });
 });

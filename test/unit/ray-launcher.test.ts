@@ -10,7 +10,8 @@ import { tmpdir } from "os";
 import { join } from "path";
 import { rayLauncherScript } from "../../builders/launcher";
 
-const canUnshare = process.getuid?.() === 0 && spawnSync("unshare", ["--pid", "--fork", "--mount-proc", "true"]).status === 0;
+const canUnshare =
+  process.getuid?.() === 0 && spawnSync("unshare", ["--pid", "--fork", "--mount-proc", "true"]).status === 0;
 
 interface Launched {
   proc: ChildProcess;
@@ -26,13 +27,18 @@ describe("the Ray launcher (the pod's command)", function () {
     const sleepPath = spawnSync("sh", ["-c", "command -v sleep"]).stdout.toString().trim();
     for (const name of ["raylet", "gcs_server"]) copyFileSync(sleepPath, join(bin, name));
     // `ray stop` on SIGTERM: a stand-in that records it was called.
-    spawnSync("sh", ["-c", `printf '#!/bin/sh\\necho "ray $*" >> ${bin}/calls\\n' > ${bin}/ray && chmod +x ${bin}/ray ${bin}/raylet ${bin}/gcs_server`]);
+    spawnSync("sh", [
+      "-c",
+      `printf '#!/bin/sh\\necho "ray $*" >> ${bin}/calls\\n' > ${bin}/ray && chmod +x ${bin}/ray ${bin}/raylet ${bin}/gcs_server`,
+    ]);
   });
   after(() => bin && rmSync(bin, { recursive: true, force: true }));
 
   function launch(startCommands: string[], kind: "head" | "worker", env: Record<string, string> = {}): Launched {
     const script = rayLauncherScript([], startCommands, kind);
-    const proc = spawn("unshare", ["--pid", "--fork", "--mount-proc", "bash", "-c", "--", script], { env: { PATH: `${bin}:${process.env.PATH}`, ...env } });
+    const proc = spawn("unshare", ["--pid", "--fork", "--mount-proc", "bash", "-c", "--", script], {
+      env: { PATH: `${bin}:${process.env.PATH}`, ...env },
+    });
     let out = "";
     proc.stdout!.on("data", (d) => (out += d));
     proc.stderr!.on("data", (d) => (out += d));
@@ -41,7 +47,8 @@ describe("the Ray launcher (the pod's command)", function () {
   }
 
   /** Runs `cmd` inside the launcher's PID namespace, by way of a file the launcher's start command polls. */
-  const killer = (name: string, afterSeconds: number) => `(sleep ${afterSeconds}; for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = ${name} ] && kill -9 \${p#/proc/}; done) &`;
+  const killer = (name: string, afterSeconds: number) =>
+    `(sleep ${afterSeconds}; for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = ${name} ] && kill -9 \${p#/proc/}; done) &`;
 
   it("keeps the container alive while Ray runs and exits 1 when the raylet stops by itself", async () => {
     const t0 = Date.now();

@@ -35,7 +35,8 @@ describe("refusals of a pod, as its RayCluster sees them", () => {
   });
 
   it("is no refusal at all for a conflict, a throttle, a server error or a dropped connection", () => {
-    for (const code of [409, 429, 500, 504]) assert.equal(refusalOf(new ApiError(code, "X", "m"), 0, "a pod"), undefined);
+    for (const code of [409, 429, 500, 504])
+      assert.equal(refusalOf(new ApiError(code, "X", "m"), 0, "a pod"), undefined);
     assert.equal(refusalOf(new Error("socket hang up"), 0, "a pod"), undefined);
   });
 });

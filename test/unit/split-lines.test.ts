@@ -9,7 +9,9 @@ function collect(chunks: string[]): string[] {
 }
 
 describe("splitting a watch stream into lines", () => {
-  const events = Array.from({ length: 50 }, (_, i) => JSON.stringify({ type: "MODIFIED", object: { metadata: { name: `pod-${i}` }, data: "é✓".repeat(i * 37) } }));
+  const events = Array.from({ length: 50 }, (_, i) =>
+    JSON.stringify({ type: "MODIFIED", object: { metadata: { name: `pod-${i}` }, data: "é✓".repeat(i * 37) } }),
+  );
   const text = events.join("\n") + "\n";
 
   it("gives every line once, whatever the chunk boundaries", () => {
@@ -17,7 +19,7 @@ describe("splitting a watch stream into lines", () => {
     const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
     for (let round = 0; round < 200; round++) {
       const chunks: string[] = [];
-      for (let i = 0; i < text.length; ) {
+      for (let i = 0; i < text.length;) {
         const n = 1 + rand(round % 2 ? 9 : 4000);
         chunks.push(text.slice(i, i + n));
         i += n;

@@ -10,7 +10,9 @@ function problems(mutate: (c: Record<string, any>) => void): string[] {
   const raw = dev();
   const parsed: Record<string, any> = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, JSON.parse(v)]));
   mutate(parsed);
-  const text = Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+  const text = Object.fromEntries(
+    Object.entries(parsed).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]),
+  );
   try {
     loadStackConfig(text);
   } catch (e) {
@@ -37,15 +39,51 @@ describe("stack config", () => {
   });
 
   const cases: Array<[string, (c: any) => void, RegExp]> = [
-    ["an unknown top-level key", (c) => (c["ray-operator:replicas"] = 2), /^ray-operator:replicas: unknown key; expected one of: ray-operator:namespace, ray-operator:operator, ray-operator:clusters$/],
-    ["a misspelled operator key", (c) => (c["ray-operator:operator"].replica = 2), /^ray-operator:operator\.replica: unknown key; expected one of: image, .*replicas/],
-    ["replicas of the wrong type", (c) => (c["ray-operator:operator"].replicas = "two"), /^ray-operator:operator\.replicas: must be integer, got "two"$/],
-    ["zero replicas", (c) => (c["ray-operator:operator"].replicas = 0), /^ray-operator:operator\.replicas: must be >= 1, got 0$/],
-    ["a negative scheduler window", (c) => (c["ray-operator:operator"].maxUnscheduledWorkers = -1), /^ray-operator:operator\.maxUnscheduledWorkers: must be >= 0, got -1$/],
-    ["a bad watch mode", (c) => (c["ray-operator:operator"].watch = "everything"), /^ray-operator:operator\.watch: expected one of "namespace", "cluster", got "everything"$/],
-    ["a bad Pod Security level", (c) => (c["ray-operator:namespace"].podSecurity = "strict"), /^ray-operator:namespace\.podSecurity: expected one of/],
-    ["a cluster's minWorkers above maxWorkers", (c) => (c["ray-operator:clusters"]["example-cluster2"].spec.podTypes[1].minWorkers = 4), /^ray-operator:clusters\.example-cluster2\.spec\.podTypes\[1\]\.minWorkers: Invalid value: minWorkers must be less than or equal to maxWorkers$/],
-    ["a cluster whose headPodType names no type", (c) => (c["ray-operator:clusters"]["example-cluster"].spec.headPodType = "head"), /^ray-operator:clusters\.example-cluster\.spec\.headPodType: Invalid value: headPodType must name one of podTypes$/],
+    [
+      "an unknown top-level key",
+      (c) => (c["ray-operator:replicas"] = 2),
+      /^ray-operator:replicas: unknown key; expected one of: ray-operator:namespace, ray-operator:operator, ray-operator:clusters$/,
+    ],
+    [
+      "a misspelled operator key",
+      (c) => (c["ray-operator:operator"].replica = 2),
+      /^ray-operator:operator\.replica: unknown key; expected one of: image, .*replicas/,
+    ],
+    [
+      "replicas of the wrong type",
+      (c) => (c["ray-operator:operator"].replicas = "two"),
+      /^ray-operator:operator\.replicas: must be integer, got "two"$/,
+    ],
+    [
+      "zero replicas",
+      (c) => (c["ray-operator:operator"].replicas = 0),
+      /^ray-operator:operator\.replicas: must be >= 1, got 0$/,
+    ],
+    [
+      "a negative scheduler window",
+      (c) => (c["ray-operator:operator"].maxUnscheduledWorkers = -1),
+      /^ray-operator:operator\.maxUnscheduledWorkers: must be >= 0, got -1$/,
+    ],
+    [
+      "a bad watch mode",
+      (c) => (c["ray-operator:operator"].watch = "everything"),
+      /^ray-operator:operator\.watch: expected one of "namespace", "cluster", got "everything"$/,
+    ],
+    [
+      "a bad Pod Security level",
+      (c) => (c["ray-operator:namespace"].podSecurity = "strict"),
+      /^ray-operator:namespace\.podSecurity: expected one of/,
+    ],
+    [
+      "a cluster's minWorkers above maxWorkers",
+      (c) => (c["ray-operator:clusters"]["example-cluster2"].spec.podTypes[1].minWorkers = 4),
+      /^ray-operator:clusters\.example-cluster2\.spec\.podTypes\[1\]\.minWorkers: Invalid value: minWorkers must be less than or equal to maxWorkers$/,
+    ],
+    [
+      "a cluster whose headPodType names no type",
+      (c) => (c["ray-operator:clusters"]["example-cluster"].spec.headPodType = "head"),
+      /^ray-operator:clusters\.example-cluster\.spec\.headPodType: Invalid value: headPodType must name one of podTypes$/,
+    ],
     [
       "a cluster with a bad quantity",
       (c) => {
@@ -85,13 +123,24 @@ describe("stack config", () => {
       },
       /^ray-operator:operator\.resources\.requests\.memory: 1Gi is above the memory limit, 512Mi; raise /,
     ],
-    ["a cluster name that is no DNS label", (c) => (c["ray-operator:clusters"]["Bad_Name"] = c["ray-operator:clusters"]["example-cluster"]), /^ray-operator:clusters: cluster name "Bad_Name" must be a DNS-1035 label/],
-    ["a cluster without spec", (c) => (c["ray-operator:clusters"]["example-cluster"] = { labels: {} }), /^ray-operator:clusters\.example-cluster: must have required property 'spec'/],
+    [
+      "a cluster name that is no DNS label",
+      (c) => (c["ray-operator:clusters"]["Bad_Name"] = c["ray-operator:clusters"]["example-cluster"]),
+      /^ray-operator:clusters: cluster name "Bad_Name" must be a DNS-1035 label/,
+    ],
+    [
+      "a cluster without spec",
+      (c) => (c["ray-operator:clusters"]["example-cluster"] = { labels: {} }),
+      /^ray-operator:clusters\.example-cluster: must have required property 'spec'/,
+    ],
   ];
   for (const [what, mutate, expected] of cases) {
     it(`rejects ${what}, naming the key`, () => {
       const got = problems(mutate);
-      assert.ok(got.some((p) => expected.test(p)), `no problem matched ${expected}: ${JSON.stringify(got, null, 1)}`);
+      assert.ok(
+        got.some((p) => expected.test(p)),
+        `no problem matched ${expected}: ${JSON.stringify(got, null, 1)}`,
+      );
     });
   }
 

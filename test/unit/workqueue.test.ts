@@ -137,7 +137,10 @@ describe("token bucket fairness", () => {
     const b = new TokenBucket(100, 1);
     await b.take("warm-up"); // the burst is spent; everyone below waits
     const order: string[] = [];
-    const waits = [...Array.from({ length: 6 }, () => b.take("big").then(() => order.push("big"))), b.take("small").then(() => order.push("small"))];
+    const waits = [
+      ...Array.from({ length: 6 }, () => b.take("big").then(() => order.push("big"))),
+      b.take("small").then(() => order.push("small")),
+    ];
     await Promise.all(waits);
     assert.ok(order.indexOf("small") <= 1, `small served at position ${order.indexOf("small")}: ${order.join(",")}`);
     assert.equal(order.length, 7);
