@@ -10,6 +10,15 @@ export interface OperatorRbacArgs {
 
 type OfKind<K extends RbacObject["kind"]> = Extract<RbacObject, { kind: K }>;
 
+/**
+ * A binding's roleRef with its API group spelt out. client-node 2 (Kubernetes 1.35 types) marks
+ * roleRef.apiGroup optional while Pulumi's RoleRef still requires it; the API server defaults an
+ * empty group to RBAC's own, so that is what an absent one means.
+ */
+function roleRefOf(binding: { roleRef: { apiGroup?: string; kind: string; name: string } }) {
+  return { ...binding.roleRef, apiGroup: binding.roleRef.apiGroup ?? "rbac.authorization.k8s.io" };
+}
+
 /** ServiceAccount, (Cluster)Role and binding, and the leader-election Role of the operator. */
 export class OperatorRbac extends pulumi.ComponentResource {
   readonly serviceAccountName: pulumi.Output<string>;
@@ -45,7 +54,11 @@ export class OperatorRbac extends pulumi.ComponentResource {
         }
         case "RoleBinding": {
           const b = nth(shape.kind);
-          const binding = { metadata: b.metadata, roleRef: b.roleRef, subjects: b.apply((x) => x.subjects ?? []) };
+          const binding = {
+            metadata: b.metadata,
+            roleRef: b.apply(roleRefOf),
+            subjects: b.apply((x) => x.subjects ?? []),
+          };
           this.resources.push(new k8s.rbac.v1.RoleBinding(childName, binding, childOpts));
           break;
         }
@@ -57,7 +70,11 @@ export class OperatorRbac extends pulumi.ComponentResource {
         }
         case "ClusterRoleBinding": {
           const b = nth(shape.kind);
-          const binding = { metadata: b.metadata, roleRef: b.roleRef, subjects: b.apply((x) => x.subjects ?? []) };
+          const binding = {
+            metadata: b.metadata,
+            roleRef: b.apply(roleRefOf),
+            subjects: b.apply((x) => x.subjects ?? []),
+          };
           this.resources.push(new k8s.rbac.v1.ClusterRoleBinding(childName, binding, childOpts));
           break;
         }

@@ -78,7 +78,9 @@ export async function serviceAccountToken(
     namespace,
     body: { spec: { expirationSeconds, audiences: [] } },
   });
-  return tr.status!.token;
+  const token = tr.status?.token;
+  if (!token) throw new Error(`TokenRequest for ServiceAccount ${namespace}/${name} returned no token`);
+  return token;
 }
 
 export class OperatorProcess {
