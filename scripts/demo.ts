@@ -50,12 +50,17 @@ const statusBlock = (logs: string) => logs.slice(Math.max(0, logs.indexOf("=====
 const PULL_FAILURES = ["ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName"];
 
 function imageHowTo(image: string): string {
-  return `The operator runs in your cluster from the image ${image} (stack config ray-operator:operator.image).
-Get it there first, then run npm start again:
-  - with Docker:   docker build -f operator/Dockerfile -t <your-registry>/ray-operator:0.1.0 . && docker push <your-registry>/ray-operator:0.1.0
-  - without it:    bash ${IMAGES_SCRIPT.replace(`${ROOT}/`, "")}   (buildah, no registry; prints a docker-archive tarball), then
-                   skopeo copy docker-archive:<tarball> docker://<your-registry>/ray-operator:0.1.0   (or: kind load image-archive <tarball>)
-  - then:          npm run pulumi -- config set --path operator.image <your-registry>/ray-operator:0.1.0`;
+  const yours = "<your-registry>/ray-operator:0.1.0";
+  const buildScript = IMAGES_SCRIPT.replace(`${ROOT}/`, "");
+  return [
+    `The operator runs in your cluster from the image ${image} (stack config ray-operator:operator.image).`,
+    "Get it there first, then run npm start again:",
+    `  - with Docker:   docker build -f operator/Dockerfile -t ${yours} . && docker push ${yours}`,
+    `  - without it:    bash ${buildScript}   (buildah, no registry; prints a docker-archive tarball), then`,
+    `                   skopeo copy docker-archive:<tarball> docker://${yours}` +
+      "   (or: kind load image-archive <tarball>)",
+    `  - then:          npm run pulumi -- config set --path operator.image ${yours}`,
+  ].join("\n");
 }
 
 /** Watches the operator's pods while `pulumi up` runs; resolves with the reason when one can never start. */
@@ -108,7 +113,8 @@ async function waitForClusters(
         `${rc.metadata.name}: ${rc.status?.conditions?.find((c) => c.type === "Ready")?.message ?? "no status yet"}`,
     );
   throw new Error(
-    `the clusters are not Ready after ${timeoutMs / 1000}s (${waiting.join("; ")}); see kubectl get rayclusters and the operator's log`,
+    `the clusters are not Ready after ${timeoutMs / 1000}s (${waiting.join("; ")}); ` +
+      "see kubectl get rayclusters and the operator's log",
   );
 }
 
@@ -119,7 +125,8 @@ async function main() {
   if (given) log(`using your cluster (KUBECONFIG=${given}).\n${imageHowTo(config.operator.image)}\n`);
   else
     log(
-      "starting the local cluster: control plane, simulated nodes and a real node (the first run builds everything; later runs take a minute)",
+      "starting the local cluster: control plane, simulated nodes and a real node " +
+        "(the first run builds everything; later runs take a minute)",
     );
   const kubeconfig = given ?? (await ensureLocalCluster(config.operator.image));
   const kc = new k8s.KubeConfig();
@@ -128,7 +135,8 @@ async function main() {
 
   try {
     log(
-      "preparing the Pulumi CLI, its Node.js language host and the Kubernetes provider (built once from the Go module proxy)",
+      "preparing the Pulumi CLI, its Node.js language host and the Kubernetes provider " +
+        "(built once from the Go module proxy)",
     );
     const env = pulumiEnv({
       binDir: ensurePulumi(),
@@ -164,7 +172,8 @@ async function main() {
     for (const rc of clusters) {
       const s = rc.status!;
       log(
-        `${rc.metadata.name}: ${s.phase}, ${s.workers?.ready ?? 0}/${s.workers?.desired ?? 0} workers ready, head ${s.head?.podName} (Service ${s.head?.serviceIP})`,
+        `${rc.metadata.name}: ${s.phase}, ${s.workers?.ready ?? 0}/${s.workers?.desired ?? 0} workers ready, ` +
+          `head ${s.head?.podName} (Service ${s.head?.serviceIP})`,
       );
     }
 
@@ -185,6 +194,9 @@ async function main() {
   }
 
   const k = given ? "kubectl" : `KUBECONFIG=${kubeconfig} kubectl`;
+  const clusterDown = given
+    ? ""
+    : "\n  npm run cluster:down        # stops the local cluster and puts the host back as it was";
   console.log(`
 Ray clusters are up. Next:
   ${k} -n ${namespace} get rayclusters
@@ -194,7 +206,7 @@ Change a cluster (edit Pulumi.dev.yaml, or:)
   npm run pulumi -- config set --path 'clusters.example-cluster2.spec.podTypes[1].minWorkers' 2
   npm run pulumi -- up --yes
 Tear down:
-  npm run pulumi -- destroy --yes${given ? "" : "\n  npm run cluster:down        # stops the local cluster and puts the host back as it was"}
+  npm run pulumi -- destroy --yes${clusterDown}
 `);
 }
 

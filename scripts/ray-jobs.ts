@@ -119,7 +119,8 @@ export class RayJobClient {
       if (Date.now() > deadline) {
         await this.stop(submissionId).catch(() => undefined);
         throw new Error(
-          `job ${submissionId} (${entrypoint.split("\n")[0]}) still ${info.status} after ${timeoutMs / 1000}s; logs so far:\n${await this.logs(submissionId)}`,
+          `job ${submissionId} (${entrypoint.split("\n")[0]}) still ${info.status} after ${timeoutMs / 1000}s; ` +
+            `logs so far:\n${await this.logs(submissionId)}`,
         );
       }
       await sleep(1000);

@@ -54,13 +54,15 @@ function main(): void {
   }).trim();
   const cases = benchCases();
   console.log(
-    `autoscaler scheduler benchmark: ${cases.length} cases; ours: median of ${OUR_RUNS} runs (after 3 warm-up); Ray ${rayVersion} (Python): median of ${RAY_RUNS}`,
+    `autoscaler scheduler benchmark: ${cases.length} cases; ours: median of ${OUR_RUNS} runs (after 3 warm-up); ` +
+      `Ray ${rayVersion} (Python): median of ${RAY_RUNS}`,
   );
   for (const c of cases) {
     const requests =
       c.input.demands.reduce((a, d) => a + d.count, 0) + c.input.gangs.reduce((a, g) => a + g.bundles.length, 0);
     console.log(
-      `  ${c.name.padEnd(26)} ${c.input.types.length} types, ${c.input.nodes.length} nodes, ${requests} requests: ${c.about}`,
+      `  ${c.name.padEnd(26)} ${c.input.types.length} types, ${c.input.nodes.length} nodes, ` +
+        `${requests} requests: ${c.about}`,
     );
   }
 
@@ -97,7 +99,8 @@ function main(): void {
 
   console.log("");
   console.log(
-    `${"case".padEnd(26)} ${"ours ms".padStart(9)} ${"ray ms".padStart(10)} ${"speedup".padStart(8)} ${"nodes".padStart(6)} ${"ray".padStart(6)}  same choice`,
+    `${"case".padEnd(26)} ${"ours ms".padStart(9)} ${"ray ms".padStart(10)} ` +
+      `${"speedup".padStart(8)} ${"nodes".padStart(6)} ${"ray".padStart(6)}  same choice`,
   );
   let minSpeedup = Infinity;
   let extraNodes = 0;
@@ -110,8 +113,10 @@ function main(): void {
     const rn = total(r.launch);
     extraNodes += Math.max(0, n - rn);
     const same = fmt(o.decision.launch) === fmt(r.launch);
+    const speedupCell = (speedup.toFixed(0) + "x").padStart(8);
     console.log(
-      `${c.name.padEnd(26)} ${o.median.toFixed(2).padStart(9)} ${r.median_ms.toFixed(1).padStart(10)} ${(speedup.toFixed(0) + "x").padStart(8)} ${String(n).padStart(6)} ${String(rn).padStart(6)}  ${same ? "yes" : "NO"}`,
+      `${c.name.padEnd(26)} ${o.median.toFixed(2).padStart(9)} ${r.median_ms.toFixed(1).padStart(10)} ` +
+        `${speedupCell} ${String(n).padStart(6)} ${String(rn).padStart(6)}  ${same ? "yes" : "NO"}`,
     );
     if (!same) console.log(`    ours: ${fmt(o.decision.launch)}\n    ray:  ${fmt(r.launch)}`);
     else console.log(`    ${fmt(o.decision.launch)}`);

@@ -520,7 +520,9 @@ async function main() {
           .join(", ")}`,
       );
       log(
-        `run ${run}: last pod created at +${fmt((lastCreated - started) / 1000, 1)} s, last pod ready at +${fmt((lastRunning - started) / 1000, 1)} s, all clusters Ready at +${fmt(t, 1)} s (timestamps to the second)`,
+        `run ${run}: last pod created at +${fmt((lastCreated - started) / 1000, 1)} s, ` +
+          `last pod ready at +${fmt((lastRunning - started) / 1000, 1)} s, ` +
+          `all clusters Ready at +${fmt(t, 1)} s (timestamps to the second)`,
       );
       perPod.push((Bench.requests(after) - Bench.requests(before)) / totalPods);
       breakdown = Bench.breakdown(before, after, totalPods);
@@ -530,9 +532,8 @@ async function main() {
         return n ? (delta(`ray_operator_api_request_duration_seconds_sum{verb="${verb}"}`) / n) * 1000 : NaN;
       };
       const reconciles = delta("ray_operator_reconcile_duration_seconds_count");
-      log(
-        `run ${run}: ${reconciles} reconciles, mean ${fmt((delta("ray_operator_reconcile_duration_seconds_sum") / reconciles) * 1000, 0)} ms`,
-      );
+      const reconcileMs = (delta("ray_operator_reconcile_duration_seconds_sum") / reconciles) * 1000;
+      log(`run ${run}: ${reconciles} reconciles, mean ${fmt(reconcileMs, 0)} ms`);
       log(`run ${run}: mean API latency: create ${fmt(latency("create"), 0)} ms, patch ${fmt(latency("patch"), 0)} ms`);
       log(
         `run ${run}: requests per pod by kind: ${Object.entries(breakdown)
@@ -543,7 +544,8 @@ async function main() {
       rss1000.push(mem.rssMb);
       heap1000.push(mem.heapMb);
       log(
-        `run ${run}: operator ${fmt(t)} s to Ready for ${CLUSTERS} clusters, ${fmt(perPod[perPod.length - 1])} requests/pod, RSS ${fmt(mem.rssMb, 1)} MB`,
+        `run ${run}: operator ${fmt(t)} s to Ready for ${CLUSTERS} clusters, ` +
+          `${fmt(perPod[perPod.length - 1])} requests/pod, RSS ${fmt(mem.rssMb, 1)} MB`,
       );
       log(`run ${run}: operator at ${totalPods} pods: heap ${fmt(mem.heapMb, 1)} MB`);
 
@@ -586,7 +588,8 @@ async function main() {
       const ratio = t / ((floors[run - 1] + floors[run]) / 2);
       ratios.push(ratio);
       log(
-        `run ${run}: convergence ratio ${fmt(ratio)} (operator ${fmt(t)} s, floors ${fmt(floors[run - 1])} s before and ${fmt(floors[run])} s after)`,
+        `run ${run}: convergence ratio ${fmt(ratio)} ` +
+          `(operator ${fmt(t)} s, floors ${fmt(floors[run - 1])} s before and ${fmt(floors[run])} s after)`,
       );
     }
 
@@ -652,15 +655,15 @@ async function main() {
       const total = Date.now() - t0;
       loaded.push(total / 1000);
       const marks = await timeline();
-      log(
-        `run ${run}: small cluster beside the scale-up: ${[...marks].map(([k, v]) => `${k} +${v} ms`).join(", ")}, Ready +${total} ms`,
-      );
+      const phaseMarks = [...marks].map(([k, v]) => `${k} +${v} ms`).join(", ");
+      log(`run ${run}: small cluster beside the scale-up: ${phaseMarks}, Ready +${total} ms`);
       addPhases(phases, marks, total);
       await b.waitReady([big.metadata.name!]);
       bigScaleUp.push((Date.now() - tBig) / 1000);
       log(`run ${run}: big cluster 0 -> ${BIG_WORKERS} workers Ready in ${fmt(bigScaleUp[bigScaleUp.length - 1])} s`);
       log(
-        `run ${run}: small cluster Ready in ${fmt(alone[alone.length - 1])} s alone, ${fmt(loaded[loaded.length - 1])} s beside a 0 -> ${BIG_WORKERS} scale-up`,
+        `run ${run}: small cluster Ready in ${fmt(alone[alone.length - 1])} s alone, ` +
+          `${fmt(loaded[loaded.length - 1])} s beside a 0 -> ${BIG_WORKERS} scale-up`,
       );
       await b.clean();
     }

@@ -15,7 +15,10 @@ function readState(): ControlPlaneState | undefined {
   return existsSync(stateFile) ? (JSON.parse(readFileSync(stateFile, "utf8")) as ControlPlaneState) : undefined;
 }
 
-/** The kubeconfig of the local cluster, started if it is not running. `operatorImage`: the image to build and import. */
+/**
+ * The kubeconfig of the local cluster, started if it is not running. `operatorImage`: the image to build
+ * and import.
+ */
 export async function ensureLocalCluster(operatorImage?: string): Promise<string> {
   const existing = readState();
   if (existing && isRunning(existing) && (await adminGet(existing.server, pkiOf(existing), "/readyz")).status === 200) {

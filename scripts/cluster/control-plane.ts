@@ -143,7 +143,10 @@ export async function compactEtcd(state: ControlPlaneState): Promise<number> {
   return revision;
 }
 
-/** A request over TLS with the admin client certificate; resolves with the status code and body (0 when unreachable). */
+/**
+ * A request over TLS with the admin client certificate; resolves with the status code and body (0 when
+ * unreachable).
+ */
 export function adminRequest(
   server: string,
   pki: Pick<Pki, "caCert" | "adminCert" | "adminKey">,
@@ -191,7 +194,8 @@ async function waitFor(
     for (const [name, p] of Object.entries(procs)) {
       if (p.exitCode !== null || p.signalCode !== null)
         throw new Error(
-          `${name} exited (${p.exitCode ?? p.signalCode}) while waiting for ${what}; see ${join(logDir, `${name}.log`)}`,
+          `${name} exited (${p.exitCode ?? p.signalCode}) while waiting for ${what}; ` +
+            `see ${join(logDir, `${name}.log`)}`,
         );
     }
     if (await check()) return;
@@ -444,7 +448,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       logDir,
     );
     log(
-      `control plane up in ${((Date.now() - started) / 1000).toFixed(1)}s (${server}, ${nodes.count} kwok nodes of ${nodes.cpu} CPU / ${nodes.memory} / ${nodes.pods} pods)`,
+      `control plane up in ${((Date.now() - started) / 1000).toFixed(1)}s ` +
+        `(${server}, ${nodes.count} kwok nodes of ${nodes.cpu} CPU / ${nodes.memory} / ${nodes.pods} pods)`,
     );
     return state;
   } catch (e) {

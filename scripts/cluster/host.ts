@@ -45,7 +45,10 @@ const SYSCTLS = [
   "kernel/keys/root_maxbytes",
 ];
 
-/** Paths the kubelet, containerd and CNI use whatever they are told; removed on teardown if they were not here before. */
+/**
+ * Paths the kubelet, containerd and CNI use whatever they are told; removed on teardown if they were not
+ * here before.
+ */
 export const HARD_CODED_PATHS = [
   "/var/lib/kubelet",
   "/var/log/pods",
@@ -121,7 +124,10 @@ export function whyNoRealNode(): string | undefined {
     return "the CNI plugins are not installed (apt-get install containernetworking-plugins)";
   const j = readJournal();
   if (j && j.ownerPid !== process.pid && processAlive(j.ownerPid)) {
-    return `a real node already runs on this machine (owner pid ${j.ownerPid}, since ${j.ownerStartedAt}, state ${j.stateDir}); one per machine: stop it first (npm run cluster:down, or end the test run that owns it)`;
+    return (
+      `a real node already runs on this machine (owner pid ${j.ownerPid}, since ${j.ownerStartedAt}, ` +
+      `state ${j.stateDir}); one per machine: stop it first (npm run cluster:down, or end the test run that owns it)`
+    );
   }
   return undefined;
 }

@@ -20,7 +20,10 @@ export interface LocalCluster {
 }
 
 export interface LocalClusterOptions extends ControlPlaneOptions {
-  /** `now`: start the real node with the control plane; `later`: be ready to (attachRealNode); `never`: loopback only. */
+  /**
+   * `now`: start the real node with the control plane; `later`: be ready to (attachRealNode); `never`:
+   * loopback only.
+   */
   realNode: "now" | "later" | "never";
   /** The operator image to build and import (the name the stack config uses). */
   operatorImage?: string;

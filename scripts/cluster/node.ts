@@ -73,7 +73,8 @@ async function waitUntil(
     for (const [name, p] of Object.entries(procs)) {
       if (p.exitCode !== null || p.signalCode !== null)
         throw new Error(
-          `${name} exited (${p.exitCode ?? p.signalCode}) while waiting for ${what}; see ${join(logDir, `${name}.log`)}`,
+          `${name} exited (${p.exitCode ?? p.signalCode}) while waiting for ${what}; ` +
+            `see ${join(logDir, `${name}.log`)}`,
         );
     }
     if (await check()) return;
@@ -85,11 +86,21 @@ async function waitUntil(
 export function containerdConfig(dir: string): string {
   // restrict_oom_score_adj: this machine gives no CAP_SYS_RESOURCE, and the sandbox's
   // oom_score_adj -998 fails with "can't get final child's PID from pipe: EOF" (real-node.md).
+  const disabledPlugins = [
+    "io.containerd.snapshotter.v1.aufs",
+    "io.containerd.snapshotter.v1.btrfs",
+    "io.containerd.snapshotter.v1.zfs",
+    "io.containerd.snapshotter.v1.devmapper",
+    "io.containerd.internal.v1.tracing",
+    "io.containerd.tracing.processor.v1.otlp",
+  ]
+    .map((plugin) => `"${plugin}"`)
+    .join(", ");
   return `version = 2
 root = "${dir}/root"
 state = "${dir}/state"
 oom_score = 0
-disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.internal.v1.tracing", "io.containerd.tracing.processor.v1.otlp"]
+disabled_plugins = [${disabledPlugins}]
 
 [grpc]
   address = "${dir}/containerd.sock"
@@ -355,7 +366,8 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
     logDir,
   );
   log(
-    `real node ${REAL_NODE_NAME} Ready in ${((Date.now() - started) / 1000).toFixed(1)}s (${n.nodeIp}, pods ${n.podCidr}, state ${dir})`,
+    `real node ${REAL_NODE_NAME} Ready in ${((Date.now() - started) / 1000).toFixed(1)}s ` +
+      `(${n.nodeIp}, pods ${n.podCidr}, state ${dir})`,
   );
   return { name: REAL_NODE_NAME, stateDir: dir, containerdSocket: socket, logDir };
 }

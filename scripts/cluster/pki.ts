@@ -51,7 +51,8 @@ function signed(dir: string, name: string, subject: string, ext: string): void {
 const CLIENT_EXT =
   "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n";
 const serverExt = (sans: string[]) =>
-  `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=${sans.join(",")}\n`;
+  "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n" +
+  `subjectAltName=${sans.join(",")}\n`;
 
 /** A client certificate signed by the CA: `subject` as openssl takes it (`/O=group/CN=user`). */
 export function clientCert(pki: Pick<Pki, "dir">, name: string, subject: string): { cert: string; key: string } {

@@ -104,7 +104,7 @@ describe("pulumi up / config edit / destroy with the real Pulumi engine (e2e)", 
     await rejectsWith(404, c.core.readNamespace({ name: ns }));
   });
 
-  it("`pulumi up` installs namespace, RBAC and the operator, which runs from its image and starts both clusters", async () => {
+  it("`pulumi up` installs namespace, RBAC and operator, which runs its image and starts both clusters", async () => {
     ok(await run(["up", "--yes", "--skip-preview"]), "pulumi up");
     const crd = await c.ext.readCustomResourceDefinition({ name: CRD_NAME });
     assert.equal(crd.spec.versions[0].name, "v1");
@@ -169,7 +169,7 @@ describe("pulumi up / config edit / destroy with the real Pulumi engine (e2e)", 
     assert.deepEqual(await rayPodUids(), rayBefore, "the new operator replaced no Ray pod");
   });
 
-  it("rolls the operator in the middle of a 200-worker scale-up: no pod created twice, none deleted", async function () {
+  it("rolls the operator during a 200-worker scale-up: no pod created twice, none deleted", async function () {
     const audit = testClusterAuditLog();
     if (!audit) this.skip();
     // A big cluster on the simulated nodes, added to the stack; then, while the operator is creating
@@ -243,7 +243,7 @@ describe("pulumi up / config edit / destroy with the real Pulumi engine (e2e)", 
     assert.doesNotMatch(r.stdout, /updated|created|deleted|replaced/);
   });
 
-  it("`pulumi destroy` removes the stack's objects and nothing else: the CRD and others' RayClusters stay", async () => {
+  it("`pulumi destroy` removes only the stack's objects: the CRD and others' RayClusters stay", async () => {
     const foreign = simulatedCluster("example-cluster", foreignNs);
     await c.custom.createNamespacedCustomObject({
       group: GROUP,

@@ -15,7 +15,10 @@ import { installCrd } from "./operator-env";
 
 export const DASHBOARD_PORT = 8265;
 
-/** CRD, namespace, RBAC and the operator Deployment, as `pulumi up` installs them; resolves once the operator pod is Ready. */
+/**
+ * CRD, namespace, RBAC and the operator Deployment, as `pulumi up` installs them; resolves once the
+ * operator pod is Ready.
+ */
 export async function installOperatorInCluster(
   c: Clients,
   namespace: string,

@@ -120,7 +120,7 @@ describe("namespaces the operator runs pods in: opt-in cluster-wide, Pod Securit
     await readyWithPods(other, "example-cluster");
   });
 
-  it("creates no pod in a namespace without a Pod Security level: Stalled, naming the label; then runs it", async () => {
+  it("creates no pod in a namespace with no Pod Security level: Stalled, naming the label; then runs it", async () => {
     const { home } = await clusterWideOperator();
     const lax = uniqueName("gate-lax");
     created.push(lax);

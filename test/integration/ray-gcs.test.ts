@@ -248,7 +248,7 @@ time.sleep(3600)
     assert.match(text, /worker-nodes, \d+ launching/, text);
   });
 
-  it("a whole autoscaler pass on the real cluster: creates for the demand, drains and deletes an idle worker", async () => {
+  it("a whole autoscaler pass on the real cluster: creates for demand, drains and deletes an idle worker", async () => {
     const SPARE2 = "example-cluster-ray-worker-spare2";
     await cluster!.addWorker({ instanceId: SPARE2, nodeTypeName: "spare-nodes", numCpus: 1 });
     await waitState(gcs, "the new worker idle", (x) => byInstance(x, SPARE2)?.status === "IDLE");

@@ -153,10 +153,11 @@ describe("RBAC against the audit log: the Role grants exactly what the operator 
     );
     const refused = events
       .filter((e) => e.responseStatus?.code === 403)
-      .map(
-        (e) =>
-          `${e.verb} ${e.objectRef!.resource}${e.objectRef!.subresource ? `/${e.objectRef!.subresource}` : ""} ${e.objectRef!.name ?? ""}`,
-      );
+      .map((e) => {
+        const ref = e.objectRef!;
+        const subresource = ref.subresource ? `/${ref.subresource}` : "";
+        return `${e.verb} ${ref.resource}${subresource} ${ref.name ?? ""}`;
+      });
     assert.deepEqual(refused, [], "the operator was refused");
     // Checked by admission, not requested: `rayclusters/finalizers update` (the next test shows it is needed).
     const grants = new Set(

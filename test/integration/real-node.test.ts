@@ -320,7 +320,7 @@ print("HOSTS", " ".join(sorted(ray.get([together.remote(b) for _ in range(2)])))
     assert.equal(rc.status?.headRestarts, 1);
   });
 
-  it("keeps workers running a long task through a lowered maxWorkers until the task ends, then drains one", async () => {
+  it("keeps workers running a long task past a lowered maxWorkers until the task ends, then drains one", async () => {
     const name = "rn-lower";
     const { workers: initial } = await launch(scalingCluster(name, ns, 2, 2, 0.25), 2);
     const jobs = await rayJobs(c, ns, name);
@@ -380,7 +380,7 @@ print("HOSTS", " ".join(sorted(ray.get([long_task.remote() for _ in range(2)])))
     assert.ok(names(initial).includes(left[0].metadata!.name!), "one of the two that ran the tasks");
   });
 
-  it("an operator killed between a drain and the pod's delete removes exactly the drained pod after restart", async () => {
+  it("an operator killed between a drain and the delete removes exactly the drained pod after restart", async () => {
     const name = "rn-drain-crash";
     const { workers: initial } = await launch(scalingCluster(name, ns, 2, 2, 0.25), 2);
     const rc = await getRayCluster(c, ns, name);

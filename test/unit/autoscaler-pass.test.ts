@@ -254,7 +254,7 @@ describe("autoscaler pass (ClusterAutoscaler.step)", () => {
     assert.match(r.drainRejected[0].reason, /could not record the drain before asking Ray: HTTP 500/);
   });
 
-  it("after a restart, a worker an earlier pass drained goes once Ray shows it drained; one Ray still runs stays", async () => {
+  it("after restart, a worker an earlier pass drained goes once Ray shows it drained; one Ray runs stays", async () => {
     const gcs = new FakeGcs();
     gcs.state.nodes = [
       headNode,

@@ -274,7 +274,7 @@ describe("autoscaler scheduler properties (fast-check)", () => {
     );
   });
 
-  it("places every demand a launchable type can hold when the limits allow, and reports exactly the infeasible shapes", () => {
+  it("places each demand a launchable type can hold if limits allow, and reports exactly the infeasible shapes", () => {
     fc.assert(
       fc.property(gen, (g) => {
         // Limits out of the way: room for everything, no throttle.

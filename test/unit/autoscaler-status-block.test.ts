@@ -49,7 +49,8 @@ describe("autoscaler status block", () => {
     assert.deepEqual(formatClusterStatus(input, decide(input)), [
       "Cluster status: 1 nodes",
       " - NodeIdleSeconds: Min=36 Mean=38 Max=41",
-      " - ResourceUsage: 0.0/2.0 CPU, 0.0/1.0 Custom1, 0.0/1.0 is_spot, 0.0 GiB/0.58 GiB memory, 0.0 GiB/0.1 GiB object_store_memory",
+      " - ResourceUsage: 0.0/2.0 CPU, 0.0/1.0 Custom1, 0.0/1.0 is_spot, " +
+        "0.0 GiB/0.58 GiB memory, 0.0 GiB/0.1 GiB object_store_memory",
       "Worker node types:",
       " - worker-nodes: 1",
       "Placement group demands: []",
@@ -77,7 +78,8 @@ describe("autoscaler status block", () => {
     assert.equal(lines[0], "Cluster status: 1 nodes (1 pending)");
     assert.ok(
       lines.includes(
-        " - ResourceUsage: 1.0/2.0 CPU, 1.0/1.0 Custom1, 0.0/1.0 is_spot, 0.0 GiB/0.58 GiB memory, 0.0 GiB/0.1 GiB object_store_memory",
+        " - ResourceUsage: 1.0/2.0 CPU, 1.0/1.0 Custom1, 0.0/1.0 is_spot, " +
+          "0.0 GiB/0.58 GiB memory, 0.0 GiB/0.1 GiB object_store_memory",
       ),
       lines.join("\n"),
     );
@@ -123,7 +125,8 @@ describe("autoscaler status block", () => {
     )!;
     assert.equal(
       line,
-      "Resource demands: [{'CPU': 1.0} * 1000, {'CPU': 2.0} * 1000, {'CPU': 3.0} * 1000, {'CPU': 4.0} * 1000, {'CPU': 5.0} * 1000, ... 25 more shapes]",
+      "Resource demands: [{'CPU': 1.0} * 1000, {'CPU': 2.0} * 1000, {'CPU': 3.0} * 1000, " +
+        "{'CPU': 4.0} * 1000, {'CPU': 5.0} * 1000, ... 25 more shapes]",
     );
   });
 });

@@ -107,7 +107,7 @@ describe("planning a RayCluster", () => {
     assert.equal(plan.desired["worker-nodes"], 3);
   });
 
-  it("keeps live workers above the count status remembers (created by a pass that stopped before its status write)", () => {
+  it("keeps live workers above the count status remembers (created by a pass stopped before its status write)", () => {
     const withStatus = {
       ...rc,
       status: {
@@ -184,7 +184,7 @@ describe("planning a RayCluster", () => {
     assert.equal(plan.restart, undefined);
   });
 
-  it("never exceeds the global maxWorkers, and honours the autoscaler's idle removals down to the desired count", () => {
+  it("never exceeds the global maxWorkers; honours the autoscaler's idle removals down to the desired count", () => {
     const head = pod(rc, "head-node", "head");
     const ws = [1, 2, 3].map(() => pod(rc, "worker-nodes", "worker", { headName: head.metadata.name }));
     assert.equal(

@@ -29,7 +29,8 @@ describe("the Ray launcher (the pod's command)", function () {
     // `ray stop` on SIGTERM: a stand-in that records it was called.
     spawnSync("sh", [
       "-c",
-      `printf '#!/bin/sh\\necho "ray $*" >> ${bin}/calls\\n' > ${bin}/ray && chmod +x ${bin}/ray ${bin}/raylet ${bin}/gcs_server`,
+      `printf '#!/bin/sh\\necho "ray $*" >> ${bin}/calls\\n' > ${bin}/ray && ` +
+        `chmod +x ${bin}/ray ${bin}/raylet ${bin}/gcs_server`,
     ]);
   });
   after(() => bin && rmSync(bin, { recursive: true, force: true }));
@@ -48,7 +49,8 @@ describe("the Ray launcher (the pod's command)", function () {
 
   /** Runs `cmd` inside the launcher's PID namespace, by way of a file the launcher's start command polls. */
   const killer = (name: string, afterSeconds: number) =>
-    `(sleep ${afterSeconds}; for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = ${name} ] && kill -9 \${p#/proc/}; done) &`;
+    `(sleep ${afterSeconds}; for p in /proc/[0-9]*; do ` +
+    `[ "$(cat $p/comm 2>/dev/null)" = ${name} ] && kill -9 \${p#/proc/}; done) &`;
 
   it("keeps the container alive while Ray runs and exits 1 when the raylet stops by itself", async () => {
     const t0 = Date.now();

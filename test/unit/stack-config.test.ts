@@ -42,7 +42,10 @@ describe("stack config", () => {
     [
       "an unknown top-level key",
       (c) => (c["ray-operator:replicas"] = 2),
-      /^ray-operator:replicas: unknown key; expected one of: ray-operator:namespace, ray-operator:operator, ray-operator:clusters$/,
+      new RegExp(
+        "^ray-operator:replicas: unknown key; " +
+          "expected one of: ray-operator:namespace, ray-operator:operator, ray-operator:clusters$",
+      ),
     ],
     [
       "a misspelled operator key",
@@ -77,12 +80,18 @@ describe("stack config", () => {
     [
       "a cluster's minWorkers above maxWorkers",
       (c) => (c["ray-operator:clusters"]["example-cluster2"].spec.podTypes[1].minWorkers = 4),
-      /^ray-operator:clusters\.example-cluster2\.spec\.podTypes\[1\]\.minWorkers: Invalid value: minWorkers must be less than or equal to maxWorkers$/,
+      new RegExp(
+        "^ray-operator:clusters\\.example-cluster2\\.spec\\.podTypes\\[1\\]\\.minWorkers: " +
+          "Invalid value: minWorkers must be less than or equal to maxWorkers$",
+      ),
     ],
     [
       "a cluster whose headPodType names no type",
       (c) => (c["ray-operator:clusters"]["example-cluster"].spec.headPodType = "head"),
-      /^ray-operator:clusters\.example-cluster\.spec\.headPodType: Invalid value: headPodType must name one of podTypes$/,
+      new RegExp(
+        "^ray-operator:clusters\\.example-cluster\\.spec\\.headPodType: " +
+          "Invalid value: headPodType must name one of podTypes$",
+      ),
     ],
     [
       "a cluster with a bad quantity",
