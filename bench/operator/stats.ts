@@ -15,3 +15,6 @@ export function summarize(xs: number[]): Summary {
 export const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : String(n));
 export const fmtSummary = (s: Summary, digits = 2, unit = "") =>
   `${fmt(s.median, digits)}${unit} (min ${fmt(s.min, digits)}, max ${fmt(s.max, digits)}, n=${s.runs.length})`;
+/** `median (min-max)`, the short form for tables with several columns. */
+export const fmtRange = (s: Summary, digits = 2) =>
+  s.runs.length > 1 ? `${fmt(s.median, digits)} (${fmt(s.min, digits)}-${fmt(s.max, digits)})` : fmt(s.median, digits);
