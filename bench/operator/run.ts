@@ -27,7 +27,7 @@ import {
   writeKubeconfigWithToken,
   buildOperator,
 } from "../../scripts/operator-process";
-import { KubeRest, isAlreadyExists, isNotFound } from "../../operator/kube/rest";
+import { ApiError, KubeRest, RequestOptions, isAlreadyExists, isNotFound } from "../../operator/kube/rest";
 import { connectionOf } from "../../scripts/kube-connection";
 import { Informer, KubeObject, Stored } from "../../operator/kube/informer";
 import { createLogger } from "../../operator/util/log";
@@ -581,19 +581,13 @@ class Bench {
    * Deletes every RayCluster (this operator's and KubeRay's), every pod and Service, and the events
    * (each round counts its own), and waits for the namespace to be empty of pods.
    */
-  async clean(pods = CLUSTERS * (1 + WORKERS_PER_CLUSTER)) {
-    // A collection delete of 1,000 objects takes the API server well past the client's default 30 s
-    // when the machine is busy: give it 5 minutes (more at scale) rather than fail the whole run.
-    const timeoutMs = Math.max(300_000, pods * 60);
+  async clean() {
     const collections = [
       `/apis/${GROUP}/${VERSION}/namespaces/${this.ns}/${PLURAL}`,
       ...(this.peerKubeconfig ? [KUBERAY_RAYCLUSTERS(this.ns)] : []),
     ];
-    for (const path of collections) await this.admin.request("DELETE", path, { timeoutMs });
-    await this.admin.request("DELETE", `/api/v1/namespaces/${this.ns}/pods`, {
-      query: { gracePeriodSeconds: 0 },
-      timeoutMs,
-    });
+    for (const path of collections) await this.deleteCollection(path);
+    await this.deleteCollection(`/api/v1/namespaces/${this.ns}/pods`, { gracePeriodSeconds: 0 });
     for (;;) {
       const left = await Promise.all(
         [`/api/v1/namespaces/${this.ns}/pods`, ...collections].map(
@@ -611,7 +605,24 @@ class Bench {
           .catch((e) => (isNotFound(e) ? undefined : Promise.reject(e))),
       ),
     );
-    await this.admin.request("DELETE", `/api/v1/namespaces/${this.ns}/events`, { timeoutMs });
+    await this.deleteCollection(`/api/v1/namespaces/${this.ns}/events`);
+  }
+
+  /**
+   * A collection delete, sent again until it is answered. Deleting thousands of objects outlasts the
+   * API server's own limit of 60 s per request on this machine (10,000 pods did): it then answers 504
+   * and goes on deleting in the background, so asking again finishes the job rather than failing the run.
+   */
+  private async deleteCollection(path: string, query?: RequestOptions["query"]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.admin.request("DELETE", path, { query, timeoutMs: 300_000 });
+        return;
+      } catch (e) {
+        if (!(e instanceof ApiError && e.code === 504) || attempt >= 20) throw e;
+        log(`deleting ${path}: ${e.message} (attempt ${attempt}); again`);
+      }
+    }
   }
 
   /**
@@ -817,7 +828,7 @@ class Bench {
     const events = await this.eventsByComponent();
     leg.eventsPerPod = (events[EVENT_SOURCE.kuberay] ?? 0) / pods;
     log(`${label}: events by component: ${JSON.stringify(events)}`);
-    await this.clean(pods);
+    await this.clean();
     logLeg(label, leg, pods);
     return leg;
   }
@@ -965,7 +976,7 @@ async function main() {
       const f = await b.floor(clusters, workers);
       into.push(f);
       cpu.floor.push(Bench.cpuDelta(cpuFloor0, b.cpuSeconds()));
-      await b.clean(pods);
+      await b.clean();
       log(`${label}: floor ${fmt(f)} s for ${pods} pods; CPU seconds: ${fmtCpu(cpu.floor[cpu.floor.length - 1])}`);
     };
 
@@ -1160,7 +1171,7 @@ async function main() {
         const { leg: ours } = await b.ourConvergence(label, shape.clusters, shape.workersPerCluster);
         scaleLegs.ours.push(ours);
         await b.stopOperator();
-        await b.clean(scalePods);
+        await b.clean();
         logLeg(label, ours, scalePods);
       }
       await runFloor(`at ${scalePods} pods, after run ${run}`, scaleFloors, shape.clusters, shape.workersPerCluster);
