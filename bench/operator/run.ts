@@ -569,7 +569,9 @@ class Bench {
   /** Event objects in the namespace, by the component that reported them. */
   async eventsByComponent(): Promise<Record<string, number>> {
     const out: Record<string, number> = {};
-    const events = await this.admin.get<List<Event>>(`/api/v1/namespaces/${this.ns}/events`);
+    const events = await this.again("listing events", () =>
+      this.admin.get<List<Event>>(`/api/v1/namespaces/${this.ns}/events`),
+    );
     for (const e of events.items) {
       const by = e.reportingComponent || e.source?.component || "?";
       out[by] = (out[by] ?? 0) + 1;
@@ -591,36 +593,51 @@ class Bench {
     for (;;) {
       const left = await Promise.all(
         [`/api/v1/namespaces/${this.ns}/pods`, ...collections].map(
-          async (path) => (await this.admin.get<List<KubeObject>>(path, { limit: 1 })).items.length,
+          async (path) =>
+            (await this.again(`listing ${path}`, () => this.admin.get<List<KubeObject>>(path, { limit: 1 }))).items
+              .length,
         ),
       );
       if (left.every((n) => n === 0)) break;
       await sleep(500);
     }
-    const svcs = await this.admin.get<List<Service>>(`/api/v1/namespaces/${this.ns}/services`);
+    const svcs = await this.again("listing services", () =>
+      this.admin.get<List<Service>>(`/api/v1/namespaces/${this.ns}/services`),
+    );
     await Promise.all(
       svcs.items.map((s) =>
-        this.admin
-          .delete(`/api/v1/namespaces/${this.ns}/services/${s.metadata?.name}`)
-          .catch((e) => (isNotFound(e) ? undefined : Promise.reject(e))),
+        this.again(`deleting service ${s.metadata?.name}`, () =>
+          this.admin
+            .delete(`/api/v1/namespaces/${this.ns}/services/${s.metadata?.name}`)
+            .catch((e) => (isNotFound(e) ? undefined : Promise.reject(e))),
+        ),
       ),
     );
     await this.deleteCollection(`/api/v1/namespaces/${this.ns}/events`);
   }
 
+  /** A collection delete, asked again while it fails the way `again` retries. */
+  private deleteCollection(path: string, query?: RequestOptions["query"]): Promise<unknown> {
+    return this.again(`deleting ${path}`, () => this.admin.request("DELETE", path, { query, timeoutMs: 300_000 }));
+  }
+
   /**
-   * A collection delete, sent again until it is answered. Deleting thousands of objects outlasts the
-   * API server's own limit of 60 s per request on this machine (10,000 pods did): it then answers 504
-   * and goes on deleting in the background, so asking again finishes the job rather than failing the run.
+   * An idempotent request of the benchmark's own (a list, a delete), sent again when the API server
+   * gave no answer. At 10,000 pods on this machine two things happen that do not at 1,000: a
+   * collection delete outlasts the API server's own 60 s limit (it answers 504 and goes on deleting
+   * in the background), and a keep-alive connection left idle through a minutes-long floor is
+   * dropped as it is reused ("socket hang up"). Either failed the whole run after its figures.
    */
-  private async deleteCollection(path: string, query?: RequestOptions["query"]): Promise<void> {
+  private async again<T>(what: string, request: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.admin.request("DELETE", path, { query, timeoutMs: 300_000 });
-        return;
+        return await request();
       } catch (e) {
-        if (!(e instanceof ApiError && e.code === 504) || attempt >= 20) throw e;
-        log(`deleting ${path}: ${e.message} (attempt ${attempt}); again`);
+        const code = (e as NodeJS.ErrnoException).code;
+        const unanswered = (e instanceof ApiError && e.code === 504) || code === "ECONNRESET" || code === "EPIPE";
+        if (!unanswered || attempt >= 20) throw e;
+        log(`${what}: ${(e as Error).message} (attempt ${attempt}); again`);
+        await sleep(1000);
       }
     }
   }
@@ -714,9 +731,9 @@ class Bench {
     log(`${label}: operator at ${pods} pods: heap ${fmt(atReady.heapMb, 1)} MB, RSS ${fmt(atReady.rssMb, 1)} MB`);
     log(`${label}: CPU seconds during convergence: ${fmtCpu(c.cpuByProcess)}`);
     // Where the time went: last pod created, last pod running, last cluster Ready (API timestamps, 1 s resolution).
-    const podsNow = await this.admin.get<List<Pod>>(`/api/v1/namespaces/${this.ns}/pods`, {
-      labelSelector: LABELS.clusterName,
-    });
+    const podsNow = await this.again("listing pods", () =>
+      this.admin.get<List<Pod>>(`/api/v1/namespaces/${this.ns}/pods`, { labelSelector: LABELS.clusterName }),
+    );
     const created = (p: Pod) => Date.parse(p.metadata?.creationTimestamp ?? "");
     const lastCreated = Math.max(...podsNow.items.map(created));
     const lastRunning = Math.max(
