@@ -1,13 +1,21 @@
-// Benchmark: the operator's scheduler (operator/autoscaler/scheduler.ts, `decide`) against Ray's own
+// Benchmark of the operator's autoscaler, in two parts.
+//
+// The scheduler (operator/autoscaler/scheduler.ts, `decide`) against Ray's own
 // (ResourceDemandScheduler.get_nodes_to_launch, Ray's Python from the cached venv) on the same large
 // inputs, in the same run: 10,000 pending requests, 10 node types, 1,000 nodes, several shapes of
 // input (bench/autoscaler/cases.ts). Medians of several runs each, and the nodes each one asks for.
 //
-//   npm run bench:autoscaler            # BENCH_RUNS=15 RAY_RUNS=3 by default
+// Then the whole autoscaler pass (pass.ts): read the head's GCS over gRPC, decide, report, status, for
+// a RayCluster of 1,000 Ray nodes with 10,000 pending requests, against a fake GCS serving the state a
+// real Ray head's GCS sent, scaled up; and the loop with 100 such clusters, on its period or not.
 //
-// Ends with the line `speedup_vs_ray: <x> extra_nodes_vs_ray: <n>`: x is the smallest per-case ratio
-// of Ray's median to ours (the worst case, not an average), n the number of nodes we ask for beyond
-// what Ray asks for, summed over cases (0: never more than Ray).
+//   npm run bench:autoscaler            # BENCH_RUNS=15 RAY_RUNS=3 by default; pass.ts has its own settings
+//   BENCH_ONLY=scheduler|pass npm run bench:autoscaler
+//
+// Prints `speedup_vs_ray: <x> extra_nodes_vs_ray: <n>`: x is the smallest per-case ratio of Ray's
+// median to ours (the worst case, not an average), n the number of nodes we ask for beyond what Ray
+// asks for, summed over cases (0: never more than Ray). Ends with `autoscaler_pass_s_at_1000_nodes: <s>`,
+// the median time of one pass.
 import { execFileSync } from "child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
@@ -15,6 +23,7 @@ import { join, resolve } from "path";
 import { performance } from "perf_hooks";
 import { decide, Decision } from "../../operator/autoscaler/scheduler";
 import { benchCases } from "./cases";
+import { passBenchAsOperator, passBenchOptions, quantile } from "./pass";
 
 const REPO = resolve(__dirname, "../..");
 const OUR_RUNS = Number(process.env.BENCH_RUNS ?? 15);
@@ -40,7 +49,7 @@ interface RayResult {
   unfulfilled: number;
 }
 
-function main(): void {
+function scheduler(): void {
   const venv = execFileSync("bash", [join(REPO, "scripts/toolchain/ray.sh")], {
     encoding: "utf8",
     stdio: ["ignore", "pipe", "inherit"],
@@ -125,4 +134,25 @@ function main(): void {
   console.log(`speedup_vs_ray: ${minSpeedup.toFixed(1)} extra_nodes_vs_ray: ${extraNodes}`);
 }
 
-main();
+async function main(): Promise<void> {
+  const only = process.env.BENCH_ONLY;
+  if (only && only !== "scheduler" && only !== "pass") throw new Error(`BENCH_ONLY: scheduler or pass, not ${only}`);
+  if (only !== "pass") scheduler();
+  if (only === "scheduler") return;
+  console.log("");
+  const options = passBenchOptions();
+  const result = await passBenchAsOperator(options, (line) => console.log(line));
+  console.log("");
+  const lateness = result.loop.latenessMs;
+  console.log(
+    `autoscaler_loop_lateness_ms_with_${result.loop.clusters}_clusters: ` +
+      `median ${quantile(lateness, 0.5).toFixed(0)} max ${Math.max(...lateness).toFixed(0)} ` +
+      `cpu_share ${result.loop.cpuShare.toFixed(2)} failed_reads ${result.loop.failedReads}`,
+  );
+  console.log(`autoscaler_pass_s_at_${options.nodes}_nodes: ${(quantile(result.passMs, 0.5) / 1000).toFixed(3)}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

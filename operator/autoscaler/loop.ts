@@ -19,8 +19,21 @@ import { AutoscalingSpec, ClusterAutoscaler, GcsApi, StepOk } from "./autoscaler
 import { GcsAutoscalerClient } from "./gcs-client";
 import { failpoint } from "../util/failpoint";
 
+/**
+ * What the loop needs of the controller: the cached RayClusters and their pods, the drains it keeps,
+ * and where a pass's outcome goes. RayClusterController is one; the autoscaler's benchmark gives an
+ * in-memory one, so that a pass is measured on its own, without a reconciler acting on each report.
+ */
+export interface AutoscalerController {
+  clusters: Pick<RayClusterController["clusters"], "list">;
+  podsOf: RayClusterController["podsOf"];
+  drainingOf: RayClusterController["drainingOf"];
+  persistDraining: RayClusterController["persistDraining"];
+  report: RayClusterController["report"];
+}
+
 export interface AutoscalerLoopOptions {
-  controller: RayClusterController;
+  controller: AutoscalerController;
   log: Logger;
   metrics: OperatorMetrics;
   intervalSeconds: number;
@@ -48,6 +61,23 @@ interface ClusterState {
 
 /** How often the "Cluster status" block is logged when nothing changes (the seed logged it every pass). */
 const STATUS_BLOCK_EVERY_MS = 60_000;
+
+/** A RayCluster's scaling settings as a pass reads them, each type's resources resolved from its pods. */
+export function autoscalingSpec(rc: DefaultedRayCluster): AutoscalingSpec {
+  const spec = rc.spec;
+  return {
+    types: spec.podTypes.map((t) => ({
+      name: t.name,
+      resources: nodeTypeResources(t).resources,
+      minWorkers: t.minWorkers,
+      maxWorkers: t.maxWorkers,
+    })),
+    headType: spec.headPodType,
+    maxWorkers: spec.maxWorkers,
+    upscalingSpeed: spec.upscalingSpeed,
+    idleTimeoutMs: spec.idleTimeoutMinutes * 60_000,
+  };
+}
 
 export class AutoscalerLoop {
   private readonly clusters = new Map<string, ClusterState>();
@@ -138,22 +168,6 @@ export class AutoscalerLoop {
     this.opts.metrics.autoscalerUnreachable.set(unreachable);
   }
 
-  private autoscalingSpec(rc: DefaultedRayCluster): AutoscalingSpec {
-    const spec = rc.spec;
-    return {
-      types: spec.podTypes.map((t) => ({
-        name: t.name,
-        resources: nodeTypeResources(t).resources,
-        minWorkers: t.minWorkers,
-        maxWorkers: t.maxWorkers,
-      })),
-      headType: spec.headPodType,
-      maxWorkers: spec.maxWorkers,
-      upscalingSpeed: spec.upscalingSpeed,
-      idleTimeoutMs: spec.idleTimeoutMinutes * 60_000,
-    };
-  }
-
   async pass(rc: Defaulted<Stored<RayCluster>>, key: string, st: ClusterState): Promise<void> {
     const log = this.opts.log.forCluster(rc.metadata.name!);
     const end = this.opts.metrics.autoscalerDuration.startTimer();
@@ -170,7 +184,7 @@ export class AutoscalerLoop {
       terminating: isTerminating(p) || leaving.has(p.metadata.name),
       createdMs: created(p),
     }));
-    const result = await st.autoscaler.step(this.autoscalingSpec(rc), workers, {
+    const result = await st.autoscaler.step(autoscalingSpec(rc), workers, {
       previous,
       persist: (draining, targets) => this.opts.controller.persistDraining(key, draining, targets),
     });
