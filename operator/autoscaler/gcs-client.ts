@@ -22,20 +22,83 @@ import { create, fromBinary, protoInt64, toBinary } from "@bufbuild/protobuf";
 import type { DescMessage, DescMethod, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import * as autoscalerPb from "./gen/src/ray/protobuf/autoscaler_pb";
-import { decodeClusterResourceStateReply } from "./gcs-decode";
-import { gangStrategy, nodeStatusName } from "./gcs-state";
-import type {
-  ClusterResourceState,
-  GangRequestInfo,
-  PlacementConstraintInfo,
-  RayNodeState,
-  ResourceMap,
-  ResourceRequestByCountInfo,
-  ResourceRequestInfo,
-} from "./gcs-state";
+import type * as commonPb from "./gen/src/ray/protobuf/common_pb";
 
-// The typed state, defined in gcs-state.ts (shared with the decoder), is this client's result.
-export * from "./gcs-state";
+export type ResourceMap = Record<string, number>;
+
+/** ray.rpc.autoscaler.NodeStatus, by name. */
+export type RayNodeStatus = keyof typeof autoscalerPb.NodeStatus;
+
+/** One Ray node as the GCS sees it (ray.rpc.autoscaler.NodeState). */
+export interface RayNodeState {
+  /** The raylet's node id, hex (what `ray status`, `ray list nodes` and the dashboard print). */
+  nodeId: string;
+  /** `RAY_CLOUD_INSTANCE_ID` of the node: the pod name, for nodes the operator started. */
+  instanceId: string;
+  /** `RAY_NODE_TYPE_NAME` of the node: the RayCluster pod type. */
+  rayNodeTypeName: string;
+  instanceTypeName: string;
+  nodeIpAddress: string;
+  status: RayNodeStatus;
+  totalResources: ResourceMap;
+  availableResources: ResourceMap;
+  /** How long the node has been idle (0 while busy). */
+  idleDurationMs: number;
+  /** Human-readable reasons the node is busy (e.g. "Resource: CPU currently in use."). */
+  nodeActivity: string[];
+  labels: Record<string, string>;
+  dynamicLabels: Record<string, string>;
+  nodeStateVersion: number;
+}
+
+export interface PlacementConstraintInfo {
+  antiAffinity?: { labelName: string; labelValue: string };
+  affinity?: { labelName: string; labelValue: string };
+}
+
+/** ray.rpc.autoscaler.ResourceRequest: one bundle of resources, with its constraints. */
+export interface ResourceRequestInfo {
+  resources: ResourceMap;
+  placementConstraints: PlacementConstraintInfo[];
+  /** Label selectors, as Ray sent them (rarely used; kept for completeness). */
+  labelSelectors: commonPb.LabelSelector[];
+}
+
+export interface ResourceRequestByCountInfo {
+  request: ResourceRequestInfo;
+  count: number;
+}
+
+/** ray.rpc.PlacementStrategy (common.proto), by name. */
+export type PlacementStrategy = keyof typeof commonPb.PlacementStrategy;
+
+/** A pending placement group (ray.rpc.autoscaler.GangResourceRequest). */
+export interface GangRequestInfo {
+  /** Its unplaced bundles. */
+  bundles: ResourceRequestInfo[];
+  /**
+   * The group's strategy, derived as Ray's v2 scheduler reads it: the GCS marks the bundles of a
+   * STRICT_PACK group with an affinity constraint on one label and those of a STRICT_SPREAD group with
+   * an anti-affinity constraint; PACK and SPREAD carry none (the `details` text names the strategy).
+   */
+  strategy: PlacementStrategy;
+  /** The GCS's free text, e.g. `<placement group id>:STRICT_SPREAD|PENDING`. */
+  details: string;
+}
+
+/** The cluster as the GCS sees it (ray.rpc.autoscaler.ClusterResourceState). */
+export interface ClusterResourceState {
+  version: number;
+  lastSeenAutoscalerStateVersion: number;
+  sessionName: string;
+  nodes: RayNodeState[];
+  /** Pending tasks and actors, aggregated by shape. */
+  pendingResourceRequests: ResourceRequestByCountInfo[];
+  /** Pending placement groups. */
+  pendingGangResourceRequests: GangRequestInfo[];
+  /** `ray.autoscaler.sdk.request_resources(...)`: each is a list of bundles by count. */
+  clusterResourceConstraints: ResourceRequestByCountInfo[][];
+}
 
 /** What we tell the GCS we decided (ray.rpc.autoscaler.AutoscalingState); `ray status` shows it. */
 export interface AutoscalingStateReport {
@@ -188,14 +251,12 @@ export class GcsAutoscalerClient {
 
   /** The cluster's nodes and pending demand. `lastSeenVersion` lets the GCS know what we have. */
   async getClusterResourceState(opts: CallOptions & { lastSeenVersion?: number } = {}): Promise<ClusterResourceState> {
-    // Decoded from the wire straight into the typed state (gcs-decode.ts): what
-    // toClusterResourceState of the generated reply gives, without making that reply first.
-    return this.unary(
+    const reply = await this.call(
       AUTOSCALER_RPCS.getClusterResourceState,
       { lastSeenClusterResourceStateVersion: protoInt64.parse(opts.lastSeenVersion ?? 0) },
       opts,
-      decodeClusterResourceStateReply,
     );
+    return toClusterResourceState(reply.clusterResourceState ?? create(autoscalerPb.ClusterResourceStateSchema));
   }
 
   /** Reports the autoscaler's decision; Ray keeps the newest and `ray status` prints it. */
@@ -250,16 +311,6 @@ export class GcsAutoscalerClient {
     request: MessageInitShape<Request>,
     opts: CallOptions,
   ): Promise<MessageShape<Reply>> {
-    return this.unary(method, request, opts, grpcMethodDefinition(method).responseDeserialize);
-  }
-
-  /** A unary call whose reply is read by `decode` (an empty reply: the decoding of no bytes). */
-  private unary<Request extends DescMessage, Result>(
-    method: UnaryMethod<Request, DescMessage>,
-    request: MessageInitShape<Request>,
-    opts: CallOptions,
-    decode: (bytes: Buffer) => Result,
-  ): Promise<Result> {
     const definition = grpcMethodDefinition(method);
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
     const metadata = new grpc.Metadata();
@@ -268,7 +319,7 @@ export class GcsAutoscalerClient {
       this.client.makeUnaryRequest(
         definition.path,
         definition.requestSerialize,
-        decode,
+        definition.responseDeserialize,
         create(method.input, request),
         metadata,
         // waitForReady stays false: an unreachable head fails now, not at the deadline.
@@ -278,7 +329,7 @@ export class GcsAutoscalerClient {
             const code = err.code ?? grpc.status.UNKNOWN;
             reject(new GcsError(method.name, this.address, code, err.details || err.message));
           } else {
-            resolve(reply ?? decode(Buffer.alloc(0)));
+            resolve(reply ?? create(method.output));
           }
         },
       );
@@ -289,6 +340,14 @@ export class GcsAutoscalerClient {
 // ---------------------------------------------------------------------------------------------
 // Generated messages → typed results
 // ---------------------------------------------------------------------------------------------
+
+// The generated enum maps names to numbers and, being a numeric TypeScript enum, numbers back to
+// names; the entries with a number value are the names.
+const NODE_STATUS_BY_NUMBER = new Map<number, RayNodeStatus>(
+  Object.entries(autoscalerPb.NodeStatus).flatMap(([name, value]): [number, RayNodeStatus][] =>
+    typeof value === "number" ? [[value, name as RayNodeStatus]] : [],
+  ),
+);
 
 function hex(bytes: Uint8Array): string {
   return asBuffer(bytes).toString("hex");
@@ -302,12 +361,9 @@ function toPlacementConstraint(constraint: autoscalerPb.PlacementConstraint): Pl
   return info;
 }
 
-// The decoded reply belongs to the call that converts it, and nothing else holds it: its maps and
-// lists are handed on as they are, not copied (a 1,000-node state has thousands of them per pass).
-
 function toResourceRequest(request: autoscalerPb.ResourceRequest): ResourceRequestInfo {
   return {
-    resources: request.resourcesBundle,
+    resources: { ...request.resourcesBundle },
     placementConstraints: request.placementConstraints.map(toPlacementConstraint),
     labelSelectors: request.labelSelectors,
   };
@@ -318,6 +374,15 @@ function toByCount(byCount: autoscalerPb.ResourceRequestByCount): ResourceReques
     request: toResourceRequest(byCount.request ?? create(autoscalerPb.ResourceRequestSchema)),
     count: Number(byCount.count),
   };
+}
+
+/** Reads a placement group's strategy from what the GCS put in its gang request. */
+export function gangStrategy(bundles: ResourceRequestInfo[], details: string): PlacementStrategy {
+  if (bundles.some((b) => b.placementConstraints.some((c) => c.antiAffinity))) return "STRICT_SPREAD";
+  if (bundles.some((b) => b.placementConstraints.some((c) => c.affinity))) return "STRICT_PACK";
+  // No constraint: PACK or SPREAD, named in the details text (longest names first).
+  const named = /\b(STRICT_SPREAD|STRICT_PACK|SPREAD|PACK)\b/.exec(details)?.[1];
+  return named === "STRICT_SPREAD" || named === "STRICT_PACK" || named === "SPREAD" ? named : "PACK";
 }
 
 function toGang(gang: autoscalerPb.GangResourceRequest): GangRequestInfo {
@@ -337,21 +402,18 @@ function toNode(node: autoscalerPb.NodeState): RayNodeState {
     instanceTypeName: node.instanceTypeName,
     nodeIpAddress: node.nodeIpAddress,
     // A status a newer Ray adds reads as UNSPECIFIED.
-    status: nodeStatusName(node.status),
-    totalResources: node.totalResources,
-    availableResources: node.availableResources,
+    status: NODE_STATUS_BY_NUMBER.get(node.status) ?? "UNSPECIFIED",
+    totalResources: { ...node.totalResources },
+    availableResources: { ...node.availableResources },
     idleDurationMs: Number(node.idleDurationMs),
-    nodeActivity: node.nodeActivity,
-    labels: node.labels,
-    dynamicLabels: node.dynamicLabels,
+    nodeActivity: [...node.nodeActivity],
+    labels: { ...node.labels },
+    dynamicLabels: { ...node.dynamicLabels },
     nodeStateVersion: Number(node.nodeStateVersion),
   };
 }
 
-/**
- * Converts the generated ClusterResourceState (int64s as bigint, node ids as bytes) to the typed result,
- * which shares the message's maps and lists (see above): the message is not to be changed after.
- */
+/** Converts the generated ClusterResourceState (int64s as bigint, node ids as bytes) to the typed result. */
 export function toClusterResourceState(state: autoscalerPb.ClusterResourceState): ClusterResourceState {
   return {
     version: Number(state.clusterResourceStateVersion),

@@ -84,38 +84,26 @@ export function formatClusterStatus(
   const max = opts.maxShapes ?? 20;
   const lines: string[] = [];
   const live = input.nodes.filter(isLive);
+  const workers = live.filter((n) => !n.isHead);
   const pending = Object.values(input.pendingLaunches).reduce((a, b) => a + (b > 0 ? b : 0), 0);
-  // One walk over the nodes (1,000 of them): workers by type, idle times, resources used and total.
-  let workers = 0;
-  const workersByType = new Map<string, number>();
-  let idleMin = Infinity;
-  let idleMax = -Infinity;
-  let idleSum = 0;
+
+  // As the original: the count is of worker nodes; idle times and usage cover every node, head included.
+  lines.push(`Cluster status: ${workers.length} nodes${pending > 0 ? ` (${pending} pending)` : ""}`);
+  if (live.length > 0) {
+    const idle = live.map((n) => Math.floor(n.idleMs / 1000));
+    const mean = Math.floor(idle.reduce((a, b) => a + b, 0) / idle.length);
+    lines.push(` - NodeIdleSeconds: Min=${Math.min(...idle)} Mean=${mean} Max=${Math.max(...idle)}`);
+  }
   const used = new Map<string, number>();
   const total = new Map<string, number>();
   for (const n of live) {
-    if (!n.isHead) {
-      workers++;
-      workersByType.set(n.type, (workersByType.get(n.type) ?? 0) + 1);
-    }
-    const idle = Math.floor(n.idleMs / 1000);
-    idleMin = Math.min(idleMin, idle);
-    idleMax = Math.max(idleMax, idle);
-    idleSum += idle;
-    for (const k in n.total) {
-      // `node:<ip>` (one per node) and `node:__internal_head__` are not shown.
-      if (k.startsWith("node:")) continue;
-      const t = n.total[k];
+    for (const [k, t] of Object.entries(n.total)) {
       total.set(k, (total.get(k) ?? 0) + t);
       used.set(k, (used.get(k) ?? 0) + Math.max(0, t - (n.available[k] ?? 0)));
     }
   }
-
-  // As the original: the count is of worker nodes; idle times and usage cover every node, head included.
-  lines.push(`Cluster status: ${workers} nodes${pending > 0 ? ` (${pending} pending)` : ""}`);
-  if (live.length > 0)
-    lines.push(` - NodeIdleSeconds: Min=${idleMin} Mean=${Math.floor(idleSum / live.length)} Max=${idleMax}`);
   const usage = [...total.keys()]
+    .filter((k) => !k.startsWith("node:"))
     .sort()
     .map((k) =>
       MEMORY_KEYS.has(k)
@@ -126,16 +114,15 @@ export function formatClusterStatus(
 
   lines.push("Worker node types:");
   for (const t of input.types) {
-    const running = workersByType.get(t.name) ?? 0;
+    const running = workers.filter((n) => n.type === t.name).length;
     const p = input.pendingLaunches[t.name] ?? 0;
     if (running === 0 && p === 0) continue;
     lines.push(` - ${t.name}: ${running + p}${p > 0 ? ` (${p} pending)` : ""}`);
   }
 
-  // Only the groups shown are formatted (a cluster may have thousands pending).
-  const gangs = input.gangs.slice(0, max).map((g) => `${g.strategy}: [${g.bundles.map(pyResources).join(", ")}]`);
-  const moreGangs = input.gangs.length > max ? `, ... ${input.gangs.length - max} more` : "";
-  lines.push(`Placement group demands: [${gangs.join(", ")}${moreGangs}]`);
+  const gangs = input.gangs.map((g) => `${g.strategy}: [${g.bundles.map(pyResources).join(", ")}]`);
+  const moreGangs = gangs.length > max ? `, ... ${gangs.length - max} more` : "";
+  lines.push(`Placement group demands: [${gangs.slice(0, max).join(", ")}${moreGangs}]`);
   lines.push(`Resource demands: ${demandList(input.demands, max)}`);
   if (input.constraints.length > 0)
     lines.push(`Requested resources (request_resources): ${demandList(input.constraints, max)}`);
