@@ -2,7 +2,9 @@
 // No Docker engine runs here, so the Dockerfile is checked by what it says and by building the same
 // bundle it ships.
 import { strict as assert } from "assert";
-import { readFileSync, statSync, existsSync } from "fs";
+import { execFileSync } from "child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
 import { builtinModules } from "module";
 import { join } from "path";
 import YAML from "yaml";
@@ -211,6 +213,50 @@ describe("the operator image (operator/Dockerfile)", () => {
       required.filter((name) => !builtins.has(name.replace(/^node:/, ""))),
       [],
     );
+  });
+
+  it("starts without loading Node modules it does not use at rest (perf_hooks: ~3 MB of RSS)", function () {
+    this.timeout(120_000);
+    const main = buildOperator();
+    const dir = mkdtempSync(join(tmpdir(), "operator-modules-"));
+    try {
+      // An API server that refuses connections: the operator starts, its informers retry, nothing more.
+      const kubeconfig = join(dir, "kubeconfig");
+      writeFileSync(
+        kubeconfig,
+        YAML.stringify({
+          apiVersion: "v1",
+          kind: "Config",
+          clusters: [{ name: "c", cluster: { server: "https://127.0.0.1:1", "insecure-skip-tls-verify": true } }],
+          users: [{ name: "u", user: { token: "t" } }],
+          contexts: [{ name: "c", context: { cluster: "c", user: "u", namespace: "ray" } }],
+          "current-context": "c",
+        }),
+      );
+      // Prints the modules Node has loaded once start-up is over, then ends the process.
+      const probe = join(dir, "probe.js");
+      writeFileSync(
+        probe,
+        "setTimeout(() => { console.log('MODULES ' + JSON.stringify(process.moduleLoadList)); process.exit(0); }, 2000);",
+      );
+      const out = execFileSync(process.execPath, [...imageNodeArgs(), "--require", probe, main], {
+        env: { PATH: process.env.PATH ?? "", KUBECONFIG: kubeconfig, HEALTH_PORT: "0", METRICS_PORT: "0" },
+        encoding: "utf8",
+        timeout: 60_000,
+      });
+      const line = out.split("\n").find((l) => l.startsWith("MODULES "));
+      assert.ok(line, `the probe printed no module list:\n${out}`);
+      const loaded = (JSON.parse(line.slice("MODULES ".length)) as string[]).filter((m) =>
+        m.startsWith("NativeModule "),
+      );
+      assert.ok(loaded.includes("NativeModule https"), "the probe ran after the operator started");
+      assert.deepEqual(
+        loaded.filter((m) => /^NativeModule perf_hooks$/.test(m)),
+        [],
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("does not bundle client-node: the operator reads its kubeconfig itself (operator/kube/kubeconfig.ts)", () => {
