@@ -7,8 +7,13 @@
 // When the GCS cannot be reached, the pass changes nothing (no pod is created or deleted because of
 // it: the original operator deleted every worker after 5 failed updates, never again) and says when
 // to try again, with exponential backoff; the operator reports the condition.
-import type { AutoscalingStateReport, ClusterResourceState, DrainNodeArgs, DrainNodeResult } from "./gcs-client";
-import { GcsError } from "./gcs-client";
+import type {
+  AutoscalingStateReport,
+  ClusterResourceState,
+  DrainNodeArgs,
+  DrainNodeResult,
+  GcsError,
+} from "./gcs-client";
 import { observedFromGcs } from "./gcs-input";
 import { ClusterNode, decide, Decision, NodeTypeConfig, RemovalChoice, SchedulerInput } from "./scheduler";
 import { formatClusterStatus, formatInfeasible } from "./status-block";
