@@ -361,9 +361,12 @@ function toPlacementConstraint(constraint: autoscalerPb.PlacementConstraint): Pl
   return info;
 }
 
+// The decoded reply belongs to the call that converts it, and nothing else holds it: its maps and
+// lists are handed on as they are, not copied (a 1,000-node state has thousands of them per pass).
+
 function toResourceRequest(request: autoscalerPb.ResourceRequest): ResourceRequestInfo {
   return {
-    resources: { ...request.resourcesBundle },
+    resources: request.resourcesBundle,
     placementConstraints: request.placementConstraints.map(toPlacementConstraint),
     labelSelectors: request.labelSelectors,
   };
@@ -403,17 +406,20 @@ function toNode(node: autoscalerPb.NodeState): RayNodeState {
     nodeIpAddress: node.nodeIpAddress,
     // A status a newer Ray adds reads as UNSPECIFIED.
     status: NODE_STATUS_BY_NUMBER.get(node.status) ?? "UNSPECIFIED",
-    totalResources: { ...node.totalResources },
-    availableResources: { ...node.availableResources },
+    totalResources: node.totalResources,
+    availableResources: node.availableResources,
     idleDurationMs: Number(node.idleDurationMs),
-    nodeActivity: [...node.nodeActivity],
-    labels: { ...node.labels },
-    dynamicLabels: { ...node.dynamicLabels },
+    nodeActivity: node.nodeActivity,
+    labels: node.labels,
+    dynamicLabels: node.dynamicLabels,
     nodeStateVersion: Number(node.nodeStateVersion),
   };
 }
 
-/** Converts the generated ClusterResourceState (int64s as bigint, node ids as bytes) to the typed result. */
+/**
+ * Converts the generated ClusterResourceState (int64s as bigint, node ids as bytes) to the typed result,
+ * which shares the message's maps and lists (see above): the message is not to be changed after.
+ */
 export function toClusterResourceState(state: autoscalerPb.ClusterResourceState): ClusterResourceState {
   return {
     version: Number(state.clusterResourceStateVersion),

@@ -30,11 +30,13 @@ export function isHeadNode(n: RayNodeState): boolean {
 export function observedFromGcs(state: ClusterResourceState): ObservedRay {
   const nodes: ClusterNode[] = [];
   const nodeIds: Record<string, string> = {};
+  // Where each instance's node is in `nodes`: a lookup per row, not a scan (1,000 nodes: 500,000 compares).
+  const position = new Map<string, number>();
   for (const n of state.nodes) {
     const instanceId = n.instanceId || `ray-node-${n.nodeId}`;
     // A DEAD node's row stays in the GCS for a while; the newest row of an instance wins (a pod
     // restarted in place joins as a new node with the same instance id).
-    const existing = nodes.findIndex((x) => x.instanceId === instanceId);
+    const existing = position.get(instanceId) ?? -1;
     const node: ClusterNode = {
       instanceId,
       type: n.rayNodeTypeName,
@@ -48,7 +50,7 @@ export function observedFromGcs(state: ClusterResourceState): ObservedRay {
     if (existing >= 0) {
       if (n.status === "DEAD") continue;
       nodes[existing] = node;
-    } else nodes.push(node);
+    } else position.set(instanceId, nodes.push(node) - 1);
     nodeIds[instanceId] = n.nodeId;
   }
   const demands = state.pendingResourceRequests

@@ -116,7 +116,10 @@ export interface Decision {
   targetWorkers: Record<string, number>;
   /** Workers to drain and delete, least recently used first. */
   remove: RemovalChoice[];
-  /** Demand no node type can ever hold (reported, never chased): one entry per shape. */
+  /**
+   * Tasks and actors no node type can ever hold (reported, never chased): one entry per shape. A
+   * placement group's bundles are not in it: an infeasible group is in `infeasibleGangs` alone.
+   */
   infeasible: ResourceDemand[];
   /** Placement groups with a bundle no type can hold (STRICT_PACK: the sum of its bundles). */
   infeasibleGangs: GangDemand[];
@@ -132,6 +135,9 @@ export interface Decision {
 // Dense resource vectors
 // ---------------------------------------------------------------------------------------------
 
+// Resource maps are plain objects (decoded from the GCS, or literals): the per-node loops walk them
+// with `for...in`, which makes no array per call as Object.entries does (thousands per decision).
+
 /** Relative tolerance for fits, so 0.1 + 0.2 of a resource fits in 0.3. */
 const EPS = 1e-9;
 
@@ -140,7 +146,7 @@ class ResourceIndex {
   private readonly byName = new Map<string, number>();
 
   add(map: ResourceMap): void {
-    for (const k of Object.keys(map)) {
+    for (const k in map) {
       if (!this.byName.has(k)) {
         this.byName.set(k, this.names.length);
         this.names.push(k);
@@ -152,16 +158,14 @@ class ResourceIndex {
     return this.byName.get(name);
   }
 
+  /** The map as a vector over the index; names the index does not hold are left out. */
   vec(map: ResourceMap): Float64Array {
     const v = new Float64Array(this.names.length);
-    for (const [k, x] of Object.entries(map)) v[this.byName.get(k)!] = x;
+    for (const k in map) {
+      const i = this.byName.get(k);
+      if (i !== undefined) v[i] = map[k];
+    }
     return v;
-  }
-
-  toMap(v: Float64Array): ResourceMap {
-    const out: ResourceMap = {};
-    for (let i = 0; i < v.length; i++) if (v[i] !== 0) out[this.names[i]] = v[i];
-    return out;
   }
 }
 
@@ -182,6 +186,9 @@ interface Shape {
   /** The shape names "GPU" (even with 0): Ray then does not avoid GPU nodes for it. */
   hasGpuKey: boolean;
 }
+
+/** What a fit test reads of a shape: its positive requirements. */
+type Need = Pick<Shape, "pos" | "need">;
 
 function makeShape(index: ResourceIndex, resources: ResourceMap, count: number): Shape {
   const items = Object.entries(resources).sort(compareItems);
@@ -292,7 +299,7 @@ function cloneShapes(shapes: Shape[]): Shape[] {
 }
 
 /** How many requests of `s` fit in `avail` (at most `limit`). */
-function fitCount(avail: Float64Array, s: Shape, limit: number): number {
+function fitCount(avail: Float64Array, s: Need, limit: number): number {
   let k = limit;
   const { pos, need } = s;
   for (let j = 0; j < pos.length && k > 0; j++) {
@@ -304,7 +311,7 @@ function fitCount(avail: Float64Array, s: Shape, limit: number): number {
   return k < 0 ? 0 : k;
 }
 
-function take(avail: Float64Array, s: Shape, k: number): void {
+function take(avail: Float64Array, s: Need, k: number): void {
   const { pos, need } = s;
   for (let j = 0; j < pos.length; j++) {
     const i = pos[j];
@@ -320,23 +327,10 @@ function take(avail: Float64Array, s: Shape, k: number): void {
 
 /**
  * First fit of `shapes` (in Ray's order, with counts) onto `bins` in order; mutates `bins` and the
- * shapes' counts, leaving in them what did not fit. With `strictSpread`, each request needs a bin of
- * its own (a bin takes at most one request of the whole call).
+ * shapes' counts, leaving in them what did not fit.
  */
-function packInto(bins: Float64Array[], shapes: Shape[], strictSpread = false): void {
+function packInto(bins: Float64Array[], shapes: Shape[]): void {
   if (bins.length === 0) return;
-  if (strictSpread) {
-    const used = new Uint8Array(bins.length);
-    for (const s of shapes) {
-      for (let b = 0; b < bins.length && s.count > 0; b++) {
-        if (used[b] || fitCount(bins[b], s, 1) === 0) continue;
-        take(bins[b], s, 1);
-        used[b] = 1;
-        s.count--;
-      }
-    }
-    return;
-  }
   // Bins that can take nothing more are skipped for good: a list of live bins, compacted as they
   // fill, keeps 10,000 shapes × 1,000 nodes from being a full cross product. (Skipping a bin that
   // cannot fit a shape changes nothing: first fit would have passed over it.)
@@ -364,16 +358,56 @@ function isEmpty(v: Float64Array): boolean {
   return true;
 }
 
-/** Copies the shapes, packs the copies onto copies of `bins`; returns what was left and the bins. */
-function residual(
+/** Copies the shapes, packs the copies onto copies of `bins` (`bins` are left as they are); returns what was left. */
+function residual(bins: Float64Array[], shapes: Shape[]): Shape[] {
+  return packedLeft(
+    bins.map((b) => b.slice()),
+    shapes,
+  );
+}
+
+/** Copies the shapes and packs the copies onto `bins` themselves, which the caller has no more use for. */
+function packedLeft(bins: Float64Array[], shapes: Shape[]): Shape[] {
+  const left = cloneShapes(shapes);
+  packInto(bins, left);
+  return left.filter((s) => s.count > 0);
+}
+
+/**
+ * Strict spread of copies of `shapes` onto `bins`: each request on a bin of its own, the first in
+ * order that fits it. A bin that takes a request is replaced in `bins` by a changed copy (a vector
+ * itself is never written); `undo()` puts the bins that were there back, for a STRICT_SPREAD group
+ * that cannot be placed whole. One call places one group (a few bundles) and there may be hundreds
+ * of groups over 1,000+ bins: copying the bins, or even the list, for each was most of a decision's
+ * time and garbage.
+ *
+ * `order`: the indices of the bins to try, ascending; by default all. A caller may leave out bins no
+ * request of the call can fit.
+ */
+function spreadOnto(
   bins: Float64Array[],
   shapes: Shape[],
-  strictSpread = false,
-): { left: Shape[]; bins: Float64Array[] } {
+  order?: readonly number[],
+): { left: Shape[]; undo: () => void } {
   const left = cloneShapes(shapes);
-  const copies = bins.map((b) => b.slice());
-  packInto(copies, left, strictSpread);
-  return { left: left.filter((s) => s.count > 0), bins: copies };
+  const taken: number[] = [];
+  const before: Float64Array[] = [];
+  const tried = order?.length ?? bins.length;
+  for (const s of left) {
+    for (let i = 0; i < tried && s.count > 0; i++) {
+      const b = order ? order[i] : i;
+      if (taken.includes(b) || fitCount(bins[b], s, 1) === 0) continue;
+      taken.push(b);
+      before.push(bins[b]);
+      bins[b] = bins[b].slice();
+      take(bins[b], s, 1);
+      s.count--;
+    }
+  }
+  const undo = () => {
+    for (let k = 0; k < taken.length; k++) bins[taken[k]] = before[k];
+  };
+  return { left: left.filter((s) => s.count > 0), undo };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -553,7 +587,8 @@ function isLive(n: ClusterNode): boolean {
  */
 export function isBusy(n: ClusterNode): boolean {
   if (n.status === "RUNNING") return true;
-  for (const [k, total] of Object.entries(n.total)) {
+  for (const k in n.total) {
+    const total = n.total[k];
     const avail = n.available[k] ?? 0;
     if (avail < total - EPS * Math.max(1, total)) return true;
   }
@@ -615,14 +650,24 @@ function chooseRemovals(
   // minWorkers of each type in this order are kept, so the ones removed are the least recently used.
   const workers = liveNodes
     .filter((n) => !n.isHead && typeByName.has(n.type))
-    .map((n) => ({ n, busy: isBusy(n), idle: isBusy(n) ? 0 : n.idleMs }))
+    .map((n) => {
+      const busy = isBusy(n);
+      return { n, busy, idle: busy ? 0 : n.idleMs };
+    })
     .sort((a, b) => a.idle - b.idle || compareStrings(a.n.instanceId, b.n.instanceId));
 
-  const needed = nodesNeededByConstraints(
-    input,
-    liveNodes,
-    workers.map((w) => w.n),
-  );
+  // Which workers pending placement groups and request_resources() need only matters for a worker
+  // that may go: one idle past the timeout, or any idle one when there are more workers than
+  // maxWorkers. When there is none (most passes of a busy cluster), the packing of all that demand
+  // onto every node is not done: the outcome is the same.
+  const mayGo = workers.length > input.maxWorkers || workers.some((w) => !w.busy && w.idle >= input.idleTimeoutMs);
+  const needed = mayGo
+    ? nodesNeededByConstraints(
+        input,
+        liveNodes,
+        workers.map((w) => w.n),
+      )
+    : new Set<string>();
 
   const kept = new Map<string, number>();
   const remove: RemovalChoice[] = [];
@@ -688,18 +733,17 @@ function nodesNeededByConstraints(
   const headCap = typeByName.get(input.headType)?.resources ?? head?.total ?? {};
   for (const m of [headCap, ...sortedWorkers.map(capacity), ...demand.map((d) => d.resources), ...strictSpreads.flat()])
     index.add(m);
-  let bins = [index.vec(headCap), ...sortedWorkers.map((n) => index.vec(capacity(n)))];
+  const bins = [index.vec(headCap), ...sortedWorkers.map((n) => index.vec(capacity(n)))];
   const full = bins.map((b) => b.slice());
   for (const group of strictSpreads) {
-    const r = residual(
+    const r = spreadOnto(
       bins,
       toShapes(
         index,
         group.map((b) => ({ resources: b, count: 1 })),
       ),
-      true,
     );
-    if (r.left.length === 0) bins = r.bins;
+    if (r.left.length > 0) r.undo();
   }
   packInto(bins, toShapes(index, demand));
   for (let i = 1; i < bins.length; i++) {
@@ -720,13 +764,11 @@ type LaunchPlan = Pick<
 function planLaunches(input: SchedulerInput, nodes: ClusterNode[], notes: string[]): LaunchPlan {
   const { flat: gangFlat, strictSpreads } = gangsToDemand(input.gangs);
 
-  // One index over every resource name in play.
+  // One index over every resource name that can decide a fit: those of the types and of the demand.
+  // A name only nodes have never can (no request needs it), and each node has one of its own
+  // (`node:<ip>`): indexing them made every vector as long as the cluster (1,000 nodes: 1,000+ long).
   const index = new ResourceIndex();
   for (const t of input.types) index.add(t.resources);
-  for (const n of nodes) {
-    index.add(n.available);
-    index.add(n.total);
-  }
   for (const d of input.demands) index.add(d.resources);
   for (const d of gangFlat) index.add(d.resources);
   for (const g of strictSpreads) for (const b of g) index.add(b);
@@ -803,7 +845,7 @@ function planLaunches(input: SchedulerInput, nodes: ClusterNode[], notes: string
     if (nodes.some((n) => n.isHead)) totals.push(headCap.slice());
     for (const [name, k] of counts) for (let i = 0; i < k; i++) totals.push(typeInfo.get(name)!.cap.slice());
     for (const n of nodes) if (!n.isHead && !typeInfo.has(n.type)) totals.push(index.vec(n.total));
-    const left = residual(totals, constraintShapes).left;
+    const left = packedLeft(totals, constraintShapes);
     const forConstraints = nodesFor(types, counts, input.maxWorkers - workerTotal(), left, size);
     for (const [name, k] of forConstraints) {
       mapAdd(forMinimum, name, k);
@@ -811,20 +853,31 @@ function planLaunches(input: SchedulerInput, nodes: ClusterNode[], notes: string
     }
     addNodes(forConstraints, bins);
     for (const s of left)
-      if (s.count > 0 && !feasible(s)) infeasibleConstraints.push({ resources: s.resources, count: s.count });
+      if (s.count > 0 && !feasible.shape(s)) infeasibleConstraints.push({ resources: s.resources, count: s.count });
   }
 
   // Step 3: STRICT_SPREAD groups, one at a time: bundles on distinct existing nodes where they fit,
   // new nodes (one bundle each) for the rest; a group that cannot be placed whole adds nothing.
   const forSpread = new Map<string, number>();
   const infeasibleGangs: GangDemand[] = [];
-  let nodeBins = bins;
-  for (const group of strictSpreads) {
-    const groupShapes = toShapes(
+  const nodeBins = bins.slice();
+  const spreadGroups = strictSpreads.map((group) => ({
+    group,
+    shapes: toShapes(
       index,
       group.map((b) => ({ resources: b, count: 1 })),
-    );
-    const onExisting = residual(nodeBins, groupShapes, true);
+    ),
+  }));
+  // The bins a bundle of some group may fit: bins only lose resources from here on, so one that
+  // none fits now never takes one (on a busy cluster, most nodes), and is not tried again per group.
+  const spreadDead = new DeadBinTest(
+    size,
+    spreadGroups.flatMap((g) => g.shapes),
+  );
+  const mayTakeBundle: number[] = [];
+  for (let b = 0; b < nodeBins.length; b++) if (!spreadDead.dead(nodeBins[b])) mayTakeBundle.push(b);
+  for (const { group, shapes: groupShapes } of spreadGroups) {
+    const onExisting = spreadOnto(nodeBins, groupShapes, mayTakeBundle);
     const toLaunch = nodesFor(
       types,
       counts,
@@ -835,43 +888,54 @@ function planLaunches(input: SchedulerInput, nodes: ClusterNode[], notes: string
     );
     const fresh: Float64Array[] = [];
     addNodes(toLaunch, fresh);
-    const onNew = residual(fresh, onExisting.left, true);
+    const onNew = spreadOnto(fresh, onExisting.left);
     if (onNew.left.length > 0) {
-      if (group.some((b) => !feasible(makeShape(index, b, 1))))
-        infeasibleGangs.push({ strategy: "STRICT_SPREAD", bundles: group });
+      onExisting.undo();
+      if (group.some((b) => !feasible.request(b))) infeasibleGangs.push({ strategy: "STRICT_SPREAD", bundles: group });
       continue;
     }
     for (const [name, k] of toLaunch) {
       mapAdd(counts, name, k);
       mapAdd(forSpread, name, k);
     }
-    nodeBins = [...onExisting.bins, ...onNew.bins];
+    for (const bin of fresh) {
+      if (!spreadDead.dead(bin)) mayTakeBundle.push(nodeBins.length);
+      nodeBins.push(bin);
+    }
   }
 
   // Placement-group nodes are exempt from the throttle (Ray: a group is all or nothing, so
   // launching part of it is useless); how many they need is worked out on their own.
   const maxToAdd = input.maxWorkers - workerTotal();
   const gangShapes = toShapes(index, gangFlat);
-  const gangLeft = residual(nodeBins, gangShapes).left;
+  const gangLeft = residual(nodeBins, gangShapes);
   const forGangs = nodesFor(types, counts, maxToAdd, gangLeft, size);
 
   // Steps 4-5: tasks, actors and the other placement groups: pack on what there is, then add nodes.
   const allShapes = toShapes(index, [...gangFlat, ...input.demands]);
-  const left = residual(nodeBins, allShapes).left;
+  // The last use of these bins: packed as they are.
+  const left = packedLeft(nodeBins, allShapes);
   const forDemand = nodesFor(types, counts, maxToAdd, left, size);
 
-  // Infeasible: shapes no type may ever hold and no live node could hold when empty.
+  // Infeasible: shapes no type may ever hold and no live node could hold when empty. Those of tasks
+  // and actors only: a placement group's bundles (a STRICT_PACK group's sum) are reported once, as
+  // the group, below.
+  const taskCounts = new Map<string, number>();
+  for (const d of input.demands) if (d.count > 0) mapAdd(taskCounts, shapeKey(d.resources), d.count);
   const infeasible: ResourceDemand[] = [];
   const unfulfilled: ResourceDemand[] = [];
   for (const s of left) {
     if (s.count === 0) continue;
-    if (feasible(s)) unfulfilled.push({ resources: s.resources, count: s.count });
-    else infeasible.push({ resources: s.resources, count: s.count });
+    if (feasible.shape(s)) unfulfilled.push({ resources: s.resources, count: s.count });
+    else {
+      const tasks = Math.min(s.count, taskCounts.get(shapeKey(s.resources)) ?? 0);
+      if (tasks > 0) infeasible.push({ resources: s.resources, count: tasks });
+    }
   }
   for (const g of input.gangs) {
     if (g.strategy === "STRICT_SPREAD") continue;
     const bundles = g.strategy === "STRICT_PACK" ? gangsToDemand([g]).flat.map((d) => d.resources) : g.bundles;
-    if (bundles.some((b) => !feasible(makeShape(index, b, 1)))) infeasibleGangs.push(g);
+    if (bundles.some((b) => !feasible.request(b))) infeasibleGangs.push(g);
   }
 
   // Sum up, then throttle: at most max(5, ⌊speed × max(running workers, 1)⌋) launches pending per
@@ -910,20 +974,43 @@ function planLaunches(input: SchedulerInput, nodes: ClusterNode[], notes: string
 
 /**
  * Could one request of a shape ever be placed: on an empty node of a type that may have workers (or
- * the head's type), or on some live node's total capacity?
+ * the head's type), or on some live node's total capacity? `shape` takes a Shape; `request` the
+ * resources of one request as they are (a placement group's bundles: no Shape made for each).
  */
 function feasibilityTest(
   types: TypeInfo[],
   headType: string,
   nodes: ClusterNode[],
   index: ResourceIndex,
-): (s: Shape) => boolean {
+): { shape: (s: Need) => boolean; request: (resources: ResourceMap) => boolean } {
   const caps = types.filter((t) => t.max > 0 || t.config.name === headType).map((t) => t.cap);
   let totals: Float64Array[] | undefined;
-  return (s) => {
-    for (const c of caps) if (fitCount(c, s, 1) === 1) return true;
-    totals ??= nodes.map((n) => index.vec(n.total));
-    for (const c of totals) if (fitCount(c, s, 1) === 1) return true;
-    return false;
+  // Each distinct capacity once: 1,000 nodes have a handful (their types'), and hundreds of
+  // infeasible placement groups are each tried against them.
+  const capacities = () => (totals ??= distinct(nodes.map((n) => index.vec(n.total))));
+  return {
+    shape: (s) => caps.some((c) => fitCount(c, s, 1) === 1) || capacities().some((c) => fitCount(c, s, 1) === 1),
+    request: (resources) =>
+      caps.some((c) => fitsOne(c, resources, index)) || capacities().some((c) => fitsOne(c, resources, index)),
   };
+}
+
+/** fitCount(avail, the request's shape, 1) === 1, read from the request's map. */
+function fitsOne(avail: Float64Array, resources: ResourceMap, index: ResourceIndex): boolean {
+  for (const k in resources) {
+    const need = resources[k];
+    if (need > 0 && Math.floor(avail[index.idx(k)!] / need + EPS) < 1) return false;
+  }
+  return true;
+}
+
+/** The vectors without repeats (the first of equal ones kept). */
+function distinct(vectors: Float64Array[]): Float64Array[] {
+  const seen = new Set<string>();
+  return vectors.filter((v) => {
+    const key = v.join(",");
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }

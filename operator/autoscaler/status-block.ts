@@ -18,7 +18,15 @@
 // What the original printed and we cannot know is left out: heartbeats (MostDelayedHeartbeats,
 // TimeSinceLastHeartbeat; the GCS tracks liveness itself). What we add, only when there is
 // something to say: request_resources() bundles, infeasible demand, nodes being removed, notes.
-import type { ClusterNode, Decision, RemovalChoice, ResourceDemand, ResourceMap, SchedulerInput } from "./scheduler";
+import type {
+  ClusterNode,
+  Decision,
+  GangDemand,
+  RemovalChoice,
+  ResourceDemand,
+  ResourceMap,
+  SchedulerInput,
+} from "./scheduler";
 
 /** Python's repr() of a float: shortest round-trip digits, `.0` on integers, exponent outside 1e-4..1e16. */
 export function pyFloat(x: number): string {
@@ -84,26 +92,38 @@ export function formatClusterStatus(
   const max = opts.maxShapes ?? 20;
   const lines: string[] = [];
   const live = input.nodes.filter(isLive);
-  const workers = live.filter((n) => !n.isHead);
   const pending = Object.values(input.pendingLaunches).reduce((a, b) => a + (b > 0 ? b : 0), 0);
-
-  // As the original: the count is of worker nodes; idle times and usage cover every node, head included.
-  lines.push(`Cluster status: ${workers.length} nodes${pending > 0 ? ` (${pending} pending)` : ""}`);
-  if (live.length > 0) {
-    const idle = live.map((n) => Math.floor(n.idleMs / 1000));
-    const mean = Math.floor(idle.reduce((a, b) => a + b, 0) / idle.length);
-    lines.push(` - NodeIdleSeconds: Min=${Math.min(...idle)} Mean=${mean} Max=${Math.max(...idle)}`);
-  }
+  // One walk over the nodes (1,000 of them): workers by type, idle times, resources used and total.
+  let workers = 0;
+  const workersByType = new Map<string, number>();
+  let idleMin = Infinity;
+  let idleMax = -Infinity;
+  let idleSum = 0;
   const used = new Map<string, number>();
   const total = new Map<string, number>();
   for (const n of live) {
-    for (const [k, t] of Object.entries(n.total)) {
+    if (!n.isHead) {
+      workers++;
+      workersByType.set(n.type, (workersByType.get(n.type) ?? 0) + 1);
+    }
+    const idle = Math.floor(n.idleMs / 1000);
+    idleMin = Math.min(idleMin, idle);
+    idleMax = Math.max(idleMax, idle);
+    idleSum += idle;
+    for (const k in n.total) {
+      // `node:<ip>` (one per node) and `node:__internal_head__` are not shown.
+      if (k.startsWith("node:")) continue;
+      const t = n.total[k];
       total.set(k, (total.get(k) ?? 0) + t);
       used.set(k, (used.get(k) ?? 0) + Math.max(0, t - (n.available[k] ?? 0)));
     }
   }
+
+  // As the original: the count is of worker nodes; idle times and usage cover every node, head included.
+  lines.push(`Cluster status: ${workers} nodes${pending > 0 ? ` (${pending} pending)` : ""}`);
+  if (live.length > 0)
+    lines.push(` - NodeIdleSeconds: Min=${idleMin} Mean=${Math.floor(idleSum / live.length)} Max=${idleMax}`);
   const usage = [...total.keys()]
-    .filter((k) => !k.startsWith("node:"))
     .sort()
     .map((k) =>
       MEMORY_KEYS.has(k)
@@ -114,15 +134,16 @@ export function formatClusterStatus(
 
   lines.push("Worker node types:");
   for (const t of input.types) {
-    const running = workers.filter((n) => n.type === t.name).length;
+    const running = workersByType.get(t.name) ?? 0;
     const p = input.pendingLaunches[t.name] ?? 0;
     if (running === 0 && p === 0) continue;
     lines.push(` - ${t.name}: ${running + p}${p > 0 ? ` (${p} pending)` : ""}`);
   }
 
-  const gangs = input.gangs.map((g) => `${g.strategy}: [${g.bundles.map(pyResources).join(", ")}]`);
-  const moreGangs = gangs.length > max ? `, ... ${gangs.length - max} more` : "";
-  lines.push(`Placement group demands: [${gangs.slice(0, max).join(", ")}${moreGangs}]`);
+  // Only the groups shown are formatted (a cluster may have thousands pending).
+  const gangs = input.gangs.slice(0, max).map((g) => `${g.strategy}: [${g.bundles.map(pyResources).join(", ")}]`);
+  const moreGangs = input.gangs.length > max ? `, ... ${input.gangs.length - max} more` : "";
+  lines.push(`Placement group demands: [${gangs.join(", ")}${moreGangs}]`);
   lines.push(`Resource demands: ${demandList(input.demands, max)}`);
   if (input.constraints.length > 0)
     lines.push(`Requested resources (request_resources): ${demandList(input.constraints, max)}`);
@@ -131,8 +152,11 @@ export function formatClusterStatus(
   if (infeasible.length > 0 || decision.infeasibleGangs.length > 0) {
     const parts = [demandList(infeasible, max)];
     if (decision.infeasibleGangs.length > 0) {
-      const gangList = decision.infeasibleGangs.map((g) => `${g.strategy}: [${g.bundles.map(pyResources).join(", ")}]`);
-      parts.push(`placement groups: [${gangList.join(", ")}]`);
+      // Identical groups once, with their number (a job may leave hundreds of the same group pending).
+      const groups = sameGangs(decision.infeasibleGangs);
+      const shown = groups.slice(0, max).map((g) => (g.count === 1 ? g.text : `${g.text} * ${g.count}`));
+      if (groups.length > max) shown.push(`... ${groups.length - max} more`);
+      parts.push(`placement groups: [${shown.join(", ")}]`);
     }
     lines.push(`Infeasible demands (no node type can hold them): ${parts.join(" ")}`);
   }
@@ -147,16 +171,34 @@ export function formatClusterStatus(
   return lines;
 }
 
+/** Identical placement groups (same strategy, same bundles in the same order) as one, counted, in first-seen order. */
+function sameGangs(gangs: GangDemand[]): { gang: GangDemand; text: string; count: number }[] {
+  const byText = new Map<string, { gang: GangDemand; text: string; count: number }>();
+  for (const gang of gangs) {
+    const text = `${gang.strategy}: [${gang.bundles.map(pyResources).join(", ")}]`;
+    const same = byText.get(text);
+    if (same) same.count++;
+    else byText.set(text, { gang, text, count: 1 });
+  }
+  return [...byText.values()];
+}
+
 /**
- * One line per infeasible demand (status.autoscaler.infeasible), in the words `ray status` uses:
+ * One line per infeasible demand (status.autoscaler.infeasible), in the words `ray status` uses;
+ * identical placement groups make one line:
  *   {'GPU': 8.0}: 3 pending tasks/actors
- *   {'CPU': 64.0} * 2 (STRICT_PACK): placement group
+ *   {'CPU': 32.0}, {'CPU': 32.0} (STRICT_PACK): placement group
+ *   {'CPU': 8.0}, {'CPU': 8.0} (STRICT_SPREAD): 40 placement groups
  *   {'TPU': 1.0}: 2 from request_resources()
  */
 export function formatInfeasible(decision: Decision): string[] {
   return [
     ...decision.infeasible.map((d) => `${pyResources(d.resources)}: ${d.count} pending tasks/actors`),
-    ...decision.infeasibleGangs.map((g) => `${g.bundles.map(pyResources).join(", ")} (${g.strategy}): placement group`),
+    ...sameGangs(decision.infeasibleGangs).map(
+      ({ gang, count }) =>
+        `${gang.bundles.map(pyResources).join(", ")} (${gang.strategy}): ` +
+        (count === 1 ? "placement group" : `${count} placement groups`),
+    ),
     ...decision.infeasibleConstraints.map((d) => `${pyResources(d.resources)}: ${d.count} from request_resources()`),
   ];
 }

@@ -168,6 +168,70 @@ describe("autoscaler scheduler: placement groups", () => {
     assert.deepEqual(d.launch, {});
   });
 
+  it("a STRICT_SPREAD group that cannot be placed whole leaves the nodes it tried free for the next group", () => {
+    // Group A takes the two free c nodes, then needs a third c node: the type is full, A stays pending.
+    // Group B then fits the same two free nodes (had A kept them, B would have needed two new w4 nodes).
+    const c = { CPU: 2, Custom1: 1 };
+    const cluster = {
+      types: [t("c", c, 2), t("w4", { CPU: 4 })],
+      nodes: [head(), worker("c-1", "c", c), worker("c-2", "c", c)],
+    };
+    const groupA = { strategy: "STRICT_SPREAD" as const, bundles: [c, c, c] };
+    const groupB = { strategy: "STRICT_SPREAD" as const, bundles: [{ CPU: 2 }, { CPU: 2 }] };
+    assert.deepEqual(decide(input({ ...cluster, gangs: [groupA, groupB] })).launch, {});
+    // Tasks packed after the groups find both nodes free too.
+    const later = decide(input({ ...cluster, gangs: [groupA], demands: [{ resources: { CPU: 2 }, count: 2 }] }));
+    assert.deepEqual(later.launch, {});
+  });
+
+  it("hundreds of STRICT_SPREAD groups: each placed on the nodes the groups before it left free", () => {
+    // 300 groups of 3 × {CPU: 2}: each new w4 node takes two bundles (of different groups), so
+    // 900 bundles need 450 nodes; the first group also uses the one free w4 (2 bundles' room).
+    const group = { strategy: "STRICT_SPREAD" as const, bundles: [{ CPU: 2 }, { CPU: 2 }, { CPU: 2 }] };
+    const d = decide(
+      input({
+        types: [t("w4", { CPU: 4 }, 1000)],
+        maxWorkers: 1000,
+        nodes: [head(), worker("w4-free", "w4", { CPU: 4 })],
+        gangs: Array.from({ length: 300 }, () => group),
+      }),
+    );
+    assert.deepEqual(d.launch, { w4: 449 });
+  });
+
+  it("a demand naming a node's own resource (node:<ip>) is placed on that node", () => {
+    const nodes = [head(), worker("w-1", "w", { CPU: 4, "node:10.0.0.7": 1 })];
+    const types = [t("w", { CPU: 4 })];
+    const onIt = decide(input({ types, nodes, demands: [{ resources: { CPU: 1, "node:10.0.0.7": 0.01 }, count: 2 }] }));
+    assert.deepEqual(onIt.launch, {});
+    assert.deepEqual(onIt.infeasible, []);
+    // Another node's: no node has it, no type offers it.
+    const elsewhere = decide(input({ types, nodes, demands: [{ resources: { "node:10.0.0.8": 0.01 }, count: 1 }] }));
+    assert.deepEqual(elsewhere.infeasible, [{ resources: { "node:10.0.0.8": 0.01 }, count: 1 }]);
+  });
+
+  it("a placement group only a node started by hand can hold is not infeasible", () => {
+    // No type offers 16 CPUs; the hand-started node (no known type) has them.
+    const byHand: ClusterNode = { ...worker("by-hand", "", { CPU: 16 }, { available: { CPU: 0 } }) };
+    const gangs = [{ strategy: "STRICT_PACK" as const, bundles: [{ CPU: 8 }, { CPU: 8 }] }];
+    const types = [t("w4", { CPU: 4 })];
+    assert.deepEqual(decide(input({ types, nodes: [head(), byHand], gangs })).infeasibleGangs, []);
+    assert.deepEqual(decide(input({ types, nodes: [head()], gangs })).infeasibleGangs, gangs);
+  });
+
+  it("an infeasible placement group is reported once, as the group, not also as tasks (STRICT_PACK: its sum)", () => {
+    const gangs = [
+      { strategy: "STRICT_PACK" as const, bundles: [{ CPU: 8 }, { CPU: 8 }] },
+      { strategy: "PACK" as const, bundles: [{ CPU: 16 }] },
+    ];
+    // A task of the same shape as the STRICT_PACK group's sum: it, and only it, is an infeasible task.
+    const d = decide(input({ types: w4w8, gangs, demands: [{ resources: { CPU: 16 }, count: 2 }] }));
+    assert.deepEqual(d.infeasibleGangs, gangs);
+    assert.deepEqual(d.infeasible, [{ resources: { CPU: 16 }, count: 2 }]);
+    assert.deepEqual(d.launch, {});
+    assert.deepEqual(decide(input({ types: w4w8, gangs })).infeasible, []);
+  });
+
   it("placement-group launches are not held back by the upscaling throttle", () => {
     const bundles = Array.from({ length: 12 }, () => ({ CPU: 4 }));
     const d = decide(

@@ -1,7 +1,7 @@
 // The "Cluster status" block: the seed's lines, for the seed's cluster.
 import { strict as assert } from "assert";
 import { decide, SchedulerInput } from "../../operator/autoscaler/scheduler";
-import { formatClusterStatus, pyFloat, pyResources } from "../../operator/autoscaler/status-block";
+import { formatClusterStatus, formatInfeasible, pyFloat, pyResources } from "../../operator/autoscaler/status-block";
 
 const GiB = 2 ** 30;
 
@@ -127,6 +127,41 @@ describe("autoscaler status block", () => {
       line,
       "Resource demands: [{'CPU': 1.0} * 1000, {'CPU': 2.0} * 1000, {'CPU': 3.0} * 1000, " +
         "{'CPU': 4.0} * 1000, {'CPU': 5.0} * 1000, ... 25 more shapes]",
+    );
+  });
+
+  it("identical infeasible placement groups are one line, with their number", () => {
+    const input = seedCluster();
+    const spread = { strategy: "STRICT_SPREAD" as const, bundles: [{ CPU: 8 }, { CPU: 8 }] };
+    const pack = { strategy: "STRICT_PACK" as const, bundles: [{ CPU: 1 }, { CPU: 2 }] };
+    input.gangs = [spread, pack, ...Array.from({ length: 39 }, () => structuredClone(spread))];
+    const decision = decide(input);
+    assert.equal(decision.infeasibleGangs.length, 41);
+    assert.deepEqual(formatInfeasible(decision), [
+      "{'CPU': 8.0}, {'CPU': 8.0} (STRICT_SPREAD): 40 placement groups",
+      "{'CPU': 1.0}, {'CPU': 2.0} (STRICT_PACK): placement group",
+    ]);
+    const line = formatClusterStatus(input, decision).find((l) => l.startsWith("Infeasible demands"));
+    assert.equal(
+      line,
+      "Infeasible demands (no node type can hold them): [] placement groups: " +
+        "[STRICT_SPREAD: [{'CPU': 8.0}, {'CPU': 8.0}] * 40, STRICT_PACK: [{'CPU': 1.0}, {'CPU': 2.0}]]",
+    );
+  });
+
+  it("caps the placement groups shown, and counts the rest", () => {
+    const input = seedCluster();
+    input.gangs = Array.from({ length: 1000 }, (_, i) => ({
+      strategy: i % 2 ? ("PACK" as const) : ("STRICT_SPREAD" as const),
+      bundles: [{ CPU: i + 1 }, { CPU: 1 }],
+    }));
+    const line = formatClusterStatus(input, decide(input), { maxShapes: 3 }).find((l) =>
+      l.startsWith("Placement group demands:"),
+    )!;
+    assert.equal(
+      line,
+      "Placement group demands: [STRICT_SPREAD: [{'CPU': 1.0}, {'CPU': 1.0}], PACK: [{'CPU': 2.0}, {'CPU': 1.0}], " +
+        "STRICT_SPREAD: [{'CPU': 3.0}, {'CPU': 1.0}], ... 997 more]",
     );
   });
 });
