@@ -41,6 +41,8 @@ export interface AutoscalerLoopOptions {
   gcsOverrides?: Map<string, string>;
   /** For tests: how to reach a GCS. */
   connect?: (address: string) => GcsApi & { close(): void };
+  /** For tests: the clock (Date.now). */
+  now?: () => number;
 }
 
 interface ClusterState {
@@ -84,7 +86,11 @@ export class AutoscalerLoop {
   private timer?: NodeJS.Timeout;
   private stopped = false;
 
-  constructor(private readonly opts: AutoscalerLoopOptions) {}
+  private readonly now: () => number;
+
+  constructor(private readonly opts: AutoscalerLoopOptions) {
+    this.now = opts.now ?? Date.now;
+  }
 
   start(): void {
     this.timer = setInterval(() => this.tick(), 250);
@@ -118,26 +124,37 @@ export class AutoscalerLoop {
     return { uid, address, gcs, autoscaler, nextAt: now, running: false, lastLoggedAt: 0 };
   }
 
+  /** The loop's state of a RayCluster, unless it is of an earlier cluster of that name or another address. */
+  private knownState(rc: Stored<RayCluster>): ClusterState | undefined {
+    const st = this.clusters.get(keyOf(rc));
+    return st && st.uid === rc.metadata.uid && st.address === this.addressOf(rc) ? st : undefined;
+  }
+
   /** Starts the passes that are due; never waits for one. */
   tick(): void {
     if (this.stopped) return;
-    const now = Date.now();
-    const seen = new Set<string>();
+    const now = this.now();
+    const listed = this.opts.controller.clusters.list();
+    const seen = new Set(listed.map((rc) => keyOf(rc)));
     let unreachable = 0;
-    for (const rc of this.opts.controller.clusters.list()) {
+    const clusters = listed.filter((rc) => !rc.metadata.deletionTimestamp);
+    // The first passes of the clusters met in one tick (all of them when the operator starts) are
+    // spread evenly over one period rather than all due now: 100 heads' states read and decided in the
+    // same instant make those passes late, and their lateness carries into every period after. A
+    // cluster met on its own (a new RayCluster) is asked at once.
+    const met = clusters.filter((rc) => !this.knownState(rc)).length;
+    let metIndex = 0;
+    const interval = this.opts.intervalSeconds * 1000;
+    for (const rc of clusters) {
       const key = keyOf(rc);
-      seen.add(key);
-      if (rc.metadata.deletionTimestamp) continue;
-      let st = this.clusters.get(key);
-      const address = this.addressOf(rc);
-      if (st && (st.uid !== rc.metadata.uid || st.address !== address)) {
-        st.gcs.close();
-        st = undefined;
-      }
+      let st = this.knownState(rc);
       if (!st) {
-        st = this.freshState(rc.metadata.uid!, address, now);
+        this.clusters.get(key)?.gcs.close();
+        const firstAt = now + Math.floor((interval * metIndex++) / met);
+        st = this.freshState(rc.metadata.uid!, this.addressOf(rc), firstAt);
         this.clusters.set(key, st);
       }
+      const address = st.address;
       if (st.unreachableSince) unreachable++;
       if (st.running || now < st.nextAt) continue;
       // Nothing to ask before the head runs; nothing to do for a spec that cannot work.
@@ -201,8 +218,8 @@ export class AutoscalerLoop {
       if (!st.unreachableSince)
         log.warn(`${message}; keeping the cluster as it is, retrying in ${(result.retryInMs / 1000).toFixed(0)}s`);
       else log.debug(`${message}; retrying in ${(result.retryInMs / 1000).toFixed(0)}s`);
-      st.unreachableSince ??= Date.now();
-      st.nextAt = Date.now() + Math.max(interval, result.retryInMs);
+      st.unreachableSince ??= this.now();
+      st.nextAt = this.now() + Math.max(interval, result.retryInMs);
       // The previous targets stand; nothing is removed while Ray cannot be asked.
       this.opts.controller.report(key, {
         intent: { targets: st.targets },
@@ -213,9 +230,9 @@ export class AutoscalerLoop {
       return;
     }
     if (st.unreachableSince)
-      log.info(`GCS at ${st.address} reachable again after ${((Date.now() - st.unreachableSince) / 1000).toFixed(0)}s`);
+      log.info(`GCS at ${st.address} reachable again after ${((this.now() - st.unreachableSince) / 1000).toFixed(0)}s`);
     st.unreachableSince = undefined;
-    st.nextAt = Date.now() + interval;
+    st.nextAt = this.now() + interval;
 
     const targets = { ...result.decision.targetWorkers };
     // A drain Ray refused leaves its node in place: it still counts.
@@ -287,13 +304,13 @@ export class AutoscalerLoop {
       nodes: result.input.nodes.length,
       pending: result.input.pendingLaunches,
     });
-    const due = Date.now() - st.lastLoggedAt > STATUS_BLOCK_EVERY_MS;
+    const due = this.now() - st.lastLoggedAt > STATUS_BLOCK_EVERY_MS;
     if (key === st.lastLoggedKey && !due) {
       log.debug(result.statusLines.join("\n"));
       return;
     }
     st.lastLoggedKey = key;
-    st.lastLoggedAt = Date.now();
+    st.lastLoggedAt = this.now();
     log.info(result.statusLines.join("\n"));
   }
 }

@@ -118,7 +118,7 @@ interface Harness {
   prepare: (gcs: FakeGcs) => void;
 }
 
-async function harness(intervalSeconds = 3600): Promise<Harness> {
+async function harness(intervalSeconds = 3600, now?: () => number): Promise<Harness> {
   const api = new FakeKubeApi();
   api.put("/api/v1/namespaces", {
     metadata: { name: NS, labels: { "pod-security.kubernetes.io/enforce": "baseline" } },
@@ -145,6 +145,7 @@ async function harness(intervalSeconds = 3600): Promise<Harness> {
     log,
     metrics,
     intervalSeconds,
+    now,
     connect: (address) => {
       const client = new FakeGcs(address);
       h.prepare(client);
@@ -182,12 +183,16 @@ function run(api: FakeKubeApi, name: string) {
   });
 }
 
-/** The seed's example-cluster, its head and workers running, and a GCS that knows them. */
-async function runningCluster(h: Harness, edit: (rc: RayCluster) => void = () => {}) {
-  h.api.put(CLUSTERS, edited(exampleCluster("example-cluster", NS), edit));
-  await h.controller.reconcile(KEY);
+/** The seed's example-cluster (or a copy named `name`), its head and workers running, and a GCS that knows them. */
+async function runningCluster(h: Harness, edit: (rc: RayCluster) => void = () => {}, name = "example-cluster") {
+  const named = (rc: RayCluster) => {
+    rc.metadata.name = name;
+    edit(rc);
+  };
+  h.api.put(CLUSTERS, edited(exampleCluster("example-cluster", NS), named));
+  await h.controller.reconcile(`${NS}/${name}`);
   for (const p of pods(h.api)) run(h.api, p.metadata.name);
-  await h.controller.reconcile(KEY);
+  await h.controller.reconcile(`${NS}/${name}`);
   const head = pods(h.api, "head")[0].metadata.name;
   const workers = pods(h.api, "worker").map((p) => p.metadata.name);
   return { head, workers };
@@ -347,6 +352,49 @@ describe("AutoscalerLoop, with a fake GCS", () => {
     h.loop.tick();
     assert.equal(h.gcs.length, 2, "a client for the new cluster");
     assert.equal(h.gcs[1].closed, false);
+  });
+
+  it("spreads the first passes of clusters met at once over one period; one met alone is asked at once", async () => {
+    let clock = 1_000_000;
+    const timed = await harness(4, () => clock);
+    try {
+      for (const name of ["c-0", "c-1", "c-2", "c-3"]) await runningCluster(timed, undefined, name);
+      const reads = () => timed.gcs.reduce((sum, gcs) => sum + gcs.reads, 0);
+      const settled = async (passes: number) => {
+        while (timed.controller.handed.length < passes) await new Promise((resolve) => setImmediate(resolve));
+      };
+      // Four clusters met in one tick: due at 0, 1, 2 and 3 s of the 4 s period.
+      timed.loop.tick();
+      assert.equal(timed.gcs.length, 4);
+      assert.equal(reads(), 1);
+      await settled(1);
+      clock += 999;
+      timed.loop.tick();
+      assert.equal(reads(), 1);
+      clock += 1;
+      timed.loop.tick();
+      assert.equal(reads(), 2);
+      await settled(2);
+      clock += 2000;
+      timed.loop.tick();
+      assert.equal(reads(), 4);
+      await settled(4);
+      // Each then keeps its own place in the period: the first again at 4 s, not with the others.
+      clock = 1_000_000 + 4000;
+      timed.loop.tick();
+      assert.equal(reads(), 5);
+      await settled(5);
+
+      // A RayCluster created later, met on its own: its first pass at once.
+      await runningCluster(timed, undefined, "c-4");
+      timed.loop.tick();
+      assert.equal(timed.gcs.length, 5);
+      assert.equal(timed.gcs[4].reads, 1);
+      await settled(6);
+    } finally {
+      timed.loop.stop();
+      await timed.controller.stop();
+    }
   });
 
   it("starts afresh against a new head: a new client, and never a version the new GCS has not reached", async () => {
