@@ -7,6 +7,7 @@ import type { Container, EnvVar, ObjectMeta, Pod, PodSpec, Volume, VolumeMount }
 import { HEAD_NAME_ANNOTATION, generateNameFor, headAddress, ownerReference } from "./names";
 import { nodeTypeResources } from "./resources";
 import { launchConfigHash } from "./launch-hash";
+import { canonicalJson } from "./hash";
 import { rayLauncherScript, rayReadinessProbe } from "./launcher";
 
 /** Pods mount shared memory here, as Ray's object store expects. */
@@ -110,4 +111,38 @@ export function buildPod(
       ],
     },
   };
+}
+
+/**
+ * A pod as admission sees it, less which cluster it is of: `pod` with its own name and every mention
+ * of its cluster's name replaced by placeholders of the same length (a name's length can matter to
+ * validation) and its cluster's UID by a placeholder, as canonical JSON. Pods of two clusters with
+ * the same shape in one namespace are admitted or refused alike by the API server's validation and
+ * admission (Pod Security, policies on the pod's spec), unless a rule reads the cluster's name
+ * itself; the operator's dry run relies on it to ask once per shape, not once per cluster.
+ */
+export function podShape(pod: RayPod, cluster: { name: string; uid?: string }): string {
+  const placeholder = (s: string) => "_".repeat(s.length);
+  const anonymous = (value: unknown): unknown => {
+    if (typeof value === "string") {
+      let s = value.split(cluster.name).join(placeholder(cluster.name));
+      if (cluster.uid) s = s.split(cluster.uid).join("<uid>"); // a UID's length is the API server's choice
+      return s;
+    }
+    if (Array.isArray(value)) return value.map(anonymous);
+    if (value && typeof value === "object")
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, anonymous(v)]));
+    return value;
+  };
+  const { name, generateName, ...metadata } = pod.metadata;
+  return canonicalJson({
+    ...pod,
+    // A head's name ends in random letters: only its length can matter to admission.
+    metadata: {
+      ...(anonymous(metadata) as object),
+      name: placeholder(name ?? ""),
+      generateName: placeholder(generateName ?? ""),
+    },
+    spec: anonymous(pod.spec),
+  });
 }

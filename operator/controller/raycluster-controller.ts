@@ -6,7 +6,7 @@ import { API_VERSION, GROUP, KIND, LABELS, PLURAL, RayCluster, VERSION } from ".
 import { Defaulted, defaulted } from "../../api/v1/defaults";
 import { checkWorkable } from "../../api/v1/workable";
 import { headServiceName, newHeadPodName } from "../../builders/names";
-import { buildPod } from "../../builders/pod";
+import { buildPod, podShape } from "../../builders/pod";
 import { Informer, KubeObject, Stored, keyOf } from "../kube/informer";
 import { ApiError, KubeRest, isNotFound, isAlreadyExists } from "../kube/rest";
 import { EventRecorder } from "../kube/events";
@@ -84,6 +84,16 @@ const slowRetryMs = (attempt: number) => Math.min(300_000, 5000 * 2 ** attempt);
  * ~200 pods/s, above what a default kube-scheduler binds.
  */
 const MAX_BATCH = 4;
+/**
+ * How long a pod shape a dry run admitted in a namespace stands for the next cluster of that shape
+ * there (podShape): 100 RayClusters of one template, applied at once, cost the API server a few dry
+ * runs rather than 200 (each a pod's whole validation and admission, as dear as a create's). What
+ * could change the answer meanwhile (a namespace's Pod Security label, a new policy) is still met by
+ * the real creates, which are refused with the same field named; a refused create forgets the
+ * namespace's shapes at once.
+ */
+const ADMITTED_SHAPE_TTL_MS = 60_000;
+const ADMITTED_SHAPES_MAX = 1024;
 
 /** A RayCluster from the cache, defaulted once at the start of the pass that reads it. */
 type Cluster = Defaulted<Stored<RayCluster>>;
@@ -143,6 +153,8 @@ export class RayClusterController {
   private readonly createRefusals = new Map<string, Refusal & { generation: string }>();
   /** Generations whose head and workers passed a server-side dry run: `namespace/name` → `uid/generation`. */
   private readonly admitted = new Map<string, string>();
+  /** Pod shapes a dry run admitted, `namespace/shape` → when (ADMITTED_SHAPE_TTL_MS), oldest first. */
+  private readonly admittedShapes = new Map<string, number>();
   /** How many times in a row a cluster's creates were refused in a way that may change (403). */
   private readonly slowRetries = new Map<string, number>();
   private readonly statusWrittenAt = new Map<string, number>();
@@ -505,8 +517,10 @@ export class RayClusterController {
       if (outcome.status === "rejected") throw outcome.reason;
     const refusal = (podsCreated as PromiseFulfilledResult<Refusal | undefined>).value;
     // A refusal stays in status (Stalled) until a pass creates what it planned.
-    if (refusal) this.createRefusals.set(key, { ...refusal, generation });
-    else if (plan.creations.length) {
+    if (refusal) {
+      this.createRefusals.set(key, { ...refusal, generation });
+      this.forgetAdmitted(rc.metadata.namespace!);
+    } else if (plan.creations.length) {
       this.createRefusals.delete(key);
       this.slowRetries.delete(key);
     }
@@ -693,20 +707,28 @@ export class RayClusterController {
   /**
    * A server-side dry run of the head and one worker of each type: what the API server would refuse
    * (a Pod's own validation, Pod Security, admission policies) is found before anything is created,
-   * with the RayCluster's own field named. Transient failures throw (the pass is retried).
+   * with the RayCluster's own field named. Transient failures throw (the pass is retried). Pods
+   * whose shape (podShape) a dry run admitted in the namespace within ADMITTED_SHAPE_TTL_MS are not
+   * asked again.
    */
   private async dryRun(rc: Cluster, log: Logger): Promise<Refusal | undefined> {
     const ns = rc.metadata.namespace!;
     const spec = rc.spec;
-    const pods = spec.podTypes.map((podType, index) => ({
-      index,
-      kind: podType.name === spec.headPodType ? ("head" as const) : ("worker" as const),
-      type: podType.name,
-    }));
+    const now = Date.now();
+    const identity = { name: rc.metadata.name!, uid: rc.metadata.uid };
+    const pods = spec.podTypes.map((podType, index) => {
+      const kind = podType.name === spec.headPodType ? ("head" as const) : ("worker" as const);
+      const name = kind === "head" ? newHeadPodName(rc) : undefined;
+      const body = buildPod(rc, podType.name, kind, { headPodName: "dry-run", name });
+      return { index, kind, type: podType.name, body, shape: `${ns}/${podShape(body, identity)}` };
+    });
+    const asked = pods.filter((p) => now - (this.admittedShapes.get(p.shape) ?? -Infinity) > ADMITTED_SHAPE_TTL_MS);
+    if (!asked.length) {
+      log.debug(`dry run of ${pods.length} pod(s) skipped: pods of the same shape were admitted here just now`);
+      return undefined;
+    }
     const results = await Promise.all(
-      pods.map(async ({ index, kind, type }) => {
-        const name = kind === "head" ? newHeadPodName(rc) : undefined;
-        const body = buildPod(rc, type, kind, { headPodName: "dry-run", name });
+      asked.map(async ({ index, kind, type, body }) => {
         try {
           const query = { dryRun: "All" };
           await this.opts.rest.request("POST", `/api/v1/namespaces/${ns}/pods`, { body, query, flow: keyOf(rc) });
@@ -720,11 +742,25 @@ export class RayClusterController {
     );
     const refusals = results.filter((r): r is Refusal => !!r);
     if (!refusals.length) {
-      log.debug(`dry run of ${pods.length} pod(s) admitted`);
+      log.debug(`dry run of ${asked.length} pod(s) admitted`);
+      for (const { shape } of asked) this.rememberAdmitted(shape, now);
       return undefined;
     }
     const kind = refusals.some((r) => r.kind === "terminal") ? "terminal" : "slow";
     return { kind, message: refusals.map((r) => r.message).join("; ") };
+  }
+
+  private rememberAdmitted(shape: string, at: number): void {
+    this.admittedShapes.delete(shape); // to the end: the map stays oldest first
+    this.admittedShapes.set(shape, at);
+    if (this.admittedShapes.size > ADMITTED_SHAPES_MAX)
+      this.admittedShapes.delete(this.admittedShapes.keys().next().value!);
+  }
+
+  /** A create in `namespace` was refused: its dry-run answers no longer stand for anything. */
+  private forgetAdmitted(namespace: string): void {
+    for (const shape of this.admittedShapes.keys())
+      if (shape.startsWith(`${namespace}/`)) this.admittedShapes.delete(shape);
   }
 
   /**

@@ -57,6 +57,16 @@ const clusterOf = (api: FakeKubeApi, name = "example-cluster") =>
 const eventsOf = (api: FakeKubeApi) =>
   api.list("api/v1/events", NS).map((e) => ({ reason: String(e.reason), message: String(e.message) }));
 
+/**
+ * The seed's example-cluster under `name`, its pod templates without their own generateName (which
+ * names example-cluster): the pods of two such clusters differ only by the cluster's name and UID.
+ */
+const seedNamed = (name: string) =>
+  edited(exampleCluster("example-cluster", NS), (r) => {
+    r.metadata.name = name;
+    for (const t of r.spec.podTypes) delete t.podConfig.metadata?.generateName;
+  });
+
 /** What the scheduler and the kubelet do: the pod is bound, runs and is ready. */
 function run(api: FakeKubeApi, name: string) {
   api.modify(`${PODS}/${name}`, (pod) => {
@@ -297,6 +307,54 @@ describe("the controller's reconcile, against an in-memory API", () => {
       ["head", "worker", "worker"],
     );
     assert.equal(pods(api).length, 3);
+  });
+
+  it("dry-runs a pod shape once: the next cluster of the same shape is not asked again, another shape is", async () => {
+    const { api, controller } = h;
+    const dryRunsOf = (name: string) =>
+      api.calls.filter((c) => isDryRun(c) && bodyLabels(c)[LABELS.clusterName] === name).length;
+    api.put(CLUSTERS, seedNamed("example-cluster"));
+    await controller.reconcile(KEY);
+    assert.equal(dryRunsOf("example-cluster"), 2);
+
+    // The same template under another name of the same length (a name's length can matter to
+    // validation) and another UID: admitted just now, so created without asking.
+    api.put(CLUSTERS, seedNamed("twin-ex-cluster"));
+    await controller.reconcile(`${NS}/twin-ex-cluster`);
+    assert.equal(dryRunsOf("twin-ex-cluster"), 0);
+    assert.equal(pods(api).filter((p) => p.metadata.labels?.[LABELS.clusterName] === "twin-ex-cluster").length, 3);
+
+    // Another image on the workers: that shape is new, the head's is not.
+    const other = edited(seedNamed("other-x-cluster"), (r) => {
+      r.spec.podTypes[1].podConfig.spec!.containers[0].image = "rayproject/ray:2.60.0-py311";
+    });
+    api.put(CLUSTERS, other);
+    await controller.reconcile(`${NS}/other-x-cluster`);
+    const asked = api.calls.filter((c) => isDryRun(c) && bodyLabels(c)[LABELS.clusterName] === "other-x-cluster");
+    assert.deepEqual(
+      asked.map((c) => bodyLabels(c)[LABELS.nodeType]),
+      ["worker"],
+    );
+  });
+
+  it("forgets the shapes a dry run admitted in a namespace once a real create there is refused", async () => {
+    const { api, controller } = h;
+    const dryRunsOf = (name: string) =>
+      api.calls.filter((c) => isDryRun(c) && bodyLabels(c)[LABELS.clusterName] === name).length;
+    api.put(CLUSTERS, seedNamed("example-cluster"));
+    await controller.reconcile(KEY);
+    // Something changed in the namespace since (a quota, a policy): the twin's real creates are refused.
+    const forbidden = () => new ApiError(403, "Forbidden", 'pods "x" is forbidden: exceeded quota: pods');
+    const twinCreate = (c: Call) => isPodCreate(c) && bodyLabels(c)[LABELS.clusterName] === "twin-ex-cluster";
+    api.fail(twinCreate, forbidden);
+    api.put(CLUSTERS, seedNamed("twin-ex-cluster"));
+    await controller.reconcile(`${NS}/twin-ex-cluster`);
+    assert.equal(dryRunsOf("twin-ex-cluster"), 0, "the shape stood, so the twin was not asked first");
+    assert.ok(api.calls.some(twinCreate), "its creates were tried and refused");
+    // The next cluster of that shape is dry-run again.
+    api.put(CLUSTERS, seedNamed("third-x-cluster"));
+    await controller.reconcile(`${NS}/third-x-cluster`);
+    assert.equal(dryRunsOf("third-x-cluster"), 2);
   });
 
   it("does nothing for a RayCluster that is gone", async () => {

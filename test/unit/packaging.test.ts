@@ -237,7 +237,8 @@ describe("the operator image (operator/Dockerfile)", () => {
       const probe = join(dir, "probe.js");
       writeFileSync(
         probe,
-        "setTimeout(() => { console.log('MODULES ' + JSON.stringify(process.moduleLoadList)); process.exit(0); }, 2000);",
+        "setTimeout(() => { console.log('MODULES ' + JSON.stringify(process.moduleLoadList)); process.exit(0); }, " +
+          "2000);",
       );
       const out = execFileSync(process.execPath, [...imageNodeArgs(), "--require", probe, main], {
         env: { PATH: process.env.PATH ?? "", KUBECONFIG: kubeconfig, HEALTH_PORT: "0", METRICS_PORT: "0" },

@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { buildPod } from "../../builders/pod";
+import { buildPod, podShape } from "../../builders/pod";
 import { buildHeadService } from "../../builders/service";
 import { HEAD_NAME_ANNOTATION, newPodName } from "../../builders/names";
 import { launchConfigHash } from "../../builders/launch-hash";
@@ -155,5 +155,42 @@ describe("ray cluster builders", () => {
       checkWorkable(defaulted(clash)).map((e) => e.field),
       ["spec.headServicePorts[0].port"],
     );
+  });
+
+  describe("podShape: a pod less which cluster it is of, for the operator's dry runs", () => {
+    /** The seed's cluster as `name` (UID `uid`), its templates without a generateName of their own. */
+    const cluster = (name: string, uid: string, ns = "ray", edit: (r: RayCluster) => void = () => {}) =>
+      edited(exampleCluster("example-cluster", ns), (r) => {
+        r.metadata.name = name;
+        r.metadata.uid = uid;
+        for (const t of r.spec.podTypes) delete t.podConfig.metadata.generateName;
+        edit(r);
+      });
+    const shape = (rc: RayCluster, kind: "head" | "worker" = "worker") => {
+      const type = kind === "head" ? "head-node" : "worker-nodes";
+      const name = kind === "head" ? newPodName(`${rc.metadata.name}-ray-head-`) : undefined;
+      return podShape(buildPod(defaulted(rc), type, kind, { headPodName: "dry-run", name }), {
+        name: rc.metadata.name!,
+        uid: rc.metadata.uid,
+      });
+    };
+
+    it("is the same for two clusters of one template whose names are as long, whatever their UIDs", () => {
+      const a = cluster("cluster-a", "0b7c8d1e-aaaa");
+      const b = cluster("cluster-b", "uid-2");
+      assert.equal(shape(a), shape(b));
+      assert.equal(shape(a, "head"), shape(b, "head"), "the head's random name is left out too");
+      assert.doesNotMatch(shape(a), /cluster-a/);
+    });
+
+    it("differs with the template, the namespace, or the length of the name", () => {
+      const a = cluster("cluster-a", "u1");
+      const image = cluster("cluster-b", "u2", "ray", (r) => {
+        r.spec.podTypes[1].podConfig.spec.containers[0].image = "rayproject/ray:2.60.0-py311";
+      });
+      assert.notEqual(shape(a), shape(image));
+      assert.notEqual(shape(a), shape(cluster("cluster-b", "u2", "team-b")));
+      assert.notEqual(shape(a), shape(cluster("cluster-bb", "u2")));
+    });
   });
 });
