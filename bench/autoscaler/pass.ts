@@ -228,6 +228,10 @@ class TimedGcs implements GcsApi {
     return this.client.drainNode(args);
   }
 
+  disconnect(): void {
+    this.client.disconnect();
+  }
+
   close(): void {
     this.client.close();
   }

@@ -229,7 +229,8 @@ const AUTOSCALER_RPCS = autoscalerPb.AutoscalerStateService.method;
 
 export class GcsAutoscalerClient {
   readonly address: string;
-  private readonly client: grpc.Client;
+  /** The channel to the head, opened by the first call after construction or `disconnect()`. */
+  private client?: grpc.Client;
   private readonly timeoutMs: number;
   private readonly authToken?: string;
 
@@ -237,7 +238,10 @@ export class GcsAutoscalerClient {
     this.address = opts.address;
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.authToken = opts.authToken;
-    this.client = new grpc.Client(opts.address, grpc.credentials.createInsecure(), {
+  }
+
+  private channel(): grpc.Client {
+    this.client ??= new grpc.Client(this.address, grpc.credentials.createInsecure(), {
       "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
       // Reconnect quickly after a head restart rather than backing off for minutes; the caller's
       // own loop already paces retries.
@@ -247,6 +251,7 @@ export class GcsAutoscalerClient {
       "grpc.keepalive_time_ms": 30000,
       "grpc.keepalive_timeout_ms": 10000,
     });
+    return this.client;
   }
 
   /** The cluster's nodes and pending demand. `lastSeenVersion` lets the GCS know what we have. */
@@ -302,8 +307,18 @@ export class GcsAutoscalerClient {
     };
   }
 
+  /**
+   * Closes the channel until the next call opens a new one: for a head that cannot be reached, so
+   * that the operator holds no channel (~90 KB each, with its resolver and reconnect timers) for
+   * the minutes its backoff lasts.
+   */
+  disconnect(): void {
+    this.client?.close();
+    this.client = undefined;
+  }
+
   close(): void {
-    this.client.close();
+    this.disconnect();
   }
 
   private call<Request extends DescMessage, Reply extends DescMessage>(
@@ -316,7 +331,7 @@ export class GcsAutoscalerClient {
     const metadata = new grpc.Metadata();
     if (this.authToken) metadata.set("authorization", `Bearer ${this.authToken}`);
     return new Promise((resolve, reject) => {
-      this.client.makeUnaryRequest(
+      this.channel().makeUnaryRequest(
         definition.path,
         definition.requestSerialize,
         definition.responseDeserialize,

@@ -32,6 +32,9 @@ export interface AutoscalerController {
   report: RayClusterController["report"];
 }
 
+/** A head's GCS as the loop holds it: `disconnect` drops the channel until the next call. */
+export type GcsConnection = GcsApi & { close(): void; disconnect(): void };
+
 export interface AutoscalerLoopOptions {
   controller: AutoscalerController;
   log: Logger;
@@ -40,7 +43,7 @@ export interface AutoscalerLoopOptions {
   /** `namespace/name` → `host:port` of the GCS, instead of the head Service (out-of-cluster runs, tests). */
   gcsOverrides?: Map<string, string>;
   /** For tests: how to reach a GCS. */
-  connect?: (address: string) => GcsApi & { close(): void };
+  connect?: (address: string) => GcsConnection;
   /** For tests: the clock (Date.now). */
   now?: () => number;
 }
@@ -50,7 +53,7 @@ interface ClusterState {
   address: string;
   /** The head pod this state was built against: a new head is a new Ray cluster, and starts afresh. */
   headUid?: string;
-  gcs: GcsApi & { close(): void };
+  gcs: GcsConnection;
   autoscaler: ClusterAutoscaler;
   nextAt: number;
   running: boolean;
@@ -220,6 +223,8 @@ export class AutoscalerLoop {
       else log.debug(`${message}; retrying in ${(result.retryInMs / 1000).toFixed(0)}s`);
       st.unreachableSince ??= this.now();
       st.nextAt = this.now() + Math.max(interval, result.retryInMs);
+      // No channel is held while the head cannot be reached: the next pass opens a new one.
+      st.gcs.disconnect();
       // The previous targets stand; nothing is removed while Ray cannot be asked.
       this.opts.controller.report(key, {
         intent: { targets: st.targets },

@@ -7,6 +7,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import fc from "fast-check";
+import * as net from "net";
 import {
   AutoscalerStateService,
   AutoscalingState,
@@ -510,6 +511,33 @@ describe("autoscaler GCS client (fake GCS on loopback)", function () {
       assert.ok(Date.now() - t0 < 2000, `took ${Date.now() - t0} ms, not at once`);
     } finally {
       gcs.close();
+    }
+  });
+
+  it("disconnect() drops the channel and the next call opens a new one", async () => {
+    // A TCP relay in front of the server counts connections: a new channel is a new connection.
+    let connections = 0;
+    const relay = net.createServer((inbound) => {
+      connections++;
+      const [host, port] = address.split(":");
+      const outbound = net.connect(Number(port), host);
+      inbound.pipe(outbound).pipe(inbound);
+      inbound.on("error", () => outbound.destroy());
+      outbound.on("error", () => inbound.destroy());
+    });
+    const [port] = await freePorts(1);
+    await new Promise<void>((resolve) => relay.listen(port, "127.0.0.1", resolve));
+    const gcs = new GcsAutoscalerClient({ address: `127.0.0.1:${port}` });
+    try {
+      await gcs.getClusterResourceState();
+      await gcs.getClusterResourceState();
+      assert.equal(connections, 1, "calls in a row share one connection");
+      gcs.disconnect();
+      await gcs.getClusterResourceState();
+      assert.equal(connections, 2, "a new connection after disconnect()");
+    } finally {
+      gcs.close();
+      relay.close();
     }
   });
 

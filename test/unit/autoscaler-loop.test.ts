@@ -84,6 +84,11 @@ class FakeGcs implements GcsApi {
     this.drains.push(args);
     return { accepted: true, rejectionReason: "" };
   }
+  /** Channels dropped while the head could not be reached. */
+  disconnects = 0;
+  disconnect(): void {
+    this.disconnects++;
+  }
   close(): void {
     this.closed = true;
   }
@@ -317,6 +322,8 @@ describe("AutoscalerLoop, with a fake GCS", () => {
     assert.deepEqual(report.intent, { targets: undefined }, "no target of its own, nothing drained");
     assert.equal(await counter(h.metrics.autoscalerDecisions, { outcome: "error" }), 1);
 
+    assert.equal(gcs.disconnects, 1, "no channel held to a head it cannot reach");
+    assert.equal(gcs.closed, false, "the cluster's client stays: the next pass reconnects");
     h.loop.tick();
     assert.equal(gcs.reads, 1, "backing off: no second read at once");
     assert.equal((await h.metrics.autoscalerUnreachable.get()).values[0].value, 1);
