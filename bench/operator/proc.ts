@@ -2,6 +2,7 @@
 // process reports its own memory through its metrics, a Go one through others): /proc, read at the
 // instant the caller chooses.
 import { readFileSync } from "fs";
+import { fmt } from "./stats";
 
 /** Resident memory (VmRSS of /proc/<pid>/status) in MiB; NaN when the process is gone. */
 export function rssMb(pid: number | undefined): number {
@@ -25,4 +26,55 @@ export function cpuSecondsOf(pid: number | undefined): number {
   } catch {
     return 0;
   }
+}
+
+/** CPU seconds used so far by each process of `pids`, the operator and this script, by name. */
+export function cpuByProcess(pids: Record<string, number>, operatorPid: number | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, pid] of Object.entries(pids)) out[name] = cpuSecondsOf(pid);
+  out.operator = cpuSecondsOf(operatorPid);
+  const self = process.cpuUsage();
+  out.bench = (self.user + self.system) / 1e6;
+  return out;
+}
+
+/** CPU seconds used so far by every process of a cgroup v1 cpuacct group (e.g. the kubelet's `kubepods`). */
+export function cgroupCpuSeconds(group: string): number {
+  try {
+    return Number(readFileSync(`/sys/fs/cgroup/cpuacct/${group}/cpuacct.usage`, "utf8")) / 1e9;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds the whole machine has been busy (every core, all but idle and iowait; /proc/stat). */
+export function machineBusySeconds(): number {
+  const [, user, nice, system, , , irq, softirq, steal] = readFileSync("/proc/stat", "utf8")
+    .split("\n")[0]
+    .split(/\s+/)
+    .map(Number);
+  return (user + nice + system + irq + softirq + steal) / 100;
+}
+
+/**
+ * What was used between two readings, by name. A `machine` reading (machineBusySeconds) becomes
+ * `others`: what the rest of the machine used beside the named processes.
+ */
+export function cpuDelta(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(b)) out[k] = Math.round((b[k] - (a[k] ?? 0)) * 100) / 100;
+  if (out.machine !== undefined) {
+    const { machine, ...named } = out;
+    const ours = Object.values(named).reduce((x, y) => x + y, 0);
+    return { ...named, others: Math.round((machine - ours) * 100) / 100 };
+  }
+  return out;
+}
+
+/** CPU seconds by process, and their total. */
+export function fmtCpu(c: Record<string, number>): string {
+  const total = Object.values(c).reduce((x, y) => x + y, 0);
+  return `${Object.entries(c)
+    .map(([k, v]) => `${k} ${fmt(v, 1)}`)
+    .join(", ")} (total ${fmt(total, 1)})`;
 }

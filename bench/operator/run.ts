@@ -10,37 +10,32 @@
 //      defaults: time to all pods Running+Ready (paired, round by round), memory idle and at 1,000
 //      pods, CPU, requests and events per pod (kuberay.ts; BENCH_PEER=none skips it);
 //   3. isolation: a small cluster's time to Ready while another scales 0 -> 500 workers, against
-//      the same small cluster alone;
+//      the same small cluster alone (isolation.ts), on the simulated nodes, and again with the small
+//      cluster's Ray in real containers on the real node (isolation-real.ts: on a local cluster of its
+//      own, where this machine can host the node; skipped, with the reason, where it cannot);
 //   4. memory: operator RSS and heap at 0, 100 and 1,000 pods;
 //   5. quiet: API writes in 60 s at steady state with 1,000 pods;
 //   6. API economy: requests per created pod during convergence;
 //   7. BENCH_SCALE=<pods> (e.g. 10000): the same at that many pods, against the floor and KubeRay.
 // Writes bench/results/<date>[-<settings>].json and ends with one machine-readable line per target.
-import { appendFileSync, mkdirSync, writeFileSync } from "fs";
+import { mkdirSync, writeFileSync } from "fs";
 import { cpus, totalmem } from "os";
 import { join } from "path";
-import * as k8s from "@kubernetes/client-node";
 import { startControlPlane, stopControlPlane, ControlPlaneState } from "../../scripts/cluster/control-plane";
-import {
-  OperatorProcess,
-  serviceAccountToken,
-  writeKubeconfigWithToken,
-  buildOperator,
-} from "../../scripts/operator-process";
-import { ApiError, KubeRest, RequestOptions, isAlreadyExists, isNotFound } from "../../operator/kube/rest";
+import { KubeRest } from "../../operator/kube/rest";
 import { connectionOf } from "../../scripts/kube-connection";
-import { Informer, KubeObject, Stored } from "../../operator/kube/informer";
-import { createLogger } from "../../operator/util/log";
-import { rayClusterCrd } from "../../api/v1/crd";
-import { API_VERSION, CRD_NAME, GROUP, KIND, LABELS, PLURAL, RayCluster, VERSION } from "../../api/v1/types";
-import type { Event, List, Pod, Service } from "../../api/v1/kube-types";
-import { namespaceObject } from "../../builders/namespace";
-import { rbacObjects, SERVICE_ACCOUNT } from "../../builders/rbac";
+import { Stored } from "../../operator/kube/informer";
+import { LABELS, RayCluster } from "../../api/v1/types";
+import type { Event, List, Pod } from "../../api/v1/kube-types";
 import { buildPod } from "../../builders/pod";
 import { defaulted } from "../../api/v1/defaults";
+import { BenchCluster, BURST, QPS, RECONCILE_WORKERS, log, sleep } from "./harness";
 import { summarize, fmtSummary, fmtRange, fmt, Summary } from "./stats";
-import { benchPodSpec, scaleShape } from "./workload";
-import { cpuSecondsOf, rssMb } from "./proc";
+import { benchCluster, scaleShape } from "./workload";
+import { isolationResults, isolationRows, measureIsolation, Row } from "./isolation";
+import { isolationOnRealNode } from "./isolation-real";
+import { whyNoRealNode } from "../../scripts/cluster/host";
+import { cpuByProcess, cpuDelta, cpuSecondsOf, fmtCpu, rssMb } from "./proc";
 import {
   KUBERAY_CLUSTER_LABEL,
   KUBERAY_RAYCLUSTERS,
@@ -59,8 +54,8 @@ const CLUSTERS = Number(process.env.BENCH_CLUSTERS ?? 100);
 const WORKERS_PER_CLUSTER = 9;
 const BIG_WORKERS = Number(process.env.BENCH_BIG_WORKERS ?? 500);
 const QUIET_SECONDS = Number(process.env.BENCH_QUIET_SECONDS ?? 60);
-// BENCH_ONLY=convergence|isolation|scale: one part only (a quick look while profiling; the report then
-// lacks the others).
+// BENCH_ONLY=convergence|isolation|isolation-real|scale: one part only (a quick look while profiling;
+// the report then lacks the others).
 const ONLY = process.env.BENCH_ONLY;
 // BENCH_PEER=none: this operator alone; by default KubeRay is measured in every convergence round.
 const PEER = process.env.BENCH_PEER ?? "kuberay";
@@ -68,10 +63,6 @@ const PEER = process.env.BENCH_PEER ?? "kuberay";
 // 1 + 9), BENCH_SCALE_RUNS times (default 1: a run at 10,000 pods takes a quarter of an hour here).
 const SCALE = process.env.BENCH_SCALE ? Number(process.env.BENCH_SCALE) : undefined;
 const SCALE_RUNS = Number(process.env.BENCH_SCALE_RUNS ?? 1);
-// BENCH_PROFILE=<dir>: the operator writes a V8 CPU profile there each time it stops (open in Chrome DevTools).
-const PROFILE_DIR = process.env.BENCH_PROFILE;
-// BENCH_OPERATOR_LOG=<file>: the operator logs at info level and each operator's log is appended there.
-const OPERATOR_LOG = process.env.BENCH_OPERATOR_LOG;
 // BENCH_BASELINE=<file>: another build of the operator (e.g. main's `dist/operator/main.js`, run with
 // BENCH_BASELINE_NODE_ARGS, default `--enable-source-maps`), measured in every convergence run right
 // after this one, on the same control plane: its RSS idle and at 1,000 pods and its convergence time.
@@ -79,14 +70,12 @@ const BASELINE = process.env.BENCH_BASELINE;
 const BASELINE_NODE_ARGS = (process.env.BENCH_BASELINE_NODE_ARGS ?? "--enable-source-maps")
   .split(/\s+/)
   .filter(Boolean);
-// The operator and the floor use the same client settings: the API server, not a client limit, is the bound.
-const QPS = 200;
-const BURST = 400;
-const RECONCILE_WORKERS = 10;
 const ROOT = join(__dirname, "..", "..");
 const STATE_DIR = join(ROOT, ".bench-cluster");
 
 if (PEER !== "kuberay" && PEER !== "none") throw new Error(`BENCH_PEER=${PEER}: kuberay (the default) or none`);
+if (ONLY !== undefined && !["convergence", "isolation", "isolation-real", "scale"].includes(ONLY))
+  throw new Error(`BENCH_ONLY=${ONLY}: convergence, isolation, isolation-real or scale`);
 if (SCALE !== undefined && !(SCALE >= 10)) throw new Error(`BENCH_SCALE=${process.env.BENCH_SCALE}: a pod count`);
 
 /** KubeRay given this operator's client settings: the fair comparison. */
@@ -104,49 +93,13 @@ const KUBERAY_DEFAULTS: KubeRaySettings = { name: "kuberay-defaults" };
 // rely on, are not touched (these are options of this start).
 const NODE_COUNT = 8;
 const PODS_PER_NODE = Math.max(400, Math.ceil(((SCALE ?? 0) * 1.25) / NODE_COUNT));
+const KWOK_NODES = { count: NODE_COUNT, cpu: "512", memory: "2Ti", pods: PODS_PER_NODE };
 
 /** The operator's event source, by operator (ours: operator/main.ts; KubeRay's RayCluster controller). */
 const EVENT_SOURCE = { ours: "ray-operator", kuberay: "raycluster-controller" } as const;
 
-const log = (l: string) => console.error(`[bench] ${l}`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Time limits that grow with the pods a step handles (10 min at 1,000 pods; 30 min at 10,000). */
 const timeoutFor = (pods: number) => Math.max(600_000, pods * 180);
-
-/** A small RayCluster: the seed's example shape with modest requests, 1 head + `workers` workers. */
-function benchCluster(name: string, namespace: string, workers: number, maxWorkers = workers): RayCluster {
-  const pod = (kind: string) => ({
-    apiVersion: "v1",
-    kind: "Pod",
-    metadata: { generateName: `${name}-ray-${kind}-` },
-    // On the simulated nodes: the benchmark measures the operator and the control plane at scale.
-    spec: benchPodSpec(),
-  });
-  return {
-    apiVersion: API_VERSION,
-    kind: KIND,
-    metadata: { name, namespace },
-    spec: {
-      maxWorkers,
-      headPodType: "head-node",
-      podTypes: [
-        { name: "head-node", podConfig: pod("head") },
-        {
-          name: "worker-nodes",
-          minWorkers: workers,
-          maxWorkers,
-          rayResources: { Custom1: 1 },
-          podConfig: pod("worker"),
-        },
-      ],
-    },
-  };
-}
-
-/** What the API server says about a CRD, the part the benchmark waits on. */
-interface CrdStatus {
-  status?: { conditions?: Array<{ type: string; status: string }> };
-}
 
 /** One operator's convergence: create the clusters, then until all pods are Ready and all clusters say so. */
 interface Convergence {
@@ -179,14 +132,6 @@ interface Leg extends Convergence {
 }
 
 type LegName = "ours" | "kuberay" | "kuberay-defaults";
-
-/** CPU seconds by process, and their total. */
-function fmtCpu(c: Record<string, number>): string {
-  const total = Object.values(c).reduce((x, y) => x + y, 0);
-  return `${Object.entries(c)
-    .map(([k, v]) => `${k} ${fmt(v, 1)}`)
-    .join(", ")} (total ${fmt(total, 1)})`;
-}
 
 /** The leg's last lines, the same for either operator. */
 function logLeg(label: string, l: Leg, pods: number): void {
@@ -228,16 +173,11 @@ async function settled(
   return last;
 }
 
-class Bench {
+class Bench extends BenchCluster {
   state!: ControlPlaneState;
-  kc = new k8s.KubeConfig();
-  admin!: KubeRest;
-  op?: OperatorProcess;
   peer?: KubeRayProcess;
   peerBinary = "";
   peerKubeconfig = "";
-  saKubeconfig = "";
-  ns = "bench";
 
   async setup() {
     // KubeRay first: a build takes minutes and would leave the control plane idle meanwhile. Not for
@@ -245,76 +185,19 @@ class Bench {
     const toolchain = PEER === "kuberay" && ONLY !== "isolation" ? kubeRayToolchain(log) : undefined;
     this.state = await startControlPlane({
       stateDir: STATE_DIR,
-      nodes: { count: NODE_COUNT, cpu: "512", memory: "2Ti", pods: PODS_PER_NODE },
+      nodes: KWOK_NODES,
       log,
     });
-    this.kc.loadFromFile(this.state.kubeconfig);
-    this.admin = await KubeRest.create(await connectionOf(this.kc), { qps: 1000, burst: 2000 });
-    const apply = async (path: string, obj: unknown) => {
-      try {
-        await this.admin.create(path, obj);
-      } catch (e) {
-        if (!isAlreadyExists(e)) throw e;
-      }
-    };
-    await apply("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", rayClusterCrd());
-    for (;;) {
-      const crd = await this.admin.get<CrdStatus>(
-        `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${CRD_NAME}`,
-      );
-      if (crd.status?.conditions?.some((c) => c.type === "Established" && c.status === "True")) break;
-      await sleep(200);
-    }
-    await apply("/api/v1/namespaces", namespaceObject(this.ns, "baseline"));
-    for (const o of rbacObjects(this.ns, "namespace")) {
-      const path =
-        o.kind === "ServiceAccount"
-          ? `/api/v1/namespaces/${this.ns}/serviceaccounts`
-          : `/apis/rbac.authorization.k8s.io/v1/namespaces/${this.ns}/${o.kind === "Role" ? "roles" : "rolebindings"}`;
-      await apply(path, o);
-    }
-    this.saKubeconfig = writeKubeconfigWithToken(
-      this.kc,
-      await serviceAccountToken(this.kc, this.ns, SERVICE_ACCOUNT),
-      this.ns,
-    );
+    await this.install(this.state.kubeconfig);
     if (toolchain) {
       this.peerBinary = toolchain.binary;
       this.peerKubeconfig = await installKubeRay(this.admin, this.kc, this.ns, toolchain);
     }
-    buildOperator();
-  }
-
-  async stopOperator() {
-    await this.op?.stop();
-    if (this.op && OPERATOR_LOG) appendFileSync(OPERATOR_LOG, this.op.logs());
-    this.op = undefined;
   }
 
   async startOperator(entry?: { main: string; nodeArgs: string[] }) {
     await this.stopPeer();
-    await this.stopOperator();
-    this.op = await new OperatorProcess(
-      this.saKubeconfig,
-      {
-        RAY_OPERATOR_POD_NAMESPACE: this.ns,
-        OPERATOR_NAMESPACE: this.ns,
-        POD_NAME: "bench-operator",
-        RECONCILE_WORKERS: String(RECONCILE_WORKERS),
-        KUBE_API_QPS: String(QPS),
-        KUBE_API_BURST: String(BURST),
-        // No Ray runs on simulated nodes: measure the reconcile loop alone.
-        AUTOSCALER_INTERVAL_SECONDS: "0",
-        LOG_LEVEL: OPERATOR_LOG ? "info" : "warn",
-      },
-      PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`] : [],
-      entry,
-    ).start();
-    for (let i = 0; i < 200; i++) {
-      if ((await this.op.get("/readyz").catch(() => ({ status: 0 }))).status === 200) return;
-      await sleep(100);
-    }
-    throw new Error("operator not ready");
+    await super.startOperator(entry);
   }
 
   /** Starts KubeRay (this operator stopped: one operator at a time) and waits until it reconciles. */
@@ -337,22 +220,7 @@ class Bench {
    * and this script (from /proc).
    */
   cpuSeconds(operatorPid = this.op?.pid): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const [name, pid] of Object.entries(this.state.pids)) out[name] = cpuSecondsOf(pid);
-    out.operator = cpuSecondsOf(operatorPid);
-    const self = process.cpuUsage();
-    out.bench = (self.user + self.system) / 1e6;
-    return out;
-  }
-
-  static cpuDelta(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const k of Object.keys(b)) out[k] = Math.round((b[k] - (a[k] ?? 0)) * 100) / 100;
-    return out;
-  }
-
-  metrics(): Promise<Map<string, number>> {
-    return this.op!.metrics();
+    return cpuByProcess(this.state.pids, operatorPid);
   }
 
   static requests(m: Map<string, number>, verbs?: string[]): number {
@@ -376,71 +244,6 @@ class Bench {
       if (d > 0) out[`${verb} ${resource}`] = (out[`${verb} ${resource}`] ?? 0) + d / pods;
     }
     return out;
-  }
-
-  async memory(): Promise<{ rssMb: number; heapMb: number }> {
-    const m = await this.metrics();
-    return {
-      rssMb: (m.get("ray_operator_process_resident_memory_bytes") ?? NaN) / 2 ** 20,
-      heapMb: (m.get("ray_operator_nodejs_heap_size_used_bytes") ?? NaN) / 2 ** 20,
-    };
-  }
-
-  /**
-   * Hands every object of `path` (as listed, then as watched, through the operator's own Informer)
-   * to `see` until it returns true, `stop` aborts, or the time is up. Event-driven, so a figure of a
-   * few hundred milliseconds is not rounded up to a poll interval, and cheap for the API server.
-   */
-  observe<T extends KubeObject>(
-    path: string,
-    labelSelector: string | undefined,
-    see: (obj: T) => boolean,
-    stop?: AbortSignal,
-    timeoutMs = 600_000,
-    keep?: (obj: T) => T,
-  ): Promise<void> {
-    const inf = new Informer<T>(this.admin, {
-      name: `bench ${path}`,
-      path,
-      labelSelector,
-      keep,
-      log: createLogger("warn", log),
-    });
-    return new Promise<void>((resolve, reject) => {
-      let over = false;
-      const finish = (e?: Error) => {
-        if (over) return;
-        over = true;
-        clearTimeout(timer);
-        inf.stop();
-        if (e) reject(e);
-        else resolve();
-      };
-      const timer = setTimeout(() => finish(new Error(`timed out watching ${path}`)), timeoutMs);
-      const check = (o: T) => {
-        if (see(o)) finish();
-      };
-      inf.on({ add: check, update: (_, o) => check(o) });
-      stop?.addEventListener("abort", () => finish());
-      inf.start();
-    });
-  }
-
-  async waitReady(names: string[], timeoutMs = 600_000): Promise<void> {
-    const waiting = new Set(names);
-    const ready = (rc: Stored<RayCluster>) =>
-      !!rc.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") &&
-      rc.status.observedGeneration === rc.metadata.generation;
-    await this.observe<Stored<RayCluster>>(
-      `/apis/${GROUP}/${VERSION}/namespaces/${this.ns}/${PLURAL}`,
-      undefined,
-      (rc) => {
-        if (ready(rc)) waiting.delete(rc.metadata.name);
-        return waiting.size === 0;
-      },
-      undefined,
-      timeoutMs,
-    ).catch((e: Error) => Promise.reject(new Error(`${names.length} clusters not Ready: ${e.message}`)));
   }
 
   /** Resolves once every one of these KubeRay RayClusters says it is ready (kuberay.ts). */
@@ -522,48 +325,8 @@ class Bench {
       clustersReadySeconds: (clustersAt - started) / 1000,
       rssAtPodsReadyMb: podsSeen.sample.rssMb,
       operatorCpuToPodsReady: podsSeen.sample.cpu - cpu0.operator,
-      cpuByProcess: Bench.cpuDelta(cpu0, this.cpuSeconds(o.operatorPid)),
+      cpuByProcess: cpuDelta(cpu0, this.cpuSeconds(o.operatorPid)),
     };
-  }
-
-  /** Records when a cluster's pods are first seen, scheduled and ready (from a watch); call the result to stop. */
-  trace(cluster: string, t0: number): () => Promise<Map<string, number>> {
-    const seen = new Map<string, number>();
-    const mark = (what: string) => {
-      if (!seen.has(what)) seen.set(what, Date.now() - t0);
-    };
-    const ac = new AbortController();
-    const watching = this.observe<Stored<Pod>>(
-      `/api/v1/namespaces/${this.ns}/pods`,
-      `${LABELS.clusterName}=${cluster}`,
-      (p) => {
-        const kind = p.metadata.labels?.[LABELS.nodeType];
-        mark(`${kind} created`);
-        if (p.spec?.nodeName) mark(`${kind} scheduled`);
-        if (p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")) mark(`${kind} ready`);
-        return false;
-      },
-      ac.signal,
-    );
-    return async () => {
-      ac.abort();
-      await watching;
-      return new Map([...seen].sort((a, b) => a[1] - b[1]));
-    };
-  }
-
-  async createClusters(clusters: Array<RayCluster | KubeRayCluster>) {
-    // All at once, as `kubectl apply -f` of a directory would.
-    await Promise.all(
-      clusters.map((rc) =>
-        this.admin.create(
-          rc.apiVersion === API_VERSION
-            ? `/apis/${GROUP}/${VERSION}/namespaces/${this.ns}/${PLURAL}`
-            : KUBERAY_RAYCLUSTERS(this.ns),
-          rc,
-        ),
-      ),
-    );
   }
 
   /** Event objects in the namespace, by the component that reported them. */
@@ -579,67 +342,8 @@ class Bench {
     return out;
   }
 
-  /**
-   * Deletes every RayCluster (this operator's and KubeRay's), every pod and Service, and the events
-   * (each round counts its own), and waits for the namespace to be empty of pods.
-   */
-  async clean() {
-    const collections = [
-      `/apis/${GROUP}/${VERSION}/namespaces/${this.ns}/${PLURAL}`,
-      ...(this.peerKubeconfig ? [KUBERAY_RAYCLUSTERS(this.ns)] : []),
-    ];
-    for (const path of collections) await this.deleteCollection(path);
-    await this.deleteCollection(`/api/v1/namespaces/${this.ns}/pods`, { gracePeriodSeconds: 0 });
-    for (;;) {
-      const left = await Promise.all(
-        [`/api/v1/namespaces/${this.ns}/pods`, ...collections].map(
-          async (path) =>
-            (await this.again(`listing ${path}`, () => this.admin.get<List<KubeObject>>(path, { limit: 1 }))).items
-              .length,
-        ),
-      );
-      if (left.every((n) => n === 0)) break;
-      await sleep(500);
-    }
-    const svcs = await this.again("listing services", () =>
-      this.admin.get<List<Service>>(`/api/v1/namespaces/${this.ns}/services`),
-    );
-    await Promise.all(
-      svcs.items.map((s) =>
-        this.again(`deleting service ${s.metadata?.name}`, () =>
-          this.admin
-            .delete(`/api/v1/namespaces/${this.ns}/services/${s.metadata?.name}`)
-            .catch((e) => (isNotFound(e) ? undefined : Promise.reject(e))),
-        ),
-      ),
-    );
-    await this.deleteCollection(`/api/v1/namespaces/${this.ns}/events`);
-  }
-
-  /** A collection delete, asked again while it fails the way `again` retries. */
-  private deleteCollection(path: string, query?: RequestOptions["query"]): Promise<unknown> {
-    return this.again(`deleting ${path}`, () => this.admin.request("DELETE", path, { query, timeoutMs: 300_000 }));
-  }
-
-  /**
-   * An idempotent request of the benchmark's own (a list, a delete), sent again when the API server
-   * gave no answer. At 10,000 pods on this machine two things happen that do not at 1,000: a
-   * collection delete outlasts the API server's own 60 s limit (it answers 504 and goes on deleting
-   * in the background), and a keep-alive connection left idle through a minutes-long floor is
-   * dropped as it is reused ("socket hang up"). Either failed the whole run after its figures.
-   */
-  private async again<T>(what: string, request: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await request();
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        const unanswered = (e instanceof ApiError && e.code === 504) || code === "ECONNRESET" || code === "EPIPE";
-        if (!unanswered || attempt >= 20) throw e;
-        log(`${what}: ${(e as Error).message} (attempt ${attempt}); again`);
-        await sleep(1000);
-      }
-    }
+  protected clusterCollections(): string[] {
+    return [...super.clusterCollections(), ...(this.peerKubeconfig ? [KUBERAY_RAYCLUSTERS(this.ns)] : [])];
   }
 
   /**
@@ -928,31 +632,9 @@ function resultsName(date: string): string {
   return [date.slice(0, 10), ...tags].join("-");
 }
 
-async function main() {
+/** Every part on the simulated nodes' control plane (all but isolation-real): its table, its lines into `lines`. */
+async function operatorParts(results: Results, lines: string[]) {
   const b = new Bench();
-  const results: Record<string, unknown> & { date: string; machine: Record<string, unknown> } = {
-    date: new Date().toISOString(),
-    machine: {
-      cores: cpus().length,
-      cpuModel: cpus()[0]?.model,
-      memoryGiB: Math.round(totalmem() / 2 ** 30),
-      node: process.version,
-    },
-    settings: {
-      runs: RUNS,
-      clusters: CLUSTERS,
-      workersPerCluster: WORKERS_PER_CLUSTER,
-      bigWorkers: BIG_WORKERS,
-      qps: QPS,
-      burst: BURST,
-      reconcileWorkers: RECONCILE_WORKERS,
-      quietSeconds: QUIET_SECONDS,
-      peer:
-        PEER === "kuberay" ? { kuberay: KUBERAY_VERSION, equal: KUBERAY_EQUAL, defaults: KUBERAY_DEFAULTS } : "none",
-      scale: SCALE ? { pods: SCALE, ...scaleShape(SCALE), runs: SCALE_RUNS } : undefined,
-      kwokNodes: { count: NODE_COUNT, podsPerNode: PODS_PER_NODE },
-    },
-  };
   try {
     await b.setup();
     const conv: number[] = [];
@@ -992,7 +674,7 @@ async function main() {
       const cpuFloor0 = b.cpuSeconds();
       const f = await b.floor(clusters, workers);
       into.push(f);
-      cpu.floor.push(Bench.cpuDelta(cpuFloor0, b.cpuSeconds()));
+      cpu.floor.push(cpuDelta(cpuFloor0, b.cpuSeconds()));
       await b.clean();
       log(`${label}: floor ${fmt(f)} s for ${pods} pods; CPU seconds: ${fmtCpu(cpu.floor[cpu.floor.length - 1])}`);
     };
@@ -1056,7 +738,7 @@ async function main() {
           await b.createClusters(again);
           await b.waitReady(again.map((c) => c.metadata.name!));
           baseline.conv.push((Date.now() - t1) / 1000);
-          baseline.cpu.push(Bench.cpuDelta(cpu0, b.cpuSeconds()).operator);
+          baseline.cpu.push(cpuDelta(cpu0, b.cpuSeconds()).operator);
           const bm = await b.memory();
           baseline.rss1000.push(bm.rssMb);
           baseline.heap1000.push(bm.heapMb);
@@ -1090,80 +772,17 @@ async function main() {
       }
     }
 
-    // Isolation: a small cluster alone, then while a big one scales 0 -> BIG_WORKERS.
-    const alone: number[] = [];
-    const loaded: number[] = [];
-    // Where the small cluster's time went, alone and beside: until both pods exist (the operator's
-    // pass and the API server's creates), until both are ready (scheduler and kwok), and from there
-    // to Ready in status (the operator).
-    type Phases = { created: number[]; ready: number[]; statusReady: number[] };
-    const newPhases = (): Phases => ({ created: [], ready: [], statusReady: [] });
-    const phases = newPhases();
-    const alonePhases = newPhases();
-    const addPhases = (to: Phases, marks: Map<string, number>, totalMs: number) => {
-      const at = (what: string) => Math.max(marks.get(`head ${what}`) ?? NaN, marks.get(`worker ${what}`) ?? NaN);
-      to.created.push(at("created"));
-      to.ready.push(at("ready"));
-      to.statusReady.push(totalMs - at("ready"));
-    };
-    // What isolation costs the big cluster: its 0 -> BIG_WORKERS scale-up, edit to Ready.
-    const bigScaleUp: number[] = [];
+    // Isolation: a small cluster alone, then while a big one scales 0 -> BIG_WORKERS (isolation.ts).
     // Only when isolation runs: with BENCH_ONLY=convergence an operator started here measured nothing,
     // and on a busy machine its slow start failed the run after all its figures were taken.
     const isolating = ONLY === undefined || ONLY === "isolation";
     if (isolating) await b.startOperator();
-    for (let run = 1; run <= (isolating ? RUNS : 0); run++) {
-      // Alone: a tenth of a second on simulated nodes, so one sample is mostly noise; each run's
-      // figure is the median of three (after one warm-up on the first run).
-      const samples: number[] = [];
-      const runPhases = newPhases();
-      for (let i = run === 1 ? 0 : 1; i <= 3; i++) {
-        const s1 = benchCluster(`small-a-${run}-${i}`, b.ns, 1);
-        const t = Date.now();
-        const timeline = b.trace(s1.metadata.name!, t);
-        await b.createClusters([s1]);
-        await b.waitReady([s1.metadata.name!]);
-        const total = Date.now() - t;
-        const marks = await timeline();
-        if (i === 0) continue;
-        samples.push(total / 1000);
-        addPhases(runPhases, marks, total);
-      }
-      alone.push(summarize(samples).median);
-      for (const k of ["created", "ready", "statusReady"] as const) alonePhases[k].push(summarize(runPhases[k]).median);
-
-      const big = benchCluster(`big-${run}`, b.ns, 0, BIG_WORKERS);
-      await b.createClusters([big]);
-      await b.waitReady([big.metadata.name!]);
-      const current = await b.admin.get<RayCluster>(
-        `/apis/${GROUP}/${VERSION}/namespaces/${b.ns}/${PLURAL}/${big.metadata.name}`,
-      );
-      current.spec.podTypes[1].minWorkers = BIG_WORKERS;
-      const tBig = Date.now();
-      await b.admin.request("PUT", `/apis/${GROUP}/${VERSION}/namespaces/${b.ns}/${PLURAL}/${big.metadata.name}`, {
-        body: current,
-      });
-      await sleep(200); // the scale-up is under way
-      const s2 = benchCluster(`small-b-${run}`, b.ns, 1);
-      const t0 = Date.now();
-      const timeline = b.trace(s2.metadata.name!, t0);
-      await b.createClusters([s2]);
-      await b.waitReady([s2.metadata.name!]);
-      const total = Date.now() - t0;
-      loaded.push(total / 1000);
-      const marks = await timeline();
-      const phaseMarks = [...marks].map(([k, v]) => `${k} +${v} ms`).join(", ");
-      log(`run ${run}: small cluster beside the scale-up: ${phaseMarks}, Ready +${total} ms`);
-      addPhases(phases, marks, total);
-      await b.waitReady([big.metadata.name!]);
-      bigScaleUp.push((Date.now() - tBig) / 1000);
-      log(`run ${run}: big cluster 0 -> ${BIG_WORKERS} workers Ready in ${fmt(bigScaleUp[bigScaleUp.length - 1])} s`);
-      log(
-        `run ${run}: small cluster Ready in ${fmt(alone[alone.length - 1])} s alone, ` +
-          `${fmt(loaded[loaded.length - 1])} s beside a 0 -> ${BIG_WORKERS} scale-up`,
-      );
-      await b.clean();
-    }
+    const iso = await measureIsolation(b, {
+      label: "isolation",
+      runs: isolating ? RUNS : 0,
+      bigWorkers: BIG_WORKERS,
+      small: (name, ns) => benchCluster(name, ns, 1),
+    });
 
     // At scale: the same convergence with SCALE pods, this operator and KubeRay (its client settings
     // equal to ours; at its defaults it would mostly measure its QPS of 100), between two floors.
@@ -1199,7 +818,6 @@ async function main() {
     const convS = s(conv);
     const floorS = s(floors);
     const ratioS = s(ratios);
-    const isoS = s(loaded.map((l, i) => l / alone[i]));
     const peerTable =
       PEER === "kuberay" && legs.ours.length
         ? comparison(
@@ -1213,22 +831,7 @@ async function main() {
       : undefined;
     Object.assign(results, {
       convergence: { operatorSeconds: convS, floorSeconds: floorS, ratio: ratioS, cpuSecondsByProcess: cpu },
-      isolation: {
-        aloneSeconds: s(alone),
-        besideScaleUpSeconds: s(loaded),
-        ratio: isoS,
-        bigScaleUpSeconds: s(bigScaleUp),
-        aloneMs: {
-          bothPodsCreated: s(alonePhases.created),
-          bothPodsReady: s(alonePhases.ready),
-          podsReadyToClusterReady: s(alonePhases.statusReady),
-        },
-        besideScaleUpMs: {
-          bothPodsCreated: s(phases.created),
-          bothPodsReady: s(phases.ready),
-          podsReadyToClusterReady: s(phases.statusReady),
-        },
-      },
+      isolation: isolationResults(iso),
       memory: {
         rssMbAt0: s(rss0),
         rssMbAt100: s(rss100),
@@ -1265,20 +868,11 @@ async function main() {
           }
         : {}),
     });
-    const rows: Array<[string, Summary, string, string]> = [
+    const rows: Row[] = [
       ["convergence, operator (s)", convS, "", ""],
       ["convergence, floor (s)", floorS, "", ""],
       ["convergence ratio", ratioS, "<= 1.25", ratioS.median <= 1.25 ? "met" : "missed"],
-      ["isolation, alone (s)", s(alone), "", ""],
-      ["isolation, beside scale-up (s)", s(loaded), "", ""],
-      ["  alone: pods created (ms)", s(alonePhases.created), "", ""],
-      ["  alone: pods ready (ms)", s(alonePhases.ready), "", ""],
-      ["  alone: ready -> Ready (ms)", s(alonePhases.statusReady), "", ""],
-      ["  beside: pods created (ms)", s(phases.created), "", ""],
-      ["  beside: pods ready (ms)", s(phases.ready), "", ""],
-      ["  beside: ready -> Ready (ms)", s(phases.statusReady), "", ""],
-      [`  big cluster 0 -> ${BIG_WORKERS} (s)`, s(bigScaleUp), "", ""],
-      ["isolation ratio", isoS, "<= 2", isoS.median <= 2 ? "met" : "missed"],
+      ...isolationRows(iso, "isolation", BIG_WORKERS, 2),
       ["RSS at 0 pods (MB)", s(rss0), "", ""],
       ["RSS at 100 pods (MB)", s(rss100), "", ""],
       ["RSS at 1000 pods (MB)", s(rss1000), "<= 200", s(rss1000).median <= 200 ? "met" : "missed"],
@@ -1292,16 +886,11 @@ async function main() {
             ["baseline: RSS at 1000 pods (MB)", s(baseline.rss1000), "", ""],
             ["baseline: heap at 1000 pods (MB)", s(baseline.heap1000), "", ""],
             ["baseline: convergence (s)", s(baseline.conv), "", ""],
-          ] as Array<[string, Summary, string, string]>)
+          ] as Row[])
         : []),
       ["API requests per pod", s(perPod), "", ""],
     ];
-    console.log(
-      `\nmachine: ${results.machine.cores} cores, ${results.machine.memoryGiB} GiB, ${results.machine.cpuModel}`,
-    );
-    console.log(`${"figure".padEnd(34)} ${"median (min, max, runs)".padEnd(36)} target     result`);
-    for (const [name, sum, target, ok] of rows)
-      console.log(`${name.padEnd(34)} ${fmtSummary(sum).padEnd(36)} ${target.padEnd(10)} ${ok}`);
+    printRows(results, rows);
     if (peerTable)
       printComparison(
         `this operator and KubeRay ${KUBERAY_VERSION}, ${totalPods} pods`,
@@ -1318,24 +907,20 @@ async function main() {
         SCALE_RUNS,
       );
     }
-    mkdirSync(join(ROOT, "bench", "results"), { recursive: true });
-    const file = join(ROOT, "bench", "results", `${resultsName(results.date)}.json`);
-    writeFileSync(file, JSON.stringify(results, null, 2) + "\n");
-    console.log(`\nwrote ${file}`);
-    console.log(`convergence_ratio: ${fmt(ratioS.median)}`);
-    console.log(`isolation_ratio: ${fmt(isoS.median)}`);
-    console.log(`rss_mb_at_1000_pods: ${fmt(s(rss1000).median, 1)}`);
-    console.log(`steady_writes_60s: ${s(quiet).median}`);
-    console.log(`requests_per_pod: ${fmt(s(perPod).median)}`);
+    lines.push(`convergence_ratio: ${fmt(ratioS.median)}`);
+    lines.push(`isolation_ratio: ${fmt(s(iso.ratio).median)}`);
+    lines.push(`rss_mb_at_1000_pods: ${fmt(s(rss1000).median, 1)}`);
+    lines.push(`steady_writes_60s: ${s(quiet).median}`);
+    lines.push(`requests_per_pod: ${fmt(s(perPod).median)}`);
     if (BASELINE) {
       // Each run's figure against the baseline's in the same run, then the median of those ratios.
       const ratio = (a: number[], bs: number[]) => pairedRatio(a, bs).median;
-      console.log(`rss_mb_at_0_pods: ${fmt(s(rss0).median, 1)} (baseline ${fmt(s(baseline.rss0).median, 1)})`);
-      console.log(`rss_vs_baseline_at_0_pods: ${fmt(ratio(rss0, baseline.rss0))}`);
-      console.log(`rss_vs_baseline_at_1000_pods: ${fmt(ratio(rss1000, baseline.rss1000))}`);
-      console.log(`convergence_vs_baseline: ${fmt(ratio(conv, baseline.conv))}`);
+      lines.push(`rss_mb_at_0_pods: ${fmt(s(rss0).median, 1)} (baseline ${fmt(s(baseline.rss0).median, 1)})`);
+      lines.push(`rss_vs_baseline_at_0_pods: ${fmt(ratio(rss0, baseline.rss0))}`);
+      lines.push(`rss_vs_baseline_at_1000_pods: ${fmt(ratio(rss1000, baseline.rss1000))}`);
+      lines.push(`convergence_vs_baseline: ${fmt(ratio(conv, baseline.conv))}`);
       const cpuNow = cpu.convergence.map((c) => c.operator);
-      console.log(`operator_cpu_s: ${fmt(s(cpuNow).median, 1)} (baseline ${fmt(s(baseline.cpu).median, 1)})`);
+      lines.push(`operator_cpu_s: ${fmt(s(cpuNow).median, 1)} (baseline ${fmt(s(baseline.cpu).median, 1)})`);
     }
     // Against KubeRay with equal client settings, round by round (paired), then the median: time to all
     // pods Running+Ready, and VmRSS the instant the last pod was Ready. n/a without KubeRay
@@ -1344,18 +929,86 @@ async function main() {
       PEER === "kuberay" && byLeg.ours.length && byLeg.kuberay.length
         ? fmt(pairedRatio(byLeg.ours.map(read), byLeg.kuberay.map(read)).median)
         : "n/a";
-    console.log(`convergence_vs_kuberay: ${vsPeer((l) => l.podsReadySeconds, legs)}`);
-    console.log(`rss_vs_kuberay: ${vsPeer((l) => l.rssAtPodsReadyMb, legs)}`);
+    lines.push(`convergence_vs_kuberay: ${vsPeer((l) => l.podsReadySeconds, legs)}`);
+    lines.push(`rss_vs_kuberay: ${vsPeer((l) => l.rssAtPodsReadyMb, legs)}`);
     // The two figures at 10,000 pods are n/a unless BENCH_SCALE=10000 asked for them (another
     // BENCH_SCALE's figures are in the table above and the results file, not on these lines).
     const at10000 = SCALE === 10000 && scaleLegs.ours.length > 0;
-    console.log(
+    lines.push(
       `rss_mb_at_10000_pods: ${at10000 ? fmt(s(scaleLegs.ours.map((l) => l.rssAtPodsReadyMb)).median, 1) : "n/a"}`,
     );
-    console.log(`convergence_vs_kuberay_10000: ${at10000 ? vsPeer((l) => l.podsReadySeconds, scaleLegs) : "n/a"}`);
+    lines.push(`convergence_vs_kuberay_10000: ${at10000 ? vsPeer((l) => l.podsReadySeconds, scaleLegs) : "n/a"}`);
   } finally {
     await b.stop();
   }
+}
+
+type Results = Record<string, unknown> & { date: string; machine: Record<string, unknown> };
+
+/** A table of figures: median, min, max and runs, the target and whether it was met. */
+function printRows(results: Results, rows: Row[]): void {
+  console.log(
+    `\nmachine: ${results.machine.cores} cores, ${results.machine.memoryGiB} GiB, ${results.machine.cpuModel}`,
+  );
+  const width = Math.max(34, ...rows.map(([name]) => name.length));
+  console.log(`${"figure".padEnd(width)} ${"median (min, max, runs)".padEnd(36)} target     result`);
+  for (const [name, sum, target, ok] of rows)
+    console.log(`${name.padEnd(width)} ${fmtSummary(sum).padEnd(36)} ${target.padEnd(10)} ${ok}`);
+}
+
+/**
+ * Isolation with real containers (isolation-real.ts), on a local cluster of its own with the real
+ * node: with BENCH_ONLY=isolation-real, and in the full run where this machine can host the node
+ * (skipped there, with the reason, where it cannot).
+ */
+async function realNodePart(results: Results, lines: string[]) {
+  const why = whyNoRealNode();
+  if (why) {
+    if (ONLY) throw new Error(`BENCH_ONLY=isolation-real: this machine cannot host the real node: ${why}`);
+    log(`isolation on the real node: skipped: ${why}`);
+    results.isolationRealNode = { skipped: why };
+    lines.push("isolation_real_node_ratio: n/a");
+    return;
+  }
+  const part = await isolationOnRealNode({ root: ROOT, runs: RUNS, bigWorkers: BIG_WORKERS, kwokNodes: KWOK_NODES });
+  results.isolationRealNode = part.results;
+  printRows(results, part.rows);
+  lines.push(part.line);
+}
+
+async function main() {
+  const results: Results = {
+    date: new Date().toISOString(),
+    machine: {
+      cores: cpus().length,
+      cpuModel: cpus()[0]?.model,
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+    },
+    settings: {
+      runs: RUNS,
+      clusters: CLUSTERS,
+      workersPerCluster: WORKERS_PER_CLUSTER,
+      bigWorkers: BIG_WORKERS,
+      qps: QPS,
+      burst: BURST,
+      reconcileWorkers: RECONCILE_WORKERS,
+      quietSeconds: QUIET_SECONDS,
+      peer:
+        PEER === "kuberay" ? { kuberay: KUBERAY_VERSION, equal: KUBERAY_EQUAL, defaults: KUBERAY_DEFAULTS } : "none",
+      scale: SCALE ? { pods: SCALE, ...scaleShape(SCALE), runs: SCALE_RUNS } : undefined,
+      kwokNodes: KWOK_NODES,
+    },
+  };
+  // The machine-readable lines, one per target, printed last.
+  const lines: string[] = [];
+  if (ONLY !== "isolation-real") await operatorParts(results, lines);
+  if (ONLY === undefined || ONLY === "isolation-real") await realNodePart(results, lines);
+  mkdirSync(join(ROOT, "bench", "results"), { recursive: true });
+  const file = join(ROOT, "bench", "results", `${resultsName(results.date)}.json`);
+  writeFileSync(file, JSON.stringify(results, null, 2) + "\n");
+  console.log(`\nwrote ${file}`);
+  for (const l of lines) console.log(l);
 }
 
 main().catch((e) => {
