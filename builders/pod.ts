@@ -134,12 +134,15 @@ export function podShape(pod: RayPod, cluster: { name: string; uid?: string }): 
       return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, anonymous(v)]));
     return value;
   };
-  const { name, generateName, ...metadata } = pod.metadata;
+  const { name, generateName, labels, ...metadata } = pod.metadata;
   return canonicalJson({
     ...pod,
-    // A head's name ends in random letters: only its length can matter to admission.
+    // A head's name ends in random letters: only its length can matter to admission. The launch
+    // hash is a digest of the template (whose generateName may hold the cluster's name), which the
+    // shape holds in full already.
     metadata: {
       ...(anonymous(metadata) as object),
+      labels: anonymous({ ...labels, [LABELS.launchConfig]: placeholder(labels[LABELS.launchConfig] ?? "") }),
       name: placeholder(name ?? ""),
       generateName: placeholder(generateName ?? ""),
     },

@@ -181,6 +181,13 @@ describe("ray cluster builders", () => {
       assert.equal(shape(a), shape(b));
       assert.equal(shape(a, "head"), shape(b, "head"), "the head's random name is left out too");
       assert.doesNotMatch(shape(a), /cluster-a/);
+      // Templates that name their pods after their cluster (the seed's do) change the launch hash too.
+      const own = (name: string) =>
+        cluster(name, "u", "ray", (r) => {
+          for (const t of r.spec.podTypes)
+            t.podConfig.metadata = { ...t.podConfig.metadata, generateName: `${name}-${t.name}-` };
+        });
+      assert.equal(shape(own("cluster-a")), shape(own("cluster-b")));
     });
 
     it("differs with the template, the namespace, or the length of the name", () => {
