@@ -67,6 +67,10 @@ const seedNamed = (name: string) =>
     for (const t of r.spec.podTypes) delete t.podConfig.metadata?.generateName;
   });
 
+/** The dry runs asked for the pods of cluster `name`. */
+const dryRunsOfCluster = (api: FakeKubeApi, name: string) =>
+  api.calls.filter((c) => isDryRun(c) && bodyLabels(c)[LABELS.clusterName] === name).length;
+
 /** What the scheduler and the kubelet do: the pod is bound, runs and is ready. */
 function run(api: FakeKubeApi, name: string) {
   api.modify(`${PODS}/${name}`, (pod) => {
@@ -311,8 +315,7 @@ describe("the controller's reconcile, against an in-memory API", () => {
 
   it("dry-runs a pod shape once: the next cluster of the same shape is not asked again, another shape is", async () => {
     const { api, controller } = h;
-    const dryRunsOf = (name: string) =>
-      api.calls.filter((c) => isDryRun(c) && bodyLabels(c)[LABELS.clusterName] === name).length;
+    const dryRunsOf = (name: string) => dryRunsOfCluster(api, name);
     api.put(CLUSTERS, seedNamed("example-cluster"));
     await controller.reconcile(KEY);
     assert.equal(dryRunsOf("example-cluster"), 2);
@@ -339,8 +342,7 @@ describe("the controller's reconcile, against an in-memory API", () => {
 
   it("forgets the shapes a dry run admitted in a namespace once a real create there is refused", async () => {
     const { api, controller } = h;
-    const dryRunsOf = (name: string) =>
-      api.calls.filter((c) => isDryRun(c) && bodyLabels(c)[LABELS.clusterName] === name).length;
+    const dryRunsOf = (name: string) => dryRunsOfCluster(api, name);
     api.put(CLUSTERS, seedNamed("example-cluster"));
     await controller.reconcile(KEY);
     // Something changed in the namespace since (a quota, a policy): the twin's real creates are refused.
