@@ -155,6 +155,8 @@ export class RayClusterController {
   private readonly admitted = new Map<string, string>();
   /** Pod shapes a dry run admitted, `namespace/shape` → when (ADMITTED_SHAPE_TTL_MS), oldest first. */
   private readonly admittedShapes = new Map<string, number>();
+  /** Dry runs under way, by `namespace/shape`. */
+  private readonly dryRunsInFlight = new Map<string, Promise<void>>();
   /** How many times in a row a cluster's creates were refused in a way that may change (403). */
   private readonly slowRetries = new Map<string, number>();
   private readonly statusWrittenAt = new Map<string, number>();
@@ -728,10 +730,12 @@ export class RayClusterController {
       return undefined;
     }
     const results = await Promise.all(
-      asked.map(async ({ index, kind, type, body }) => {
+      asked.map(async ({ index, kind, type, body, shape }) => {
         try {
           const query = { dryRun: "All" };
-          await this.opts.rest.request("POST", `/api/v1/namespaces/${ns}/pods`, { body, query, flow: keyOf(rc) });
+          const ask = () =>
+            this.opts.rest.request("POST", `/api/v1/namespaces/${ns}/pods`, { body, query, flow: keyOf(rc) });
+          await this.dryRunOnce(shape, ask);
           return undefined;
         } catch (e) {
           const refusal = refusalOf(e, index, `a ${kind} pod of type ${type} (dry run)`);
@@ -748,6 +752,21 @@ export class RayClusterController {
     }
     const kind = refusals.some((r) => r.kind === "terminal") ? "terminal" : "slow";
     return { kind, message: refusals.map((r) => r.message).join("; ") };
+  }
+
+  /**
+   * One dry run per shape at a time: the passes of clusters applied together ask side by side, and
+   * those of one shape share the answer of the first (each names its own field from it).
+   */
+  private dryRunOnce(shape: string, ask: () => Promise<unknown>): Promise<void> {
+    let answer = this.dryRunsInFlight.get(shape);
+    if (!answer) {
+      answer = ask()
+        .then(() => undefined)
+        .finally(() => this.dryRunsInFlight.delete(shape));
+      this.dryRunsInFlight.set(shape, answer);
+    }
+    return answer;
   }
 
   private rememberAdmitted(shape: string, at: number): void {

@@ -340,6 +340,15 @@ describe("the controller's reconcile, against an in-memory API", () => {
     );
   });
 
+  it("asks one dry run per shape for clusters of one shape reconciled side by side", async () => {
+    const { api, controller } = h;
+    api.put(CLUSTERS, seedNamed("example-cluster"));
+    api.put(CLUSTERS, seedNamed("twin-ex-cluster"));
+    await Promise.all([controller.reconcile(KEY), controller.reconcile(`${NS}/twin-ex-cluster`)]);
+    assert.equal(api.calls.filter(isDryRun).length, 2, "one for the head's shape, one for the workers'");
+    assert.equal(pods(api).length, 6, "both clusters created their pods");
+  });
+
   it("forgets the shapes a dry run admitted in a namespace once a real create there is refused", async () => {
     const { api, controller } = h;
     const dryRunsOf = (name: string) => dryRunsOfCluster(api, name);
