@@ -635,6 +635,16 @@ function resultsName(date: string): string {
 /** Every part on the simulated nodes' control plane (all but isolation-real): its table, its lines into `lines`. */
 async function operatorParts(results: Results, lines: string[]) {
   const b = new Bench();
+  // Ctrl-C (or a SIGTERM to this process alone): the control plane's processes run in process groups
+  // of their own and would outlive the benchmark, so they are stopped here, with both operators.
+  const onSignal = (sig: NodeJS.Signals) => {
+    log(`${sig}: stopping the operators and the control plane`);
+    for (const pid of [b.op?.pid, b.peer?.pid]) if (pid) process.kill(pid, "SIGKILL");
+    if (b.state) stopControlPlane(b.state);
+    process.exit(130);
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
   try {
     await b.setup();
     const conv: number[] = [];
@@ -940,6 +950,8 @@ async function operatorParts(results: Results, lines: string[]) {
     lines.push(`convergence_vs_kuberay_10000: ${at10000 ? vsPeer((l) => l.podsReadySeconds, scaleLegs) : "n/a"}`);
   } finally {
     await b.stop();
+    process.removeListener("SIGINT", onSignal);
+    process.removeListener("SIGTERM", onSignal);
   }
 }
 
