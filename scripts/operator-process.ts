@@ -3,7 +3,7 @@
 // image's own node arguments (its ENTRYPOINT), authenticated as the operator's ServiceAccount with a
 // real token, so the runtime and the RBAC under test are the ones shipped.
 import { ChildProcess, execFileSync, spawn } from "child_process";
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import * as k8s from "@kubernetes/client-node";
@@ -58,9 +58,20 @@ export function kubeConfigWithToken(kc: k8s.KubeConfig, token: string, namespace
   return out;
 }
 
-/** Writes a kubeconfig that authenticates with `token` against the cluster of `kc`; returns its path. */
+/** The directories of the kubeconfigs written below: removed when this process exits. */
+const tokenKubeconfigDirs: string[] = [];
+process.once("exit", () => {
+  for (const dir of tokenKubeconfigDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/**
+ * Writes a kubeconfig that authenticates with `token` against the cluster of `kc`; returns its path.
+ * The file lives until this process exits.
+ */
 export function writeKubeconfigWithToken(kc: k8s.KubeConfig, token: string, namespace: string): string {
-  const file = join(mkdtempSync(join(tmpdir(), "ray-operator-sa-")), "kubeconfig");
+  const dir = mkdtempSync(join(tmpdir(), "ray-operator-sa-"));
+  tokenKubeconfigDirs.push(dir);
+  const file = join(dir, "kubeconfig");
   writeFileSync(file, kubeConfigWithToken(kc, token, namespace).exportConfig(), { mode: 0o600 });
   return file;
 }

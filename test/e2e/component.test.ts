@@ -14,7 +14,7 @@
 // UID and resourceVersion, the CRD's, and the surviving operator's own request counters.
 import { strict as assert } from "assert";
 import { execFileSync } from "child_process";
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "fs";
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import YAML from "yaml";
@@ -224,12 +224,13 @@ describe("component library in a program of its own: two installs, two namespace
   });
 
   after(async () => {
-    if (!c) return;
-    for (const i of [second, first]) {
-      await run(i, ["destroy", "--yes", "--skip-preview"]);
-      await i.operator?.stop();
-      await deleteNamespace(c, i.namespace);
-    }
+    if (c)
+      for (const i of [second, first]) {
+        await run(i, ["destroy", "--yes", "--skip-preview"]);
+        await i.operator?.stop();
+        await deleteNamespace(c, i.namespace);
+      }
+    if (project) rmSync(project, { recursive: true, force: true });
   });
 
   it("runs two operators side by side, each reconciling only its own namespace's RayCluster", async () => {
@@ -380,6 +381,7 @@ describe("component library in a program of its own: two installs, two namespace
       await legacy(old, ["destroy", "--yes", "--skip-preview"]);
       await pulumi(["stack", "rm", "legacy", "--yes", "--force"], env, { cwd: old });
       await deleteNamespace(c, ns);
+      for (const dir of [old, now]) rmSync(dir, { recursive: true, force: true });
     }
   });
 

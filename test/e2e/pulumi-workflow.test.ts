@@ -8,7 +8,7 @@
 // test run's (TEST_KUBECONFIG is refused: the real node is needed) and never deletes what it did not
 // create: `pulumi destroy` keeps the CRD, and a RayCluster of someone else's survives it.
 import { strict as assert } from "assert";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import YAML from "yaml";
@@ -41,6 +41,8 @@ describe("pulumi up / config edit / destroy with the real Pulumi engine (e2e)", 
   let env: NodeJS.ProcessEnv;
   let configFile: string;
   let project: string;
+  /** The directory the project is copied into (removed after). */
+  let work: string | undefined;
   const ns = uniqueName("e2e");
   const foreignNs = uniqueName("others");
   const run = (args: string[]) => pulumi([...args, "--stack", "dev"], env, { cwd: project });
@@ -61,7 +63,7 @@ describe("pulumi up / config edit / destroy with the real Pulumi engine (e2e)", 
     const binDir = ensurePulumi();
     const cluster = await realNodeCluster();
     c = clientsFromFile(cluster.kubeconfig);
-    const work = mkdtempSync(join(tmpdir(), "ray-operator-pulumi-"));
+    work = mkdtempSync(join(tmpdir(), "ray-operator-pulumi-"));
     // The project as a user has it, in a directory of its own: Pulumi writes the stack file (config
     // edits, the secrets salt), and the repository's copy must stay as committed.
     project = join(work, "project");
@@ -86,9 +88,11 @@ describe("pulumi up / config edit / destroy with the real Pulumi engine (e2e)", 
     await ensureNamespace(c, foreignNs);
   });
   after(async () => {
-    if (!c) return;
-    await run(["destroy", "--yes", "--skip-preview"]);
-    await deleteNamespace(c, foreignNs);
+    if (c) {
+      await run(["destroy", "--yes", "--skip-preview"]);
+      await deleteNamespace(c, foreignNs);
+    }
+    if (work) rmSync(work, { recursive: true, force: true });
   });
 
   it("refuses a broken config in `pulumi preview`, naming the key, and touches nothing", async () => {

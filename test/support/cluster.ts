@@ -5,7 +5,7 @@
 // The local cluster has simulated kwok nodes (tainted: only pods that tolerate them land there) and,
 // where this machine can host one, a real node that runs containers: started on the first call of
 // `realNodeCluster()`, so a run that needs no real container never pays for it.
-import { mkdtempSync } from "fs";
+import { mkdtempSync, rmSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { ControlPlaneState, startControlPlane, stopControlPlane } from "../../scripts/cluster/control-plane";
@@ -34,6 +34,7 @@ function sharedCluster(): Promise<LocalCluster | undefined> {
     started = (async () => {
       if (process.env.TEST_KUBECONFIG) return undefined;
       const stateDir = mkdtempSync(join(tmpdir(), "ray-operator-test-"));
+      stateDirs.push(stateDir);
       shared = await startLocalCluster({ stateDir, realNode: "later", audit: true, log });
       return shared;
     })();
@@ -78,11 +79,14 @@ export async function realNodeCluster(): Promise<RealNodeCluster> {
 export async function privateCluster(): Promise<{ kubeconfig: string; local: boolean; stop: () => void }> {
   if (process.env.TEST_KUBECONFIG) return { kubeconfig: process.env.TEST_KUBECONFIG, local: false, stop: () => {} };
   const stateDir = mkdtempSync(join(tmpdir(), "ray-operator-e2e-"));
+  stateDirs.push(stateDir);
   const s = await startControlPlane({ stateDir, log });
   privates.push(s);
   return { kubeconfig: s.kubeconfig, local: true, stop: () => stopControlPlane(s) };
 }
 const privates: ControlPlaneState[] = [];
+/** The state directories made here (kubeconfigs, logs), removed when the test run ends. */
+const stateDirs: string[] = [];
 
 /**
  * Stops the shared cluster (and its real node) now; the next test that asks for it gets a new one.
@@ -107,6 +111,7 @@ export function stopTestCluster(): void {
     if (left.length) console.error(`      [cluster] the host still has: ${left.join("; ")}`);
   }
   shared = undefined;
+  for (const dir of stateDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
 // However mocha ends, leave no process behind and the host as it was.
