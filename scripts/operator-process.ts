@@ -37,6 +37,17 @@ export function imageNodeArgs(): string[] {
   return (entry as string[]).slice(1, -1);
 }
 
+/** Prometheus text exposition as its samples: `name{labels}` → value (comments and blank lines skipped). */
+export function prometheusSamples(text: string): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (!line || line.startsWith("#")) continue;
+    const i = line.lastIndexOf(" ");
+    m.set(line.slice(0, i), Number(line.slice(i + 1)));
+  }
+  return m;
+}
+
 /** A KubeConfig that authenticates with `token` against the cluster of `kc`. */
 export function kubeConfigWithToken(kc: k8s.KubeConfig, token: string, namespace: string): k8s.KubeConfig {
   const cluster = kc.getCurrentCluster()!;
@@ -155,13 +166,7 @@ export class OperatorProcess {
 
   /** The operator's Prometheus metrics, sample by sample: `name{labels}` → value. */
   async metrics(): Promise<Map<string, number>> {
-    const m = new Map<string, number>();
-    for (const line of (await this.get("/metrics", this.metricsPort)).body.split("\n")) {
-      if (!line || line.startsWith("#")) continue;
-      const i = line.lastIndexOf(" ");
-      m.set(line.slice(0, i), Number(line.slice(i + 1)));
-    }
-    return m;
+    return prometheusSamples((await this.get("/metrics", this.metricsPort)).body);
   }
 
   /** Stops the process with `signal` and waits for it to exit. */

@@ -165,20 +165,32 @@ export class BenchCluster {
   }
 
   async waitReady(names: string[], timeoutMs = 600_000): Promise<void> {
-    const waiting = new Set(names);
     const ready = (rc: Stored<RayCluster>) =>
       !!rc.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") &&
       rc.status.observedGeneration === rc.metadata.generation;
-    await this.observe<Stored<RayCluster>>(
-      `/apis/${GROUP}/${VERSION}/namespaces/${this.ns}/${PLURAL}`,
+    await this.waitAll(`/apis/${GROUP}/${VERSION}/namespaces/${this.ns}/${PLURAL}`, names, ready, timeoutMs).catch(
+      (e: Error) => Promise.reject(new Error(`${names.length} clusters not Ready: ${e.message}`)),
+    );
+  }
+
+  /** Resolves once every object of `path` named in `names` has been seen `ready` (through a watch). */
+  protected async waitAll<T extends KubeObject & { metadata: { name: string } }>(
+    path: string,
+    names: string[],
+    ready: (obj: T) => boolean,
+    timeoutMs: number,
+  ): Promise<void> {
+    const waiting = new Set(names);
+    await this.observe<T>(
+      path,
       undefined,
-      (rc) => {
-        if (ready(rc)) waiting.delete(rc.metadata.name);
+      (obj) => {
+        if (ready(obj)) waiting.delete(obj.metadata.name);
         return waiting.size === 0;
       },
       undefined,
       timeoutMs,
-    ).catch((e: Error) => Promise.reject(new Error(`${names.length} clusters not Ready: ${e.message}`)));
+    );
   }
 
   /**

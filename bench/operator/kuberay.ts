@@ -9,7 +9,7 @@ import { join, resolve } from "path";
 import YAML from "yaml";
 import type * as k8s from "@kubernetes/client-node";
 import { freePort } from "../../scripts/cluster/control-plane";
-import { serviceAccountToken, writeKubeconfigWithToken } from "../../scripts/operator-process";
+import { prometheusSamples, serviceAccountToken, writeKubeconfigWithToken } from "../../scripts/operator-process";
 import { KubeRest, isAlreadyExists } from "../../operator/kube/rest";
 import type { ClusterRole, ObjectMeta, PodSpec } from "../../api/v1/kube-types";
 import { BENCH_IMAGE, benchPodSpec } from "./workload";
@@ -247,14 +247,7 @@ export class KubeRayProcess {
 
   /** Its Prometheus metrics, sample by sample: `name{labels}` -> value. */
   async metrics(): Promise<Map<string, number>> {
-    const m = new Map<string, number>();
-    const text = await (await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`)).text();
-    for (const line of text.split("\n")) {
-      if (!line || line.startsWith("#")) continue;
-      const i = line.lastIndexOf(" ");
-      m.set(line.slice(0, i), Number(line.slice(i + 1)));
-    }
-    return m;
+    return prometheusSamples(await (await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`)).text());
   }
 
   /**

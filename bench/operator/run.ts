@@ -40,7 +40,6 @@ import {
   KUBERAY_CLUSTER_LABEL,
   KUBERAY_RAYCLUSTERS,
   KUBERAY_VERSION,
-  KubeRayCluster,
   KubeRayProcess,
   KubeRaySettings,
   installKubeRay,
@@ -248,17 +247,9 @@ class Bench extends BenchCluster {
 
   /** Resolves once every one of these KubeRay RayClusters says it is ready (kuberay.ts). */
   async waitPeerReady(names: string[], timeoutMs = 600_000): Promise<void> {
-    const waiting = new Set(names);
-    await this.observe<KubeRayCluster>(
-      KUBERAY_RAYCLUSTERS(this.ns),
-      undefined,
-      (rc) => {
-        if (kubeRayClusterReady(rc)) waiting.delete(rc.metadata.name);
-        return waiting.size === 0;
-      },
-      undefined,
-      timeoutMs,
-    ).catch((e: Error) => Promise.reject(new Error(`${names.length} KubeRay clusters not ready: ${e.message}`)));
+    await this.waitAll(KUBERAY_RAYCLUSTERS(this.ns), names, kubeRayClusterReady, timeoutMs).catch((e: Error) =>
+      Promise.reject(new Error(`${names.length} KubeRay clusters not ready: ${e.message}`)),
+    );
   }
 
   /**

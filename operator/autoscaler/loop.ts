@@ -140,17 +140,20 @@ export class AutoscalerLoop {
     const listed = this.opts.controller.clusters.list();
     const seen = new Set(listed.map((rc) => keyOf(rc)));
     let unreachable = 0;
-    const clusters = listed.filter((rc) => !rc.metadata.deletionTimestamp);
+    // Each live cluster with the loop's state of it, looked up once (this runs every 250 ms).
+    const clusters = listed
+      .filter((rc) => !rc.metadata.deletionTimestamp)
+      .map((rc) => ({ rc, known: this.knownState(rc) }));
     // The first passes of the clusters met in one tick (all of them when the operator starts) are
     // spread evenly over one period rather than all due now: 100 heads' states read and decided in the
     // same instant make those passes late, and their lateness carries into every period after. A
     // cluster met on its own (a new RayCluster) is asked at once.
-    const met = clusters.filter((rc) => !this.knownState(rc)).length;
+    const met = clusters.filter(({ known }) => !known).length;
     let metIndex = 0;
     const interval = this.opts.intervalSeconds * 1000;
-    for (const rc of clusters) {
+    for (const { rc, known } of clusters) {
       const key = keyOf(rc);
-      let st = this.knownState(rc);
+      let st = known;
       if (!st) {
         this.clusters.get(key)?.gcs.close();
         const firstAt = now + Math.floor((interval * metIndex++) / met);

@@ -141,7 +141,7 @@ export function formatClusterStatus(
   }
 
   // Only the groups shown are formatted (a cluster may have thousands pending).
-  const gangs = input.gangs.slice(0, max).map((g) => `${g.strategy}: [${g.bundles.map(pyResources).join(", ")}]`);
+  const gangs = input.gangs.slice(0, max).map(gangText);
   const moreGangs = input.gangs.length > max ? `, ... ${input.gangs.length - max} more` : "";
   lines.push(`Placement group demands: [${gangs.join(", ")}${moreGangs}]`);
   lines.push(`Resource demands: ${demandList(input.demands, max)}`);
@@ -171,11 +171,16 @@ export function formatClusterStatus(
   return lines;
 }
 
+/** A placement group as the status block shows it: `STRATEGY: [{bundle}, ...]`. */
+function gangText(gang: GangDemand): string {
+  return `${gang.strategy}: [${gang.bundles.map(pyResources).join(", ")}]`;
+}
+
 /** Identical placement groups (same strategy, same bundles in the same order) as one, counted, in first-seen order. */
 function sameGangs(gangs: GangDemand[]): { gang: GangDemand; text: string; count: number }[] {
   const byText = new Map<string, { gang: GangDemand; text: string; count: number }>();
   for (const gang of gangs) {
-    const text = `${gang.strategy}: [${gang.bundles.map(pyResources).join(", ")}]`;
+    const text = gangText(gang);
     const same = byText.get(text);
     if (same) same.count++;
     else byText.set(text, { gang, text, count: 1 });

@@ -31,6 +31,7 @@ import { computeStatus, sameStatus, significantChange, StatusInputs } from "./st
 import { WorkQueue, ReconcileResult } from "./workqueue";
 import { Refusal, refusalOf } from "./refusals";
 import { NamespaceGate } from "./namespaces";
+import { AdmittedShapes } from "./admitted-shapes";
 import { failpoint } from "../util/failpoint";
 import { RayClusterStatus } from "../../api/v1/types";
 
@@ -84,16 +85,6 @@ const slowRetryMs = (attempt: number) => Math.min(300_000, 5000 * 2 ** attempt);
  * ~200 pods/s, above what a default kube-scheduler binds.
  */
 const MAX_BATCH = 4;
-/**
- * How long a pod shape a dry run admitted in a namespace stands for the next cluster of that shape
- * there (podShape): 100 RayClusters of one template, applied at once, cost the API server a few dry
- * runs rather than 200 (each a pod's whole validation and admission, as dear as a create's). What
- * could change the answer meanwhile (a namespace's Pod Security label, a new policy) is still met by
- * the real creates, which are refused with the same field named; a refused create forgets the
- * namespace's shapes at once.
- */
-const ADMITTED_SHAPE_TTL_MS = 60_000;
-const ADMITTED_SHAPES_MAX = 1024;
 
 /** A RayCluster from the cache, defaulted once at the start of the pass that reads it. */
 type Cluster = Defaulted<Stored<RayCluster>>;
@@ -153,10 +144,8 @@ export class RayClusterController {
   private readonly createRefusals = new Map<string, Refusal & { generation: string }>();
   /** Generations whose head and workers passed a server-side dry run: `namespace/name` → `uid/generation`. */
   private readonly admitted = new Map<string, string>();
-  /** Pod shapes a dry run admitted, `namespace/shape` → when (ADMITTED_SHAPE_TTL_MS), oldest first. */
-  private readonly admittedShapes = new Map<string, number>();
-  /** Dry runs under way, by `namespace/shape`. */
-  private readonly dryRunsInFlight = new Map<string, Promise<void>>();
+  /** Pod shapes dry runs admitted a moment ago, and dry runs under way. */
+  private readonly admittedShapes = new AdmittedShapes();
   /** How many times in a row a cluster's creates were refused in a way that may change (403). */
   private readonly slowRetries = new Map<string, number>();
   private readonly statusWrittenAt = new Map<string, number>();
@@ -521,7 +510,7 @@ export class RayClusterController {
     // A refusal stays in status (Stalled) until a pass creates what it planned.
     if (refusal) {
       this.createRefusals.set(key, { ...refusal, generation });
-      this.forgetAdmitted(rc.metadata.namespace!);
+      this.admittedShapes.forget(rc.metadata.namespace!);
     } else if (plan.creations.length) {
       this.createRefusals.delete(key);
       this.slowRetries.delete(key);
@@ -710,8 +699,8 @@ export class RayClusterController {
    * A server-side dry run of the head and one worker of each type: what the API server would refuse
    * (a Pod's own validation, Pod Security, admission policies) is found before anything is created,
    * with the RayCluster's own field named. Transient failures throw (the pass is retried). Pods
-   * whose shape (podShape) a dry run admitted in the namespace within ADMITTED_SHAPE_TTL_MS are not
-   * asked again.
+   * whose shape (podShape) a dry run admitted in the namespace a moment ago are not asked again
+   * (AdmittedShapes).
    */
   private async dryRun(rc: Cluster, log: Logger): Promise<Refusal | undefined> {
     const ns = rc.metadata.namespace!;
@@ -722,9 +711,9 @@ export class RayClusterController {
       const kind = podType.name === spec.headPodType ? ("head" as const) : ("worker" as const);
       const name = kind === "head" ? newHeadPodName(rc) : undefined;
       const body = buildPod(rc, podType.name, kind, { headPodName: "dry-run", name });
-      return { index, kind, type: podType.name, body, shape: `${ns}/${podShape(body, identity)}` };
+      return { index, kind, type: podType.name, body, shape: AdmittedShapes.key(ns, podShape(body, identity)) };
     });
-    const asked = pods.filter((p) => now - (this.admittedShapes.get(p.shape) ?? -Infinity) > ADMITTED_SHAPE_TTL_MS);
+    const asked = pods.filter((p) => !this.admittedShapes.fresh(p.shape, now));
     if (!asked.length) {
       log.debug(`dry run of ${pods.length} pod(s) skipped: pods of the same shape were admitted here just now`);
       return undefined;
@@ -735,7 +724,7 @@ export class RayClusterController {
           const query = { dryRun: "All" };
           const ask = () =>
             this.opts.rest.request("POST", `/api/v1/namespaces/${ns}/pods`, { body, query, flow: keyOf(rc) });
-          await this.dryRunOnce(shape, ask);
+          await this.admittedShapes.ask(shape, ask);
           return undefined;
         } catch (e) {
           const refusal = refusalOf(e, index, `a ${kind} pod of type ${type} (dry run)`);
@@ -747,39 +736,11 @@ export class RayClusterController {
     const refusals = results.filter((r): r is Refusal => !!r);
     if (!refusals.length) {
       log.debug(`dry run of ${asked.length} pod(s) admitted`);
-      for (const { shape } of asked) this.rememberAdmitted(shape, now);
+      for (const { shape } of asked) this.admittedShapes.remember(shape, now);
       return undefined;
     }
     const kind = refusals.some((r) => r.kind === "terminal") ? "terminal" : "slow";
     return { kind, message: refusals.map((r) => r.message).join("; ") };
-  }
-
-  /**
-   * One dry run per shape at a time: the passes of clusters applied together ask side by side, and
-   * those of one shape share the answer of the first (each names its own field from it).
-   */
-  private dryRunOnce(shape: string, ask: () => Promise<unknown>): Promise<void> {
-    let answer = this.dryRunsInFlight.get(shape);
-    if (!answer) {
-      answer = ask()
-        .then(() => undefined)
-        .finally(() => this.dryRunsInFlight.delete(shape));
-      this.dryRunsInFlight.set(shape, answer);
-    }
-    return answer;
-  }
-
-  private rememberAdmitted(shape: string, at: number): void {
-    this.admittedShapes.delete(shape); // to the end: the map stays oldest first
-    this.admittedShapes.set(shape, at);
-    if (this.admittedShapes.size > ADMITTED_SHAPES_MAX)
-      this.admittedShapes.delete(this.admittedShapes.keys().next().value!);
-  }
-
-  /** A create in `namespace` was refused: its dry-run answers no longer stand for anything. */
-  private forgetAdmitted(namespace: string): void {
-    for (const shape of this.admittedShapes.keys())
-      if (shape.startsWith(`${namespace}/`)) this.admittedShapes.delete(shape);
   }
 
   /**

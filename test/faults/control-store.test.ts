@@ -11,6 +11,7 @@ import { strict as assert } from "assert";
 import type { V1Pod } from "@kubernetes/client-node";
 import { realNodeCluster } from "../support/cluster";
 import { whyNoRealNode } from "../../scripts/cluster/host";
+import { prometheusSamples } from "../../scripts/operator-process";
 import { RayCluster } from "../../api/v1/types";
 import { Clients, clientsFromFile, deleteNamespace, eventually, uniqueName } from "../helpers/kube";
 import { edited, exampleCluster } from "../helpers/examples";
@@ -48,17 +49,6 @@ function scalingDown(ns: string): RayCluster {
   });
 }
 
-/** Prometheus text as the samples OperatorProcess.metrics() gives: `name{labels}` → value. */
-function samples(text: string): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const line of text.split("\n")) {
-    if (!line || line.startsWith("#")) continue;
-    const i = line.lastIndexOf(" ");
-    m.set(line.slice(0, i), Number(line.slice(i + 1)));
-  }
-  return m;
-}
-
 const running = (p?: V1Pod) =>
   p?.status?.phase === "Running" && !!p.status.conditions?.some((x) => x.type === "Ready" && x.status === "True");
 const uidsOf = (pods: V1Pod[]) => pods.map((p) => p.metadata!.uid!).sort();
@@ -87,7 +77,7 @@ describe("faults: Ray's control store stopped during a scale-down (real node, re
     const namespace = ns!;
     const run = new FaultRun("Ray's control store frozen during a scale-down (real Ray)", "freezes");
     let error: unknown;
-    const counters = async () => samples(await operatorMetrics(c, namespace));
+    const counters = async () => prometheusSamples(await operatorMetrics(c, namespace));
     const deletes = (m: Map<string, number>) => metric(m, "ray_operator_pod_actions_total", { action: "delete" });
     const creates = (m: Map<string, number>) => metric(m, "ray_operator_pod_actions_total", { action: "create" });
     const failedPasses = (m: Map<string, number>) =>

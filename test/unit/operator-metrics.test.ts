@@ -2,6 +2,7 @@
 // metric that disappears (or a prom-client release that moves a collector's module) fails here.
 import { strict as assert } from "assert";
 import { OperatorMetrics } from "../../operator/server/metrics";
+import { prometheusSamples } from "../../scripts/operator-process";
 
 const EXPOSED = [
   "ray_operator_reconcile_total counter",
@@ -40,12 +41,6 @@ const EXPOSED = [
   "ray_operator_nodejs_version_info gauge",
 ];
 
-/** `name value` of every sample line, labels included in the name. */
-function samples(text: string): Map<string, number> {
-  const lines = text.split("\n").filter((l) => l && !l.startsWith("#"));
-  return new Map(lines.map((l) => [l.slice(0, l.lastIndexOf(" ")), Number(l.slice(l.lastIndexOf(" ") + 1))]));
-}
-
 describe("the operator's metrics (operator/server/metrics.ts)", () => {
   it("expose the operator's own metrics and the runtime's, each with its type", async () => {
     const text = await new OperatorMetrics().registry.metrics();
@@ -57,7 +52,7 @@ describe("the operator's metrics (operator/server/metrics.ts)", () => {
   });
 
   it("report this process's resident memory and heap as they are", async () => {
-    const values = samples(await new OperatorMetrics().registry.metrics());
+    const values = prometheusSamples(await new OperatorMetrics().registry.metrics());
     const rss = values.get("ray_operator_process_resident_memory_bytes");
     const heap = values.get("ray_operator_nodejs_heap_size_used_bytes");
     // The same figures read from Node directly, a moment later: within a factor of two, not zero.
