@@ -133,7 +133,12 @@ describe("faults: the operator SIGKILLed during a 300-worker scale-up", function
       headless = account.headless.length;
       const events = audit.operatorRequests(mark, ns);
       const writes = podWrites(events);
-      const gone = missing([...seen.values()], end).map((p) => p.name);
+      // A wave whose head was never stored (its life killed between the creates) is undone by design
+      // (see accountPods): those workers joined nothing. Every other pod seen must still be there.
+      const undone = new Set(account.headless);
+      const gone = missing([...seen.values()], end)
+        .map((p) => p.name)
+        .filter((name) => !undone.has(name));
       run.podsLost = new Set([...gone, ...account.lost]).size;
       run.check(!gone.length, `pods created before a kill and gone at the end: ${gone.join(", ")}`);
       run.check(!account.lost.length, `pods removed that nothing asked to remove (etcd): ${account.lost.join(", ")}`);
@@ -142,7 +147,6 @@ describe("faults: the operator SIGKILLed during a 300-worker scale-up", function
         !account.duplicates,
         `${account.duplicates} pods stored beyond the specs (etcd); removed again: ${account.surplusRemoved}`,
       );
-      const undone = new Set(account.headless);
       const deleted = [...writes.deleted.keys()].filter((n) => !undone.has(n));
       run.check(!deleted.length, `the operator deleted pods other than headless ones: ${deleted.join(", ")}`);
       const stored = history.lives.length;
