@@ -39,6 +39,13 @@ interface CrdStatus {
 }
 
 /** The benchmark's side of a cluster: its admin client, the operator it runs, the namespace it works in. */
+/** Another build of the operator: its bundle, its node arguments and extra environment. */
+export interface OperatorBuild {
+  main: string;
+  nodeArgs: string[];
+  env?: Record<string, string>;
+}
+
 export class BenchCluster {
   kc = new k8s.KubeConfig();
   admin!: KubeRest;
@@ -87,7 +94,8 @@ export class BenchCluster {
     this.op = undefined;
   }
 
-  async startOperator(entry?: { main: string; nodeArgs: string[] }) {
+  /** `entry`: another build to run instead of this checkout's. */
+  async startOperator(entry?: OperatorBuild) {
     await this.stopOperator();
     this.op = await new OperatorProcess(
       this.saKubeconfig,
@@ -101,6 +109,7 @@ export class BenchCluster {
         // The benchmark's clusters keep the sizes it gives them: measure the reconcile loop alone.
         AUTOSCALER_INTERVAL_SECONDS: "0",
         LOG_LEVEL: OPERATOR_LOG ? "info" : "warn",
+        ...entry?.env,
       },
       PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`] : [],
       entry,

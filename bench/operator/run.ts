@@ -29,7 +29,7 @@ import { LABELS, RayCluster } from "../../api/v1/types";
 import type { Event, List, Pod } from "../../api/v1/kube-types";
 import { buildPod } from "../../builders/pod";
 import { defaulted } from "../../api/v1/defaults";
-import { BenchCluster, BURST, QPS, RECONCILE_WORKERS, log, sleep } from "./harness";
+import { BenchCluster, BURST, OperatorBuild, QPS, RECONCILE_WORKERS, log, sleep } from "./harness";
 import { summarize, fmtSummary, fmtRange, fmt, Summary } from "./stats";
 import { benchCluster, scaleShape } from "./workload";
 import { isolationResults, isolationRows, measureIsolation, Row } from "./isolation";
@@ -69,6 +69,17 @@ const BASELINE = process.env.BENCH_BASELINE;
 const BASELINE_NODE_ARGS = (process.env.BENCH_BASELINE_NODE_ARGS ?? "--enable-source-maps")
   .split(/\s+/)
   .filter(Boolean);
+// BENCH_BASELINE_ENV="NAME=value ...": extra environment of the baseline (e.g. MALLOC_ARENA_MAX=2).
+const BASELINE_ENV = Object.fromEntries(
+  (process.env.BENCH_BASELINE_ENV ?? "")
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((pair) => {
+      const at = pair.indexOf("=");
+      if (at < 1) throw new Error(`BENCH_BASELINE_ENV: "${pair}" is not NAME=value`);
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+);
 const ROOT = join(__dirname, "..", "..");
 const STATE_DIR = join(ROOT, ".bench-cluster");
 
@@ -194,7 +205,7 @@ class Bench extends BenchCluster {
     }
   }
 
-  async startOperator(entry?: { main: string; nodeArgs: string[] }) {
+  async startOperator(entry?: OperatorBuild) {
     await this.stopPeer();
     await super.startOperator(entry);
   }
@@ -727,7 +738,7 @@ async function operatorParts(results: Results, lines: string[]) {
         logLeg(label, ours, totalPods);
         if (BASELINE) {
           // The baseline build, the same steps: idle 1 s after ready, then 100 clusters to Ready.
-          await b.startOperator({ main: BASELINE, nodeArgs: BASELINE_NODE_ARGS });
+          await b.startOperator({ main: BASELINE, nodeArgs: BASELINE_NODE_ARGS, env: BASELINE_ENV });
           await sleep(1000);
           baseline.rss0.push((await b.memory()).rssMb);
           await sleep(500);
@@ -847,6 +858,7 @@ async function operatorParts(results: Results, lines: string[]) {
             baseline: {
               operator: BASELINE,
               nodeArgs: BASELINE_NODE_ARGS,
+              env: BASELINE_ENV,
               rssMbAt0: s(baseline.rss0),
               rssMbAt1000: s(baseline.rss1000),
               heapMbAt1000: s(baseline.heap1000),
