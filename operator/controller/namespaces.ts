@@ -25,7 +25,8 @@ const NAMESPACE_TTL_MS = 30_000;
 export class NamespaceGate {
   /** Cluster-wide: the namespaces that opted in, and their labels. */
   readonly informer?: Informer<Stored<Namespace>>;
-  private cached?: { at: number; namespace: Namespace };
+  /** Namespaced mode: the one namespace's last read, shared by the passes asking while it is under way. */
+  private cached?: { at: number; name: string; namespace: Promise<Namespace> };
 
   constructor(private readonly opts: NamespaceGateOptions) {
     if (!opts.watchNamespace)
@@ -57,10 +58,14 @@ export class NamespaceGate {
 
   private async namespace(name: string): Promise<Namespace | undefined> {
     if (this.informer) return this.informer.get(name);
-    if (this.cached && this.cached.namespace.metadata?.name === name && Date.now() - this.cached.at < NAMESPACE_TTL_MS)
-      return this.cached.namespace;
-    const namespace = await this.opts.rest.get<Namespace>(`/api/v1/namespaces/${name}`);
-    this.cached = { at: Date.now(), namespace };
-    return namespace;
+    const cached = this.cached;
+    if (cached?.name === name && Date.now() - cached.at < NAMESPACE_TTL_MS) return cached.namespace;
+    const read = { at: Date.now(), name, namespace: this.opts.rest.get<Namespace>(`/api/v1/namespaces/${name}`) };
+    this.cached = read;
+    // A failed read is not kept: the next pass asks again.
+    read.namespace.catch(() => {
+      if (this.cached === read) this.cached = undefined;
+    });
+    return read.namespace;
   }
 }
