@@ -38,7 +38,6 @@ interface CrdStatus {
   status?: { conditions?: Array<{ type: string; status: string }> };
 }
 
-/** The benchmark's side of a cluster: its admin client, the operator it runs, the namespace it works in. */
 /** Another build of the operator: its bundle, its node arguments and extra environment. */
 export interface OperatorBuild {
   main: string;
@@ -46,6 +45,7 @@ export interface OperatorBuild {
   env?: Record<string, string>;
 }
 
+/** The benchmark's side of a cluster: its admin client, the operator it runs, the namespace it works in. */
 export class BenchCluster {
   kc = new k8s.KubeConfig();
   admin!: KubeRest;

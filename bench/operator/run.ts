@@ -63,23 +63,25 @@ const PEER = process.env.BENCH_PEER ?? "kuberay";
 const SCALE = process.env.BENCH_SCALE ? Number(process.env.BENCH_SCALE) : undefined;
 const SCALE_RUNS = Number(process.env.BENCH_SCALE_RUNS ?? 1);
 // BENCH_BASELINE=<file>: another build of the operator (e.g. main's `dist/operator/main.js`, run with
-// BENCH_BASELINE_NODE_ARGS, default `--enable-source-maps`), measured in every convergence run right
-// after this one, on the same control plane: its RSS idle and at 1,000 pods and its convergence time.
-const BASELINE = process.env.BENCH_BASELINE;
-const BASELINE_NODE_ARGS = (process.env.BENCH_BASELINE_NODE_ARGS ?? "--enable-source-maps")
-  .split(/\s+/)
-  .filter(Boolean);
-// BENCH_BASELINE_ENV="NAME=value ...": extra environment of the baseline (e.g. MALLOC_ARENA_MAX=2).
-const BASELINE_ENV = Object.fromEntries(
-  (process.env.BENCH_BASELINE_ENV ?? "")
-    .split(/\s+/)
-    .filter(Boolean)
-    .map((pair) => {
-      const at = pair.indexOf("=");
-      if (at < 1) throw new Error(`BENCH_BASELINE_ENV: "${pair}" is not NAME=value`);
-      return [pair.slice(0, at), pair.slice(at + 1)];
-    }),
-);
+// BENCH_BASELINE_NODE_ARGS, default `--enable-source-maps`, and BENCH_BASELINE_ENV="NAME=value ...",
+// e.g. MALLOC_ARENA_MAX=2), measured in every convergence run right after this one, on the same
+// control plane: its RSS idle and at 1,000 pods and its convergence time.
+const BASELINE: OperatorBuild | undefined = process.env.BENCH_BASELINE
+  ? {
+      main: process.env.BENCH_BASELINE,
+      nodeArgs: (process.env.BENCH_BASELINE_NODE_ARGS ?? "--enable-source-maps").split(/\s+/).filter(Boolean),
+      env: Object.fromEntries(
+        (process.env.BENCH_BASELINE_ENV ?? "")
+          .split(/\s+/)
+          .filter(Boolean)
+          .map((pair) => {
+            const at = pair.indexOf("=");
+            if (at < 1) throw new Error(`BENCH_BASELINE_ENV: "${pair}" is not NAME=value`);
+            return [pair.slice(0, at), pair.slice(at + 1)];
+          }),
+      ),
+    }
+  : undefined;
 const ROOT = join(__dirname, "..", "..");
 const STATE_DIR = join(ROOT, ".bench-cluster");
 
@@ -738,7 +740,7 @@ async function operatorParts(results: Results, lines: string[]) {
         logLeg(label, ours, totalPods);
         if (BASELINE) {
           // The baseline build, the same steps: idle 1 s after ready, then 100 clusters to Ready.
-          await b.startOperator({ main: BASELINE, nodeArgs: BASELINE_NODE_ARGS, env: BASELINE_ENV });
+          await b.startOperator(BASELINE);
           await sleep(1000);
           baseline.rss0.push((await b.memory()).rssMb);
           await sleep(500);
@@ -856,9 +858,9 @@ async function operatorParts(results: Results, lines: string[]) {
       ...(BASELINE
         ? {
             baseline: {
-              operator: BASELINE,
-              nodeArgs: BASELINE_NODE_ARGS,
-              env: BASELINE_ENV,
+              operator: BASELINE.main,
+              nodeArgs: BASELINE.nodeArgs,
+              env: BASELINE.env,
               rssMbAt0: s(baseline.rss0),
               rssMbAt1000: s(baseline.rss1000),
               heapMbAt1000: s(baseline.heap1000),
