@@ -110,7 +110,7 @@ describe("KubeRest over TLS: client certificate, connection reuse, server verifi
     assert.ok(seen.every((s) => s.clientCn === "kubernetes-admin"));
   });
 
-  it("verifies the server against the kubeconfig CA; insecure-skip-tls-verify, tls-server-name as in kubectl", async () => {
+  it("verifies the server against the kubeconfig CA; insecure-skip-tls-verify and tls-server-name", async () => {
     const { port } = await serve();
     const strangers = await client({ ...admin(port), ca: readFileSync(otherPki.caCert) });
     await assert.rejects(strangers.get("/api/v1/namespaces/ns/pods/p1"), /self[- ]signed|unable to (get|verify)/i);
