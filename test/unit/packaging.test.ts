@@ -182,8 +182,11 @@ describe("the operator image (operator/Dockerfile)", () => {
 
   it("runs the bundle with the node arguments the tests and `npm run operator` use", () => {
     const entry = lines.find((l) => l.startsWith("ENTRYPOINT "))!;
-    assert.equal(entry, 'ENTRYPOINT ["node", "--enable-source-maps", "--max-semi-space-size=1", "main.js"]');
-    assert.deepEqual(imageNodeArgs(), ["--enable-source-maps", "--max-semi-space-size=1"]);
+    assert.equal(
+      entry,
+      'ENTRYPOINT ["node", "--enable-source-maps", "--max-semi-space-size=1", "--max-opt=1", "main.js"]',
+    );
+    assert.deepEqual(imageNodeArgs(), ["--enable-source-maps", "--max-semi-space-size=1", "--max-opt=1"]);
     const pkg: { scripts: Record<string, string> } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
     assert.equal(
       pkg.scripts.operator,
