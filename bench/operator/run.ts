@@ -66,20 +66,22 @@ const SCALE_RUNS = Number(process.env.BENCH_SCALE_RUNS ?? 1);
 // BENCH_BASELINE_NODE_ARGS, default `--enable-source-maps`, and BENCH_BASELINE_ENV="NAME=value ...",
 // e.g. MALLOC_ARENA_MAX=2), measured in every convergence run right after this one, on the same
 // control plane: its RSS idle and at 1,000 pods and its convergence time.
+const words = (value: string) => value.split(/\s+/).filter(Boolean);
+/** `NAME=value NAME2=value2` (BENCH_BASELINE_ENV) as an environment. */
+function envPairs(value: string): Record<string, string> {
+  return Object.fromEntries(
+    words(value).map((pair) => {
+      const at = pair.indexOf("=");
+      if (at < 1) throw new Error(`BENCH_BASELINE_ENV: "${pair}" is not NAME=value`);
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+  );
+}
 const BASELINE: OperatorBuild | undefined = process.env.BENCH_BASELINE
   ? {
       main: process.env.BENCH_BASELINE,
-      nodeArgs: (process.env.BENCH_BASELINE_NODE_ARGS ?? "--enable-source-maps").split(/\s+/).filter(Boolean),
-      env: Object.fromEntries(
-        (process.env.BENCH_BASELINE_ENV ?? "")
-          .split(/\s+/)
-          .filter(Boolean)
-          .map((pair) => {
-            const at = pair.indexOf("=");
-            if (at < 1) throw new Error(`BENCH_BASELINE_ENV: "${pair}" is not NAME=value`);
-            return [pair.slice(0, at), pair.slice(at + 1)];
-          }),
-      ),
+      nodeArgs: words(process.env.BENCH_BASELINE_NODE_ARGS ?? "--enable-source-maps"),
+      env: envPairs(process.env.BENCH_BASELINE_ENV ?? ""),
     }
   : undefined;
 const ROOT = join(__dirname, "..", "..");
