@@ -47,13 +47,14 @@ import {
   kubeRayClusterReady,
   kubeRayToolchain,
 } from "./kuberay";
+import { measureWriteCosts, WRITE_KINDS, WriteCosts } from "./write-cost";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const CLUSTERS = Number(process.env.BENCH_CLUSTERS ?? 100);
 const WORKERS_PER_CLUSTER = 9;
 const BIG_WORKERS = Number(process.env.BENCH_BIG_WORKERS ?? 500);
 const QUIET_SECONDS = Number(process.env.BENCH_QUIET_SECONDS ?? 60);
-// BENCH_ONLY=convergence|isolation|isolation-real|scale: one part only (a quick look while profiling;
+// BENCH_ONLY=convergence|isolation|isolation-real|scale|write-cost: one part only (a quick look while profiling;
 // the report then lacks the others).
 const ONLY = process.env.BENCH_ONLY;
 // BENCH_PEER=none: this operator alone; by default KubeRay is measured in every convergence round.
@@ -88,8 +89,8 @@ const ROOT = join(__dirname, "..", "..");
 const STATE_DIR = join(ROOT, ".bench-cluster");
 
 if (PEER !== "kuberay" && PEER !== "none") throw new Error(`BENCH_PEER=${PEER}: kuberay (the default) or none`);
-if (ONLY !== undefined && !["convergence", "isolation", "isolation-real", "scale"].includes(ONLY))
-  throw new Error(`BENCH_ONLY=${ONLY}: convergence, isolation, isolation-real or scale`);
+if (ONLY !== undefined && !["convergence", "isolation", "isolation-real", "scale", "write-cost"].includes(ONLY))
+  throw new Error(`BENCH_ONLY=${ONLY}: convergence, isolation, isolation-real, scale or write-cost`);
 if (SCALE !== undefined && !(SCALE >= 10)) throw new Error(`BENCH_SCALE=${process.env.BENCH_SCALE}: a pod count`);
 
 /** KubeRay given this operator's client settings: the fair comparison. */
@@ -830,6 +831,21 @@ async function operatorParts(results: Results, lines: string[]) {
       scaleRoundFloors.push((scaleFloors[run - 1] + scaleFloors[run]) / 2);
     }
 
+    // Last, on the control plane as the parts above left it, no operator running: what one write costs
+    // the API server (write-cost.ts).
+    let writeCosts: WriteCosts | undefined;
+    if (ONLY === undefined || ONLY === "write-cost") {
+      await b.stopOperator();
+      await b.stopPeer();
+      writeCosts = await measureWriteCosts({
+        admin: b.admin,
+        apiServerPid: b.state.pids["kube-apiserver"],
+        ns: b.ns,
+        kuberay: PEER === "kuberay",
+      });
+      for (const [kind, ms] of Object.entries(writeCosts)) log(`API-server CPU per write, ${kind}: ${fmtRange(ms)} ms`);
+    }
+
     const s = (xs: number[]) => summarize(xs);
     const convS = s(conv);
     const floorS = s(floors);
@@ -873,6 +889,7 @@ async function operatorParts(results: Results, lines: string[]) {
         : {}),
       apiEconomy: { requestsPerPod: s(perPod), lastRunByVerbAndResource: breakdown },
       ...(peerTable ? { kuberay: { version: KUBERAY_VERSION, figures: peerTable, rounds: legs } } : {}),
+      ...(writeCosts ? { apiServerMsPerWrite: writeCosts } : {}),
       ...(scaleTable
         ? {
             scale: {
@@ -955,6 +972,10 @@ async function operatorParts(results: Results, lines: string[]) {
       `rss_mb_at_10000_pods: ${at10000 ? fmt(s(scaleLegs.ours.map((l) => l.rssAtPodsReadyMb)).median, 1) : "n/a"}`,
     );
     lines.push(`convergence_vs_kuberay_10000: ${at10000 ? vsPeer((l) => l.podsReadySeconds, scaleLegs) : "n/a"}`);
+    // API-server CPU milliseconds per RayCluster status write, this CRD's and KubeRay's (write-cost.ts).
+    const msPerWrite = (kind: string) => (writeCosts?.[kind] ? fmt(writeCosts[kind].median, 1) : "n/a");
+    lines.push(`apiserver_ms_per_status_write: ${msPerWrite(WRITE_KINDS.ours)}`);
+    lines.push(`apiserver_ms_per_status_write_kuberay: ${msPerWrite(WRITE_KINDS.kuberay)}`);
   } finally {
     await b.stop();
     process.removeListener("SIGINT", onSignal);
