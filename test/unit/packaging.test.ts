@@ -184,9 +184,14 @@ describe("the operator image (operator/Dockerfile)", () => {
     const entry = lines.find((l) => l.startsWith("ENTRYPOINT "))!;
     assert.equal(
       entry,
-      'ENTRYPOINT ["node", "--enable-source-maps", "--max-semi-space-size=1", "--max-opt=1", "main.js"]',
+      'ENTRYPOINT ["node", "--enable-source-maps", "--max-semi-space-size=1", "--max-opt=1", "--heap-growing-percent=20", "main.js"]',
     );
-    assert.deepEqual(imageNodeArgs(), ["--enable-source-maps", "--max-semi-space-size=1", "--max-opt=1"]);
+    assert.deepEqual(imageNodeArgs(), [
+      "--enable-source-maps",
+      "--max-semi-space-size=1",
+      "--max-opt=1",
+      "--heap-growing-percent=20",
+    ]);
     const pkg: { scripts: Record<string, string> } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
     assert.equal(
       pkg.scripts.operator,
