@@ -29,7 +29,11 @@ export function buildOperator(): string {
  */
 export function imageNodeArgs(): string[] {
   const dockerfile = readFileSync(join(ROOT, "operator", "Dockerfile"), "utf8");
-  const line = dockerfile.split("\n").find((l) => l.startsWith("ENTRYPOINT "));
+  // A line ending in a backslash goes on with the next one, as Docker reads it.
+  const line = dockerfile
+    .replace(/\\\n\s*/g, "")
+    .split("\n")
+    .find((l) => l.startsWith("ENTRYPOINT "));
   if (!line) throw new Error("operator/Dockerfile has no ENTRYPOINT");
   const entry: unknown = JSON.parse(line.slice("ENTRYPOINT ".length));
   if (!Array.isArray(entry) || entry[0] !== "node" || entry.some((a) => typeof a !== "string"))

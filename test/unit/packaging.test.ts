@@ -144,7 +144,9 @@ describe("rendered manifests (npm run render)", () => {
 
 describe("the operator image (operator/Dockerfile)", () => {
   const dockerfile = readFileSync(join(ROOT, "operator", "Dockerfile"), "utf8");
+  // Continuation lines (a trailing backslash) joined, as Docker reads them.
   const lines = dockerfile
+    .replace(/\\\n\s*/g, "")
     .split("\n")
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith("#"));
@@ -184,7 +186,8 @@ describe("the operator image (operator/Dockerfile)", () => {
     const entry = lines.find((l) => l.startsWith("ENTRYPOINT "))!;
     assert.equal(
       entry,
-      'ENTRYPOINT ["node", "--enable-source-maps", "--max-semi-space-size=1", "--max-opt=1", "--heap-growing-percent=20", "main.js"]',
+      'ENTRYPOINT ["node", "--enable-source-maps", "--max-semi-space-size=1", "--max-opt=1", ' +
+        '"--heap-growing-percent=20", "main.js"]',
     );
     assert.deepEqual(imageNodeArgs(), [
       "--enable-source-maps",
