@@ -976,6 +976,12 @@ async function operatorParts(results: Results, lines: string[]) {
     const msPerWrite = (kind: string) => (writeCosts?.[kind] ? fmt(writeCosts[kind].median, 1) : "n/a");
     lines.push(`apiserver_ms_per_status_write: ${msPerWrite(WRITE_KINDS.ours)}`);
     lines.push(`apiserver_ms_per_status_write_kuberay: ${msPerWrite(WRITE_KINDS.kuberay)}`);
+    // The absolute figure moves with the machine's load; the ratio, batch by batch, much less.
+    const ours = writeCosts?.[WRITE_KINDS.ours];
+    const theirs = writeCosts?.[WRITE_KINDS.kuberay];
+    lines.push(
+      `apiserver_status_write_vs_kuberay: ${ours && theirs ? fmt(pairedRatio(ours.runs, theirs.runs).median) : "n/a"}`,
+    );
   } finally {
     await b.stop();
     process.removeListener("SIGINT", onSignal);
