@@ -24,16 +24,23 @@ export function buildOperator(): string {
 }
 
 /**
+ * operator/Dockerfile's instructions, one per entry, as Docker reads them: a line ending in a
+ * backslash joined with the next, comments and blank lines left out.
+ */
+export function dockerfileInstructions(): string[] {
+  return readFileSync(join(ROOT, "operator", "Dockerfile"), "utf8")
+    .replace(/\\\n\s*/g, "")
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith("#"));
+}
+
+/**
  * The node arguments of the image's ENTRYPOINT (`["node", ...args, "main.js"]` in operator/Dockerfile):
  * V8's sizing and source maps, so the operator under test runs as the shipped one does.
  */
 export function imageNodeArgs(): string[] {
-  const dockerfile = readFileSync(join(ROOT, "operator", "Dockerfile"), "utf8");
-  // A line ending in a backslash goes on with the next one, as Docker reads it.
-  const line = dockerfile
-    .replace(/\\\n\s*/g, "")
-    .split("\n")
-    .find((l) => l.startsWith("ENTRYPOINT "));
+  const line = dockerfileInstructions().find((l) => l.startsWith("ENTRYPOINT "));
   if (!line) throw new Error("operator/Dockerfile has no ENTRYPOINT");
   const entry: unknown = JSON.parse(line.slice("ENTRYPOINT ".length));
   if (!Array.isArray(entry) || entry[0] !== "node" || entry.some((a) => typeof a !== "string"))

@@ -20,6 +20,7 @@ import type { List, Pod, Service } from "../../api/v1/kube-types";
 import { namespaceObject } from "../../builders/namespace";
 import { rbacObjects, SERVICE_ACCOUNT } from "../../builders/rbac";
 import { KUBERAY_RAYCLUSTERS, KubeRayCluster } from "./kuberay";
+import { CRDS_PATH, crdEstablished } from "./crd";
 
 // The operator and the floor use the same client settings: the API server, not a client limit, is the bound.
 export const QPS = 200;
@@ -32,11 +33,6 @@ export const OPERATOR_LOG = process.env.BENCH_OPERATOR_LOG;
 
 export const log = (l: string) => console.error(`[bench] ${l}`);
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** What the API server says about a CRD, the part the benchmark waits on. */
-interface CrdStatus {
-  status?: { conditions?: Array<{ type: string; status: string }> };
-}
 
 /** Another build of the operator: its bundle, its node arguments and extra environment. */
 export interface OperatorBuild {
@@ -64,14 +60,8 @@ export class BenchCluster {
         if (!isAlreadyExists(e)) throw e;
       }
     };
-    await apply("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", rayClusterCrd());
-    for (;;) {
-      const crd = await this.admin.get<CrdStatus>(
-        `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${CRD_NAME}`,
-      );
-      if (crd.status?.conditions?.some((c) => c.type === "Established" && c.status === "True")) break;
-      await sleep(200);
-    }
+    await apply(CRDS_PATH, rayClusterCrd());
+    await crdEstablished(this.admin, CRD_NAME);
     await apply("/api/v1/namespaces", namespaceObject(this.ns, "baseline"));
     for (const o of rbacObjects(this.ns, "namespace")) {
       const path =

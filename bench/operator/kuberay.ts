@@ -13,6 +13,7 @@ import { prometheusSamples, serviceAccountToken, writeKubeconfigWithToken } from
 import { KubeRest, isAlreadyExists } from "../../operator/kube/rest";
 import type { ClusterRole, ObjectMeta, PodSpec } from "../../api/v1/kube-types";
 import { BENCH_IMAGE, benchPodSpec } from "./workload";
+import { CRDS_PATH, crdEstablished } from "./crd";
 
 export const KUBERAY_VERSION = "v1.5.0";
 const TOOLCHAIN_SCRIPT = resolve(__dirname, "..", "..", "scripts", "toolchain", "kuberay.sh");
@@ -81,16 +82,8 @@ export async function installKubeRay(
   };
   const crds = toolchain.crdFiles.flatMap(manifests).filter((m) => m.kind === "CustomResourceDefinition");
   // Each is about a megabyte of schema (a whole pod template per node group): one at a time.
-  for (const crd of crds) await create("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd);
-  for (const crd of crds) {
-    for (;;) {
-      const got = await admin.get<{ status?: { conditions?: Array<{ type: string; status: string }> } }>(
-        `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`,
-      );
-      if (got.status?.conditions?.some((c) => c.type === "Established" && c.status === "True")) break;
-      await sleep(200);
-    }
-  }
+  for (const crd of crds) await create(CRDS_PATH, crd);
+  for (const crd of crds) await crdEstablished(admin, crd.metadata.name);
   const role = manifests(toolchain.clusterRoleFile).find((m): m is ClusterRole & Manifest => m.kind === "ClusterRole");
   if (!role) throw new Error(`no ClusterRole in ${toolchain.clusterRoleFile}`);
   await create("/apis/rbac.authorization.k8s.io/v1/clusterroles", role);

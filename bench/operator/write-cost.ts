@@ -13,7 +13,7 @@ import { cpuSecondsOf } from "./proc";
 import { benchCluster } from "./workload";
 import { KUBERAY_RAYCLUSTERS, kubeRayBenchCluster } from "./kuberay";
 import { Summary, summarize } from "./stats";
-import { sleep } from "./harness";
+import { CRDS_PATH, crdEstablished } from "./crd";
 
 /** The group of the diagnostic copy of the CRD without its `x-kubernetes-validations`. */
 const NO_CEL_GROUP = "no-cel.bench.ray.io";
@@ -52,29 +52,18 @@ function withoutCel<T>(value: T): T {
   return value;
 }
 
-async function established(admin: KubeRest, name: string): Promise<void> {
-  type Crd = { status?: { conditions?: Array<{ type: string; status: string }> } };
-  for (let i = 0; i < 300; i++) {
-    const crd = await admin.get<Crd>(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`);
-    if (crd.status?.conditions?.some((c) => c.type === "Established" && c.status === "True")) return;
-    await sleep(100);
-  }
-  throw new Error(`CRD ${name} not established in 30 s`);
-}
-
 export async function measureWriteCosts(o: WriteCostOptions): Promise<WriteCosts> {
   const { admin, ns } = o;
   const batches = o.batches ?? 3;
   const writes = o.writesPerBatch ?? 300;
   const name = "write-cost";
-  const crdPath = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
 
   const noCel = withoutCel(rayClusterCrd());
   noCel.metadata.name = `${PLURAL}.${NO_CEL_GROUP}`;
   noCel.spec.group = NO_CEL_GROUP;
-  await admin.create(crdPath, noCel);
+  await admin.create(CRDS_PATH, noCel);
   try {
-    await established(admin, noCel.metadata.name);
+    await crdEstablished(admin, noCel.metadata.name);
     const ours = benchCluster(name, ns, 9);
     const stored = await admin.create<RayCluster>(`/apis/${API_VERSION}/namespaces/${ns}/${PLURAL}`, ours);
     await admin.create(`/apis/${NO_CEL_GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}`, {
@@ -115,7 +104,6 @@ export async function measureWriteCosts(o: WriteCostOptions): Promise<WriteCosts
         (i) => ({ metadata: { annotations: { "bench.ray.io/write": String(i) } } }),
       ],
     ];
-    const costs: WriteCosts = {};
     const samples = new Map<string, number[]>(kinds.map(([kind]) => [kind, []]));
     // Batches interleaved across kinds, so that a machine that drifts moves every kind alike.
     for (let batch = 0; batch < batches; batch++)
@@ -130,11 +118,10 @@ export async function measureWriteCosts(o: WriteCostOptions): Promise<WriteCosts
         );
         samples.get(kind)!.push(((cpuSecondsOf(o.apiServerPid) - before) / writes) * 1000);
       }
-    for (const [kind, ms] of samples) costs[kind] = summarize(ms);
-    return costs;
+    return Object.fromEntries([...samples].map(([kind, ms]) => [kind, summarize(ms)]));
   } finally {
     // What this made, and only that (the copy's RayCluster goes with its CRD).
-    await admin.delete(`${crdPath}/${noCel.metadata.name}`).catch(() => undefined);
+    await admin.delete(`${CRDS_PATH}/${noCel.metadata.name}`).catch(() => undefined);
     for (const path of [
       `/apis/${API_VERSION}/namespaces/${ns}/${PLURAL}/${name}`,
       `/api/v1/namespaces/${ns}/configmaps/${name}`,

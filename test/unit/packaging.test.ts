@@ -12,7 +12,7 @@ import { renderManifests } from "../../config/manifests";
 import { readStackFile } from "../../config/read-stack-file";
 import { seedStackConfig, ROOT, SEED_STACK_FILE } from "../helpers/examples";
 import { runProgram } from "../helpers/pulumi-mocks";
-import { buildOperator, imageNodeArgs } from "../../scripts/operator-process";
+import { buildOperator, dockerfileInstructions, imageNodeArgs } from "../../scripts/operator-process";
 
 /** The non-root user the image runs as, and the Deployment's pod runs as: written out, not computed. */
 const OPERATOR_USER = 65532;
@@ -143,13 +143,7 @@ describe("rendered manifests (npm run render)", () => {
 });
 
 describe("the operator image (operator/Dockerfile)", () => {
-  const dockerfile = readFileSync(join(ROOT, "operator", "Dockerfile"), "utf8");
-  // Continuation lines (a trailing backslash) joined, as Docker reads them.
-  const lines = dockerfile
-    .replace(/\\\n\s*/g, "")
-    .split("\n")
-    .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith("#"));
+  const lines = dockerfileInstructions();
 
   it("is multi-stage on one base, named by an exact version and open to a digest pin", () => {
     // The base is an ARG so that a build from a registry pins it by digest (--build-arg
